@@ -1,0 +1,418 @@
+// Package catalog reads a barman-cloud backup catalog: the base backups and WAL archive that a
+// CloudNativePG cluster writes under destinationPath/serverName/, and decides what it can
+// recover. It knows nothing of S3 or disks: it reads through a Store.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Catalog is everything found under destinationPath/serverName/.
+type Catalog struct {
+	// ServerName is barman's server name, the directory under destinationPath.
+	ServerName string
+	// Location is where the catalog lives, for people (s3://bucket/prefix/serverName).
+	Location string
+	// Backups are sorted by ID, oldest first.
+	Backups []*Backup
+	// History holds the parsed .history file of each timeline that has one.
+	History map[uint32][]HistoryEntry
+	// WAL indexes the archived segments.
+	WAL *WALIndex
+	// Partials are .partial segments (the end of an abandoned timeline).
+	Partials []WALName
+	// Stray are objects under wals/ or base/ that are not part of the barman layout.
+	Stray []string
+	// BadHistory are history files that exist but could not be read, by timeline.
+	BadHistory map[uint32]string
+
+	analysis
+}
+
+// Backup is one directory under base/.
+type Backup struct {
+	ID string
+	// Key is the key of its backup.info relative to the catalog root.
+	Key string
+	// Info is the parsed backup.info; nil when it is missing or invalid (see Problems).
+	Info *BackupInfo
+	// Files are the other objects in the backup's directory (data.tar, tablespaces).
+	Files []Object
+	// Problems say why the backup cannot be restored; none means it can.
+	Problems []string
+	// loadProblems are the problems found while loading, kept across analyses.
+	loadProblems []string
+
+	// TargetTLI is the timeline recovery to "latest" would end on, from this backup.
+	TargetTLI uint32
+	// Path is the timeline path from the backup to TargetTLI.
+	Path []TimelineSpan
+	// Replay is how far the archived WAL reaches from this backup along Path.
+	Replay Replay
+	// Overwritten is set when WAL the backup needs was written by another database system.
+	Overwritten bool
+	// ForeignWAL is the first segment on the replay path written by another database system.
+	ForeignWAL string
+	// Warnings are doubts that do not stop a restore.
+	Warnings []string
+}
+
+// reset forgets what an analysis derived.
+func (b *Backup) reset() {
+	b.Problems = append([]string(nil), b.loadProblems...)
+	b.TargetTLI, b.Path, b.Replay, b.Overwritten, b.ForeignWAL, b.Warnings = 0, nil, Replay{}, false, "", nil
+	if b.Info != nil {
+		b.Warnings = append(b.Warnings, b.Info.Warnings...)
+	}
+}
+
+// Usable reports whether the backup can be restored.
+func (b *Backup) Usable() bool { return len(b.Problems) == 0 }
+
+// Status is the backup's status, or MISSING/INVALID when backup.info is absent or unreadable.
+func (b *Backup) Status() string {
+	if b.Info == nil {
+		if b.Key == "" {
+			return "MISSING"
+		}
+		return "INVALID"
+	}
+	if b.Info.Status == "" {
+		return "UNKNOWN"
+	}
+	return b.Info.Status
+}
+
+// SystemID is the backup's system identifier, "" when unknown.
+func (b *Backup) SystemID() string {
+	if b.Info == nil {
+		return ""
+	}
+	return b.Info.SystemID
+}
+
+// Options tune Load.
+type Options struct {
+	// ServerName is the directory under the catalog root; required.
+	ServerName string
+	// Location describes the catalog root in messages, e.g. s3://bucket/prefix.
+	Location string
+	// Concurrency bounds the listings and reads in flight; 0 means 16.
+	Concurrency int
+	// Progress, when set, is called as objects are listed and fetched (from several goroutines).
+	Progress func(listed, fetched int64)
+}
+
+var backupIDRE = regexp.MustCompile(`^\d{8}T\d{6}$`)
+
+// Load reads the catalog of one server. A listing or read that fails makes Load fail: a catalog
+// that silently misses a page of WAL would produce a wrong restore.
+func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
+	if opts.ServerName == "" {
+		return nil, errors.New("a server name is required (barman's serverName, usually the cluster name)")
+	}
+	if strings.ContainsAny(opts.ServerName, "/\\") || opts.ServerName == "." || opts.ServerName == ".." {
+		return nil, fmt.Errorf("server name %q must be a single path component", opts.ServerName)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	l := &loader{store: store, opts: opts, root: opts.ServerName + "/"}
+	c := &Catalog{
+		ServerName: opts.ServerName,
+		Location:   strings.TrimSuffix(opts.Location, "/") + "/" + opts.ServerName,
+		History:    map[uint32][]HistoryEntry{},
+		BadHistory: map[uint32]string{},
+		WAL:        NewWALIndex(),
+	}
+	l.cat = c
+
+	top, err := l.listAll(ctx, l.root, true)
+	if err != nil {
+		return nil, err
+	}
+	hasBase, hasWals := false, false
+	for _, p := range top.Prefixes {
+		hasBase = hasBase || p == l.root+"base/"
+		hasWals = hasWals || p == l.root+"wals/"
+	}
+	if !hasBase && !hasWals {
+		return nil, l.noSuchServer(ctx)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Concurrency)
+	// Submitting from inside the group would deadlock at the limit, so the two trees are walked
+	// by their own goroutines and only the leaf work goes through g.
+	var walks errgroup.Group
+	walks.Go(func() error { return l.loadBase(gctx, g) })
+	walks.Go(func() error { return l.loadWALs(gctx, g) })
+	werr := walks.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	for _, w := range l.walIdx {
+		c.WAL.Merge(w)
+	}
+	sort.Slice(c.Backups, func(i, j int) bool { return c.Backups[i].ID < c.Backups[j].ID })
+	sort.Strings(c.Stray)
+	sort.Slice(c.Partials, func(i, j int) bool { return c.Partials[i].Segment() < c.Partials[j].Segment() })
+	size := c.segmentSize()
+	if err := c.WAL.Build(size); err != nil {
+		return nil, fmt.Errorf("while indexing the WAL under %s/wals: %w", c.Location, err)
+	}
+	if err := c.verifySystems(ctx, store, l.root, opts.Concurrency); err != nil {
+		return nil, err
+	}
+	c.analyze()
+	changed, err := c.verifyReplays(ctx, store, l.root, opts.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		c.analyze()
+	}
+	return c, nil
+}
+
+type loader struct {
+	store Store
+	opts  Options
+	root  string
+	cat   *Catalog
+
+	mu     sync.Mutex
+	walIdx []*WALIndex
+
+	listed, fetched atomic.Int64
+}
+
+func (l *loader) progress(listed, fetched int) {
+	a := l.listed.Add(int64(listed))
+	b := l.fetched.Add(int64(fetched))
+	if l.opts.Progress != nil {
+		l.opts.Progress(a, b)
+	}
+}
+
+func (l *loader) where(key string) string {
+	return strings.TrimSuffix(l.opts.Location, "/") + "/" + key
+}
+
+// listAll gathers a whole listing.
+func (l *loader) listAll(ctx context.Context, prefix string, delimited bool) (Page, error) {
+	var all Page
+	err := l.store.List(ctx, prefix, delimited, func(p Page) error {
+		all.Objects = append(all.Objects, p.Objects...)
+		all.Prefixes = append(all.Prefixes, p.Prefixes...)
+		l.progress(len(p.Objects)+len(p.Prefixes), 0)
+		return nil
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("while listing %s: %w", l.where(prefix), err)
+	}
+	return all, nil
+}
+
+// noSuchServer builds the error for a server name with nothing under it, naming the server
+// names that do exist under the catalog root.
+func (l *loader) noSuchServer(ctx context.Context) error {
+	top, err := l.listAll(ctx, "", true)
+	if err != nil {
+		return fmt.Errorf("no barman catalog for server %q at %s, and the root could not be listed: %w", l.opts.ServerName, l.where(l.root), err)
+	}
+	var names []string
+	for _, p := range top.Prefixes {
+		names = append(names, strings.TrimSuffix(p, "/"))
+	}
+	switch {
+	case len(names) == 0 && len(top.Objects) == 0:
+		return fmt.Errorf("no barman catalog for server %q at %s: the location is empty; check --catalog (barman's destinationPath)", l.opts.ServerName, l.where(l.root))
+	case len(names) == 0:
+		return fmt.Errorf("no barman catalog for server %q at %s: check --catalog (barman's destinationPath)", l.opts.ServerName, l.where(l.root))
+	}
+	return fmt.Errorf("no barman catalog for server %q at %s; server names found there: %s (pass one with --server-name)", l.opts.ServerName, l.where(l.root), strings.Join(names, ", "))
+}
+
+func (l *loader) addStray(key string) {
+	l.mu.Lock()
+	l.cat.Stray = append(l.cat.Stray, key)
+	l.mu.Unlock()
+}
+
+// loadBase lists base/ and reads every backup.info.
+func (l *loader) loadBase(ctx context.Context, g *errgroup.Group) error {
+	prefix := l.root + "base/"
+	page, err := l.listAll(ctx, prefix, false)
+	if err != nil {
+		return err
+	}
+	byID := map[string]*Backup{}
+	for _, o := range page.Objects {
+		rel := strings.TrimPrefix(o.Key, prefix)
+		id, file, ok := strings.Cut(rel, "/")
+		if !ok || id == "" || file == "" {
+			l.addStray(o.Key)
+			continue
+		}
+		b := byID[id]
+		if b == nil {
+			b = &Backup{ID: id}
+			byID[id] = b
+		}
+		if file == "backup.info" {
+			b.Key = o.Key
+		} else {
+			b.Files = append(b.Files, o)
+		}
+	}
+	l.mu.Lock()
+	for _, b := range byID {
+		l.cat.Backups = append(l.cat.Backups, b)
+	}
+	l.mu.Unlock()
+	for _, b := range byID {
+		if b.Key == "" {
+			continue
+		}
+		g.Go(func() error {
+			data, err := l.store.Get(ctx, b.Key, MaxBackupInfoSize+1)
+			l.progress(0, 1)
+			if err != nil {
+				return fmt.Errorf("while reading %s: %w", l.where(b.Key), err)
+			}
+			info, err := ParseBackupInfo(data, l.where(b.Key))
+			if err != nil {
+				b.loadProblems = append(b.loadProblems, err.Error())
+				return nil
+			}
+			b.Info = info
+			return nil
+		})
+	}
+	return nil
+}
+
+// loadWALs lists wals/ one hash directory at a time, concurrently, and reads history files.
+func (l *loader) loadWALs(ctx context.Context, g *errgroup.Group) error {
+	prefix := l.root + "wals/"
+	top, err := l.listAll(ctx, prefix, true)
+	if err != nil {
+		return err
+	}
+	for _, o := range top.Objects {
+		name := strings.TrimPrefix(o.Key, prefix)
+		w, err := ParseWALName(name)
+		if err != nil || w.Kind != WALHistory {
+			l.addStray(o.Key)
+			continue
+		}
+		g.Go(func() error { return l.loadHistory(ctx, o.Key, w) })
+	}
+	for _, dir := range top.Prefixes {
+		hash := strings.TrimSuffix(strings.TrimPrefix(dir, prefix), "/")
+		if len(hash) != 16 || !isUpperHex(hash) {
+			l.addStray(dir)
+			continue
+		}
+		g.Go(func() error { return l.loadWALDir(ctx, dir, hash) })
+	}
+	return nil
+}
+
+func (l *loader) loadHistory(ctx context.Context, key string, w WALName) error {
+	data, err := l.store.Get(ctx, key, MaxBackupInfoSize+1)
+	l.progress(0, 1)
+	if err != nil {
+		return fmt.Errorf("while reading %s: %w", l.where(key), err)
+	}
+	var entries []HistoryEntry
+	if len(data) > MaxBackupInfoSize {
+		err = fmt.Errorf("%s: larger than %d bytes, not a history file", l.where(key), MaxBackupInfoSize)
+	} else {
+		data, err = decompress(data, w.Compression)
+	}
+	if err == nil {
+		entries, err = ParseHistory(w.TLI, data, l.where(key))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.cat.BadHistory[w.TLI] = err.Error()
+		return nil
+	}
+	l.cat.History[w.TLI] = entries
+	return nil
+}
+
+func (l *loader) loadWALDir(ctx context.Context, dir, hash string) error {
+	idx := NewWALIndex()
+	var partials []WALName
+	var stray []string
+	err := l.store.List(ctx, dir, false, func(p Page) error {
+		for _, o := range p.Objects {
+			name := strings.TrimPrefix(o.Key, dir)
+			w, err := ParseWALName(name)
+			switch {
+			case err != nil || strings.Contains(name, "/") || w.HashDir() != hash:
+				stray = append(stray, o.Key)
+			case w.Kind == WALSegment:
+				idx.Add(w, o.Size, o.LastModified)
+			case w.Kind == WALPartial:
+				partials = append(partials, w)
+			case w.Kind == WALBackupLabel:
+				// barman's .backup label files carry nothing that backup.info lacks.
+			default:
+				stray = append(stray, o.Key)
+			}
+		}
+		l.progress(len(p.Objects), 0)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("while listing %s: %w", l.where(dir), err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.walIdx = append(l.walIdx, idx)
+	l.cat.Partials = append(l.cat.Partials, partials...)
+	l.cat.Stray = append(l.cat.Stray, stray...)
+	return nil
+}
+
+// segmentSize is the WAL segment size the catalog's backups report (16 MiB when none does).
+func (c *Catalog) segmentSize() SegmentSize {
+	counts := map[SegmentSize]int{}
+	for _, b := range c.Backups {
+		if b.Info != nil && b.Info.Present["xlog_segment_size"] {
+			counts[b.Info.SegmentSize]++
+		}
+	}
+	best, n := SegmentSize(DefaultSegmentSize), 0
+	for s, k := range counts {
+		if k > n || k == n && s < best {
+			best, n = s, k
+		}
+	}
+	return best
+}
+
+// BaseName returns the last element of a key.
+func BaseName(key string) string { return path.Base(key) }

@@ -1,0 +1,42 @@
+package catalog
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+var zonedLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z0700",
+	"2006-01-02 15:04:05.999999999Z07",
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999Z07",
+	"2006-01-02 15:04:05.999999999 Z07:00",
+	"2006-01-02 15:04:05.999999999 Z0700",
+	"2006-01-02 15:04:05.999999999 Z07",
+}
+
+// ParseTargetTime parses a recovery target time: RFC 3339 (2026-02-05T02:00:00Z) or the
+// form PostgreSQL accepts for recovery_target_time (2026-02-05 02:00:00+01, +01:00, +0100, or
+// " UTC"). A time without a zone is an error: guessing the zone of a restore point restores the
+// wrong data.
+func ParseTargetTime(s string) (time.Time, error) {
+	in := strings.TrimSpace(s)
+	v := in
+	if strings.HasSuffix(v, " UTC") || strings.HasSuffix(v, " GMT") {
+		v = strings.TrimSpace(v[:len(v)-4]) + "Z"
+	}
+	for _, l := range zonedLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	for _, l := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"} {
+		if _, err := time.Parse(l, v); err == nil {
+			return time.Time{}, fmt.Errorf("target time %q has no time zone: add one (Z, +00:00, +01, UTC); the tool will not guess it", s)
+		}
+	}
+	return time.Time{}, fmt.Errorf("target time %q is not RFC 3339 (2026-02-05T02:00:00Z) or PostgreSQL's 2026-02-05 02:00:00+00", s)
+}

@@ -1,0 +1,250 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+)
+
+// WALIndex records which WAL segments the archive holds, per timeline, as sorted runs of
+// consecutive segment numbers. It is built in two steps: Add every listed segment (any order,
+// from any goroutine that owns the index), then Build with the segment size, which validates
+// the names and compresses them into runs.
+type WALIndex struct {
+	raw   map[uint32][]rawSegment
+	runs  map[uint32][]Run
+	size  SegmentSize
+	count int
+	bytes int64
+}
+
+type rawSegment struct {
+	name  uint64 // log<<32 | seg, as in the file name
+	mtime int64  // unix seconds of the object's last modification
+	size  int64
+	comp  string // compression suffix, shared strings from compressionSuffixes
+}
+
+// Run is a stretch of consecutive segments present on one timeline.
+type Run struct {
+	TLI         uint32
+	First, Last uint64 // segment numbers, inclusive
+	// LastModified is the newest object time in the run: roughly when its last segment was archived.
+	LastModified time.Time
+	// Bytes is the stored (possibly compressed) size of the run's objects.
+	Bytes int64
+	// Compression is the suffix every object of the run has ("gz"; "" for none).
+	Compression string
+	// mtimes are the archive times of the run's segments, unix seconds, First to Last.
+	mtimes []uint32
+}
+
+// Modified returns the archive time of segment segno of the run.
+func (r Run) Modified(segno uint64) time.Time {
+	if segno < r.First || segno > r.Last || len(r.mtimes) == 0 {
+		return r.LastModified
+	}
+	return time.Unix(int64(r.mtimes[segno-r.First]), 0).UTC()
+}
+
+// Segments is the number of segments in the run.
+func (r Run) Segments() uint64 { return r.Last - r.First + 1 }
+
+// NewWALIndex returns an empty index.
+func NewWALIndex() *WALIndex { return &WALIndex{raw: map[uint32][]rawSegment{}} }
+
+// Add records one segment object.
+func (x *WALIndex) Add(w WALName, size int64, modified time.Time) {
+	x.raw[w.TLI] = append(x.raw[w.TLI], rawSegment{name: uint64(w.Log)<<32 | uint64(w.Seg), mtime: modified.Unix(), size: size, comp: w.Compression})
+}
+
+// Merge moves the segments of another index (one listing goroutine's) into x.
+func (x *WALIndex) Merge(o *WALIndex) {
+	for tli, segs := range o.raw {
+		x.raw[tli] = append(x.raw[tli], segs...)
+	}
+	o.raw = nil
+}
+
+// Build validates the names against the segment size and compresses them into runs.
+func (x *WALIndex) Build(size SegmentSize) error {
+	if err := size.Validate(); err != nil {
+		return err
+	}
+	x.size = size
+	x.runs = map[uint32][]Run{}
+	x.count, x.bytes = 0, 0
+	for tli, segs := range x.raw {
+		slices.SortFunc(segs, func(a, b rawSegment) int {
+			switch {
+			case a.name < b.name:
+				return -1
+			case a.name > b.name:
+				return 1
+			}
+			return 0
+		})
+		var runs []Run
+		var prev uint64
+		for i, s := range segs {
+			no, err := size.SegNo(uint32(s.name>>32), uint32(s.name))
+			if err != nil {
+				return fmt.Errorf("timeline %d: %w; is xlog_segment_size right?", tli, err)
+			}
+			if i > 0 && s.name == segs[i-1].name {
+				continue // the same segment under two compression suffixes
+			}
+			x.count++
+			x.bytes += s.size
+			mt := time.Unix(s.mtime, 0).UTC()
+			if len(runs) > 0 && no == prev+1 && runs[len(runs)-1].Compression == s.comp {
+				r := &runs[len(runs)-1]
+				r.Last = no
+				r.Bytes += s.size
+				r.mtimes = append(r.mtimes, uint32(s.mtime))
+				if mt.After(r.LastModified) {
+					r.LastModified = mt
+				}
+			} else {
+				runs = append(runs, Run{TLI: tli, First: no, Last: no, LastModified: mt, Bytes: s.size, Compression: s.comp, mtimes: []uint32{uint32(s.mtime)}})
+			}
+			prev = no
+		}
+		x.runs[tli] = runs
+	}
+	x.raw = map[uint32][]rawSegment{}
+	return nil
+}
+
+// SegmentSize is the size the index was built with.
+func (x *WALIndex) SegmentSize() SegmentSize { return x.size }
+
+// Count is the number of distinct segments indexed.
+func (x *WALIndex) Count() int { return x.count }
+
+// Bytes is the stored size of all indexed segments.
+func (x *WALIndex) Bytes() int64 { return x.bytes }
+
+// Timelines returns the timelines that have segments, ascending.
+func (x *WALIndex) Timelines() []uint32 {
+	out := make([]uint32, 0, len(x.runs))
+	for t := range x.runs {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Runs returns the runs of a timeline, ascending.
+func (x *WALIndex) Runs(tli uint32) []Run { return x.runs[tli] }
+
+// RunAt returns the run of timeline tli that holds segment segno.
+func (x *WALIndex) RunAt(tli uint32, segno uint64) (Run, bool) {
+	runs := x.runs[tli]
+	i := sort.Search(len(runs), func(i int) bool { return runs[i].Last >= segno })
+	if i < len(runs) && runs[i].First <= segno {
+		return runs[i], true
+	}
+	return Run{}, false
+}
+
+// Key returns the key of segment segno of timeline tli under wals/, with its compression
+// suffix, and false when the segment is not archived.
+func (x *WALIndex) Key(tli uint32, segno uint64) (string, bool) {
+	run, ok := x.RunAt(tli, segno)
+	if !ok {
+		return "", false
+	}
+	name := x.size.Name(tli, segno)
+	key := "wals/" + name[:16] + "/" + name
+	if run.Compression != "" {
+		key += "." + run.Compression
+	}
+	return key, true
+}
+
+// Has reports whether segment segno of timeline tli is archived.
+func (x *WALIndex) Has(tli uint32, segno uint64) bool {
+	_, ok := x.RunAt(tli, segno)
+	return ok
+}
+
+// Missing is a stretch of segments that replay needs and the archive lacks.
+type Missing struct {
+	TLI         uint32
+	First, Last uint64
+}
+
+// Replay is the outcome of following a timeline path through the archive from a start segment.
+type Replay struct {
+	// Reached is the first segment number that could not be found (replay ends before it).
+	Reached uint64
+	// LastTLI is the timeline of the last segment found; LastModified its run's archive time.
+	LastTLI      uint32
+	LastModified time.Time
+	// Segments is how many segments were found along the way.
+	Segments uint64
+	// Stretches are the consecutive segments read from each timeline, in replay order.
+	Stretches []Stretch
+}
+
+// Stretch is a range of segments replay reads from one timeline.
+type Stretch struct {
+	TLI         uint32
+	First, Last uint64
+}
+
+// EndLSN is the LSN up to which WAL is available: the start of the first missing segment.
+func (r Replay) EndLSN(size SegmentSize) LSN { return size.StartLSN(r.Reached) }
+
+// Follow walks the archive from segment start along path, as PostgreSQL's recovery does: each
+// segment is read from the newest timeline of the path that had begun by that segment, falling
+// back to older timelines of the path. It stops at the first segment found on none of them, or
+// after segment stop when stop is not zero.
+func (x *WALIndex) Follow(path []TimelineSpan, start, stop uint64) Replay {
+	r := Replay{Reached: start}
+	seg := start
+	for stop == 0 || seg <= stop {
+		found, fallback := false, false
+		for i := len(path) - 1; i >= 0; i-- {
+			span := path[i]
+			if x.size.SegNoOf(span.Begin) > seg {
+				continue
+			}
+			run, ok := x.RunAt(span.TLI, seg)
+			if !ok {
+				fallback = true
+				continue
+			}
+			// The run serves until it ends or a newer timeline of the path takes over.
+			end := run.Last
+			if i+1 < len(path) {
+				if next := x.size.SegNoOf(path[i+1].Begin); next > seg && next-1 < end {
+					end = next - 1
+				}
+			}
+			if fallback {
+				end = seg // a newer timeline may hold the next segment: look again
+			}
+			if stop != 0 && end > stop {
+				end = stop
+			}
+			r.Segments += end - seg + 1
+			r.LastTLI, r.LastModified = span.TLI, run.Modified(end)
+			if n := len(r.Stretches); n > 0 && r.Stretches[n-1].TLI == span.TLI && r.Stretches[n-1].Last+1 == seg {
+				r.Stretches[n-1].Last = end
+			} else {
+				r.Stretches = append(r.Stretches, Stretch{TLI: span.TLI, First: seg, Last: end})
+			}
+			seg = end + 1
+			found = true
+			break
+		}
+		if !found {
+			break
+		}
+	}
+	r.Reached = seg
+	return r
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes (DESIGN.md): the only place they are decided.
+const (
+	exitOK     = 0
+	exitError  = 1
+	exitUsage  = 2
+	exitSafety = 3
+)
+
+// streams are the command's I/O, injected so tests can capture them and pretend to be a TTY.
+type streams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// ErrTTY says whether ErrOut is a terminal (progress is shown only there).
+	ErrTTY bool
+	// Getenv reads the environment (NO_COLOR and friends).
+	Getenv func(string) string
+}
+
+func systemStreams() *streams {
+	return &streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: isTerminal(os.Stderr), Getenv: os.Getenv}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// usageError is a mistake in the command line: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// safetyError is a catalog or plan that failed a safety check: exit 3. The report explaining it
+// has already been printed.
+type safetyError struct{ msg string }
+
+func (e safetyError) Error() string { return e.msg }
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var u usageError
+	var s safetyError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &s):
+		return exitSafety
+	case errors.As(err, &u):
+		return exitUsage
+	}
+	return exitError
+}
+
+// run executes the CLI and returns the exit code; it prints each error once.
+func run(ctx context.Context, args []string, s *streams) int {
+	root := newRootCmd(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintf(s.ErrOut, "error: %s\n", err)
+		if _, ok := err.(usageError); ok && !strings.Contains(err.Error(), "--help") {
+			fmt.Fprintln(s.ErrOut, "Run with --help for usage.")
+		}
+	}
+	return exitCode(err)
+}
+
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	v := info.Main.Version
+	for _, kv := range info.Settings {
+		if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
+			v += " (" + kv.Value[:12] + ")"
+		}
+	}
+	return v + " " + info.GoVersion
+}
+
+func newRootCmd(s *streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cnpg-restore-gen",
+		Short: "Turn a CloudNativePG restore into a reviewed pull request",
+		Long: `cnpg-restore-gen reads a CloudNativePG cluster's barman-cloud backup catalog (S3 or a
+local directory), decides what can be recovered, and — in later commands — writes the
+kustomize overlays and opens the pull request that performs the restore through GitOps.`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(s.Out)
+	root.SetErr(s.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newCatalogCmd(s))
+	return root
+}

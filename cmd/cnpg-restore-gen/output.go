@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+)
+
+func validOutput(o string) error {
+	switch o {
+	case "table", "json", "yaml":
+		return nil
+	}
+	return usagef("-o %q: the output format is table, json or yaml", o)
+}
+
+// writeData prints v as indented JSON or as YAML.
+func writeData(w io.Writer, format string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if format == "yaml" {
+		if b, err = yaml.JSONToYAML(b); err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func shortTime(s string) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// writeCatalogTable prints the catalog for people: per database system, its backups and the
+// recoverable window; then the WAL, timelines and findings.
+func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
+	r := c.Report()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Catalog   %s\n", r.Catalog)
+	var tls []string
+	for _, t := range r.Timelines {
+		tls = append(tls, fmt.Sprint(t.ID))
+	}
+	fmt.Fprintf(&b, "WAL       %d segments of %s (%s stored), %s to %s, timelines %s\n",
+		r.WAL.Segments, humanBytes(int64(r.WAL.SegmentSize)), humanBytes(r.WAL.Bytes), orDash(r.WAL.First), orDash(r.WAL.Last), orDash(strings.Join(tls, ", ")))
+	if len(r.Lineages) > 1 {
+		fmt.Fprintf(&b, "\n!! %d database systems share this path: pick one with --system-id or --backup-id.\n", len(r.Lineages))
+	}
+	byID := map[string]catalog.BackupReport{}
+	for _, br := range r.Backups {
+		byID[br.ID] = br
+	}
+	for _, l := range r.Lineages {
+		fmt.Fprintf(&b, "\nSystem %s   timelines %s\n", orDash(l.SystemID), joinU32(l.Timelines))
+		if l.From != nil {
+			fmt.Fprintf(&b, "  recoverable from %s (%s, end of the oldest usable backup)\n", shortTime(l.From.Time), l.From.LSN)
+			fmt.Fprintf(&b, "              to   %s (%s on timeline %d, last WAL %s)\n", shortTime(l.To.Time), l.To.LSN, l.To.Timeline, l.To.WAL)
+		} else {
+			fmt.Fprintf(&b, "  nothing recoverable: no usable backup\n")
+		}
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ID\tNAME\tSTATUS\tBEGIN\tEND\tTL\tSIZE\tRESTORABLE")
+		for _, id := range l.Backups {
+			br := byID[id]
+			ok := "yes"
+			if !br.Usable {
+				ok = "NO: " + strings.Join(br.Problems, "; ")
+			}
+			tl := "-"
+			if br.Timeline != 0 {
+				tl = fmt.Sprint(br.Timeline)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", br.ID, orDash(br.Name), br.Status, shortTime(br.BeginTime), shortTime(br.EndTime), tl, humanBytes(br.Size), ok)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(r.Timelines) > 0 {
+		fmt.Fprintf(&b, "\nTimelines\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TL\tPARENT\tSWITCH\tHISTORY\tSEGMENTS\tFIRST\tLAST")
+		for _, t := range r.Timelines {
+			parent := "-"
+			if t.Parent != 0 {
+				parent = fmt.Sprint(t.Parent)
+			}
+			hist := "yes"
+			if !t.History {
+				hist = "no"
+				if t.ID == 1 {
+					hist = "-"
+				}
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%s\t%s\n", t.ID, parent, orDash(t.SwitchLSN), hist, t.Segments, orDash(t.First), orDash(t.Last))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	writeFindings(&b, r.Findings)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeFindings(b *strings.Builder, fs []catalog.Finding) {
+	if len(fs) == 0 {
+		fmt.Fprintf(b, "\nFindings: none\n")
+		return
+	}
+	fmt.Fprintf(b, "\nFindings\n")
+	for _, f := range fs {
+		fmt.Fprintf(b, "  %-7s  %-24s  %s\n", f.Severity, f.Check, f.Message)
+	}
+}
+
+func writeCheckTable(w io.Writer, r checkReport) error {
+	var b strings.Builder
+	verdict := "OK"
+	if !r.OK {
+		verdict = "CANNOT RESTORE"
+	}
+	fmt.Fprintf(&b, "Catalog   %s\nRequest   %s\nVerdict   %s: %s\n", r.Catalog, r.Request, verdict, r.Answer)
+	if r.Until != nil {
+		fmt.Fprintf(&b, "Reaches   %s on timeline %d (last WAL %s, archived %s)\n", r.Until.LSN, r.Until.Timeline, r.Until.WAL, shortTime(r.Until.Time))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "Note      %s\n", n)
+	}
+	if len(r.Blocking) > 0 {
+		fmt.Fprintf(&b, "\nBlocking\n")
+		for _, f := range r.Blocking {
+			fmt.Fprintf(&b, "  %-24s  %s\n", f.Check, f.Message)
+		}
+	}
+	writeFindings(&b, r.Findings)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func joinU32(v []uint32) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprint(x))
+	}
+	return orDash(strings.Join(s, ", "))
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/objstore"
+)
+
+// catalogFlags locate and open a catalog; shared by every command that reads one.
+type catalogFlags struct {
+	Catalog        string
+	ServerName     string
+	S3             objstore.S3Options
+	MaxConcurrency int
+	Quiet          bool
+}
+
+func (f *catalogFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Catalog, "catalog", "", "barman destinationPath: s3://bucket/prefix, file:///path or a directory")
+	fs.StringVar(&f.ServerName, "server-name", "", "barman server name (the directory under the catalog; usually the cluster name)")
+	fs.StringVar(&f.S3.EndpointURL, "endpoint-url", "", "S3 endpoint for MinIO, Ceph, Backblaze B2, R2… (default: AWS)")
+	fs.StringVar(&f.S3.Region, "region", "", "S3 region (default: from the AWS configuration, else us-east-1)")
+	fs.StringVar(&f.S3.Addressing, "s3-addressing", "auto", "S3 bucket addressing: auto (path-style with --endpoint-url), path or virtual")
+	fs.StringVar(&f.S3.CABundle, "ca-bundle", "", "PEM file with the CA that signed the S3 endpoint's certificate")
+	fs.BoolVar(&f.S3.InsecureSkipTLSVerify, "insecure-skip-tls-verify", false, "do not verify the S3 endpoint's TLS certificate (unsafe)")
+	fs.IntVar(&f.MaxConcurrency, "max-concurrency", 16, "listings and reads in flight at once")
+	fs.BoolVarP(&f.Quiet, "quiet", "q", false, "no progress on stderr")
+}
+
+func (f *catalogFlags) validate() error {
+	switch {
+	case f.Catalog == "":
+		return usagef("--catalog is required (barman's destinationPath: s3://bucket/prefix or a directory)")
+	case f.ServerName == "":
+		return usagef("--server-name is required (the directory under --catalog, usually the cluster name)")
+	case f.MaxConcurrency < 1 || f.MaxConcurrency > 256:
+		return usagef("--max-concurrency %d is not between 1 and 256", f.MaxConcurrency)
+	}
+	return nil
+}
+
+// load opens the store and reads the catalog, with progress on a terminal.
+func (f *catalogFlags) load(ctx context.Context, s *streams) (*catalog.Catalog, error) {
+	if f.S3.InsecureSkipTLSVerify {
+		fmt.Fprintln(s.ErrOut, "WARNING: --insecure-skip-tls-verify: the S3 endpoint's identity is NOT verified; anyone on the path can feed this tool a false catalog")
+	}
+	f.S3.MaxConns = f.MaxConcurrency
+	st, err := objstore.Open(ctx, f.Catalog, f.S3)
+	if err != nil {
+		return nil, err
+	}
+	opts := catalog.Options{ServerName: f.ServerName, Location: st.Location, Concurrency: f.MaxConcurrency}
+	var p *progress
+	if s.ErrTTY && !f.Quiet {
+		p = &progress{w: s.ErrOut, start: time.Now()}
+		opts.Progress = p.update
+	}
+	c, err := catalog.Load(ctx, st.Store, opts)
+	if p != nil {
+		p.done()
+	}
+	return c, err
+}

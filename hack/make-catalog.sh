@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# make-catalog.sh — make a real barman-cloud catalog with PostgreSQL 15 and barman-cli-cloud.
+#
+# Usage: hack/make-catalog.sh WORKDIR
+#
+# Starts the Versity S3 gateway (bin/versitygw, from `make tools`) on 127.0.0.1 over
+# WORKDIR/s3, runs PostgreSQL (as the postgres user when run as root) with archive_command =
+# barman-cloud-wal-archive into s3://catalog/pg/<server>, and writes, for server "pg-main":
+#   lineage A  backups B1 and B2 on timeline 1; a promotion to timeline 2 (00000002.history);
+#              backup B3 on timeline 2; more WAL on timeline 2; markers in table marks
+#   lineage B  a second cluster made with initdb archiving into the same path (the runbook's
+#              incident): a new systemid, timeline 1, one backup
+# The bucket directory WORKDIR/s3/catalog is the catalog in barman's layout (versitygw's posix
+# backend stores objects as files), usable as a local catalog: file://WORKDIR/s3/catalog/pg.
+# WORKDIR/env holds the endpoint and keys for tools that want S3. Everything started is stopped
+# on exit; WORKDIR/markers.tsv records what was written when.
+set -euo pipefail
+
+work=$(realpath -m "${1:?usage: make-catalog.sh WORKDIR}")
+top=$(cd "$(dirname "$0")/.." && pwd)
+vgw=${VERSITYGW:-$top/bin/versitygw}
+pgbin=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+server=pg-main
+for tool in "$vgw" "$pgbin/initdb" "$(command -v barman-cloud-backup || true)"; do
+  [ -n "$tool" ] && [ -x "$tool" ] || { echo "make-catalog: missing $tool (run: make tools)" >&2; exit 1; }
+done
+
+rm -rf "$work"
+mkdir -p "$work/s3/catalog" "$work/run"
+chmod 777 "$work" "$work/run"
+
+export AWS_ACCESS_KEY_ID=catalogadmin AWS_SECRET_ACCESS_KEY=catalogsecret AWS_DEFAULT_REGION=us-east-1
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+endpoint=http://127.0.0.1:$port
+dest=s3://catalog/pg
+
+pids=()
+cleanup() {
+  for d in "$work"/pgdata-*; do
+    [ -f "$d/postmaster.pid" ] && as_pg "$pgbin/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- env AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+      AWS_DEFAULT_REGION="$AWS_DEFAULT_REGION" PATH="$PATH" "$@"
+  else
+    "$@"
+  fi
+}
+
+ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+  "$vgw" --port "127.0.0.1:$port" posix "$work/s3" >"$work/versitygw.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  /usr/bin/python3 - "$endpoint" <<'PY' 2>/dev/null && break
+import sys, boto3
+boto3.client("s3", endpoint_url=sys.argv[1]).list_buckets()
+PY
+  sleep 0.1
+done
+# versitygw's posix backend serves the directories under its root as buckets; make sure S3
+# sees "catalog" (CreateBucket on an existing directory is refused, which is fine).
+/usr/bin/python3 - "$endpoint" <<'PY' || true
+import sys, boto3
+c = boto3.client("s3", endpoint_url=sys.argv[1])
+names = [b["Name"] for b in c.list_buckets().get("Buckets", [])]
+if "catalog" not in names:
+    c.create_bucket(Bucket="catalog")
+PY
+cat >"$work/env" <<ENV
+ENDPOINT=$endpoint
+AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+AWS_DEFAULT_REGION=$AWS_DEFAULT_REGION
+DEST=$dest
+SERVER=$server
+ENV
+
+pgport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sock=$work/run
+psqlc() { as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$pgport" -d postgres "$@"; }
+sql() { psqlc -At -c "$1"; }
+
+start_cluster() { # name
+  local d=$work/pgdata-$1
+  as_pg "$pgbin/initdb" -D "$d" -A trust -U postgres --no-sync >/dev/null
+  cat >>"$d/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$sock'
+port = $pgport
+wal_level = replica
+archive_mode = on
+archive_command = 'barman-cloud-wal-archive -z --endpoint-url $endpoint $dest $server %p'
+restore_command = 'barman-cloud-wal-restore --endpoint-url $endpoint $dest $server %f %p'
+archive_timeout = 0
+fsync = off
+CONF
+  as_pg "$pgbin/pg_ctl" -D "$d" -l "$work/$1.log" -w start >/dev/null
+}
+
+switch_wal() { sql "SELECT pg_switch_wal()" >/dev/null; }
+wait_archived() { # wait until the last switched segment is archived
+  local want
+  want=$(sql "SELECT pg_walfile_name(pg_current_wal_lsn() - 1)")
+  for _ in $(seq 300); do
+    [ "$(sql "SELECT coalesce(last_archived_wal,'') >= '$want' FROM pg_stat_archiver")" = t ] && return 0
+    sleep 0.1
+  done
+  echo "make-catalog: $want was not archived; see $work/*.log" >&2
+  return 1
+}
+mark() { # label: insert a marker row and record its commit time and LSN
+  sql "INSERT INTO marks(label) VALUES ('$1')" >/dev/null
+  sql "SELECT label, to_char(at AT TIME ZONE 'UTC','YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), pg_current_wal_lsn(), txid_current() FROM marks WHERE label='$1'" | tr '|' '\t' >>"$work/markers.tsv"
+}
+backup() { # name
+  as_pg barman-cloud-backup -z --immediate-checkpoint -n "$1" --endpoint-url "$endpoint" \
+    -h "$sock" -p "$pgport" -U postgres "$dest" "$server" >/dev/null
+  printf 'backup\t%s\t%s\n' "$1" "$(sql "SELECT pg_current_wal_lsn()")" >>"$work/markers.tsv"
+}
+
+# Lineage A.
+start_cluster a
+sql "CREATE TABLE marks(id serial PRIMARY KEY, label text, at timestamptz DEFAULT clock_timestamp())"
+sql "CREATE TABLE payload AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1,20000) g"
+for _ in 1 2 3 4 5; do switch_wal; done   # leave room: lineage B will reuse the first names
+mark a-before-b1
+backup b1-tl1
+mark a-after-b1
+switch_wal; wait_archived
+sql "INSERT INTO payload SELECT g, md5(g::text) FROM generate_series(20001,40000) g"
+mark a-before-b2
+backup b2-tl1
+mark a-after-b2
+switch_wal; wait_archived
+# Promotion: restart as a standby replaying the archive, then promote to timeline 2.
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-a" -w stop >/dev/null
+touch "$work/pgdata-a/standby.signal"; chown --reference="$work/pgdata-a" "$work/pgdata-a/standby.signal"
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-a" -l "$work/a.log" -w start >/dev/null
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-a" -w promote >/dev/null
+for _ in $(seq 100); do [ "$(sql "SELECT pg_is_in_recovery()")" = f ] && break; sleep 0.1; done
+mark a-tl2-start
+switch_wal; wait_archived
+backup b3-tl2
+mark a-after-b3
+sql "INSERT INTO payload SELECT g, md5(g::text) FROM generate_series(40001,50000) g"
+switch_wal
+mark a-last
+switch_wal; wait_archived
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-a" -w stop >/dev/null
+
+# Lineage B: a cluster rebuilt with initdb, archiving into the same server path.
+sleep 1
+start_cluster b
+sql "CREATE TABLE marks(id serial PRIMARY KEY, label text, at timestamptz DEFAULT clock_timestamp())"
+mark b-start
+backup b4-rebuilt
+switch_wal; wait_archived
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-b" -w stop >/dev/null
+
+echo "make-catalog: catalog at $work/s3/catalog/pg/$server (S3: $dest on $endpoint while running)"

@@ -1,0 +1,237 @@
+package objstore
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+)
+
+// S3Options configure the S3 backend. Credentials are not here: they come from the standard
+// AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, shared files, IMDS).
+type S3Options struct {
+	// EndpointURL is the S3 endpoint for MinIO, Ceph, B2, R2…; empty means AWS.
+	EndpointURL string
+	// Region; empty means the AWS chain's, or us-east-1 with a custom endpoint.
+	Region string
+	// Addressing is "auto" (path-style with a custom endpoint, virtual-hosted on AWS), "path"
+	// or "virtual".
+	Addressing string
+	// CABundle is a PEM file of extra CAs to trust.
+	CABundle string
+	// InsecureSkipTLSVerify turns TLS verification off.
+	InsecureSkipTLSVerify bool
+	// MaxConns bounds idle connections kept per host (the listing concurrency).
+	MaxConns int
+	// HTTPClient overrides the HTTP client (tests); the TLS options above are then ignored.
+	HTTPClient *http.Client
+}
+
+// S3 is a catalog in an S3 bucket under a prefix.
+type S3 struct {
+	client   *s3.Client
+	bucket   string
+	prefix   string // "" or "path/to/dest/"
+	endpoint string
+}
+
+// NewS3 returns a store for s3://bucket/prefix.
+func NewS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, error) {
+	var loadOpts []func(*config.LoadOptions) error
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	hc, err := httpClient(opts)
+	if err != nil {
+		return nil, err
+	}
+	loadOpts = append(loadOpts, config.WithHTTPClient(hc), config.WithRetryMaxAttempts(5))
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	pathStyle := false
+	switch opts.Addressing {
+	case "", "auto":
+		pathStyle = opts.EndpointURL != ""
+	case "path":
+		pathStyle = true
+	case "virtual":
+	default:
+		return nil, fmt.Errorf("S3 addressing %q is not auto, path or virtual", opts.Addressing)
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if opts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(opts.EndpointURL)
+		}
+		o.UsePathStyle = pathStyle
+		// S3-compatible servers (B2, older MinIO and Ceph) reject or lack the newer checksums.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	endpoint := opts.EndpointURL
+	if endpoint == "" {
+		endpoint = "AWS S3 (" + cfg.Region + ")"
+	}
+	return &S3{client: client, bucket: bucket, prefix: prefix, endpoint: endpoint}, nil
+}
+
+func httpClient(opts S3Options) (*http.Client, error) {
+	if opts.HTTPClient != nil {
+		return opts.HTTPClient, nil
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.CABundle != "" {
+		pem, err := os.ReadFile(opts.CABundle)
+		if err != nil {
+			return nil, fmt.Errorf("reading --ca-bundle: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-bundle %s holds no PEM certificate", opts.CABundle)
+		}
+		tlsConf.RootCAs = pool
+	}
+	tlsConf.InsecureSkipVerify = opts.InsecureSkipTLSVerify //nolint:gosec // explicit user choice, warned about by the CLI
+	conns := opts.MaxConns
+	if conns <= 0 {
+		conns = 16
+	}
+	bc := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.TLSClientConfig = tlsConf
+		t.MaxIdleConns = conns * 2
+		t.MaxIdleConnsPerHost = conns
+	}).WithDialerOptions(func(d *net.Dialer) { d.Timeout = 10 * time.Second })
+	return &http.Client{Transport: bc.GetTransport()}, nil
+}
+
+// Location is s3://bucket/prefix, for messages.
+func (s *S3) Location() string {
+	return "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")
+}
+
+// List implements catalog.Store.
+func (s *S3) List(ctx context.Context, prefix string, delimited bool, fn func(catalog.Page) error) error {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)}
+	if delimited {
+		in.Delimiter = aws.String("/")
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return s.explain(err, prefix)
+		}
+		var page catalog.Page
+		for _, o := range out.Contents {
+			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+			page.Objects = append(page.Objects, catalog.Object{Key: key, Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified).UTC()})
+		}
+		for _, cp := range out.CommonPrefixes {
+			page.Prefixes = append(page.Prefixes, strings.TrimPrefix(aws.ToString(cp.Prefix), s.prefix))
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Get implements catalog.Store with a ranged GET.
+func (s *S3) Get(ctx context.Context, key string, n int64) ([]byte, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.prefix + key),
+		Range:  aws.String(fmt.Sprintf("bytes=0-%d", n-1)),
+	})
+	if err != nil {
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusRequestedRangeNotSatisfiable {
+			return nil, nil // an empty object
+		}
+		return nil, s.explain(err, key)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, n))
+	if err != nil {
+		return nil, fmt.Errorf("reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
+	}
+	return data, nil
+}
+
+// explain turns SDK errors into ones that say what to do.
+func (s *S3) explain(err error, key string) error {
+	where := fmt.Sprintf("s3://%s/%s%s on %s", s.bucket, s.prefix, key, s.endpoint)
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nsk) {
+		return fmt.Errorf("%s: %w", where, catalog.ErrNotFound)
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchBucket":
+			return fmt.Errorf("bucket %q does not exist on %s; check --catalog", s.bucket, s.endpoint)
+		case "NoSuchKey", "NotFound":
+			return fmt.Errorf("%s: %w", where, catalog.ErrNotFound)
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken", "Forbidden":
+			return fmt.Errorf("%s refused the credentials (%s) for %s; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", s.endpoint, ae.ErrorCode(), where)
+		}
+	}
+	msg := err.Error()
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	var tve *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &uae), errors.As(err, &tve), errors.As(err, &cie), strings.Contains(msg, "x509:"):
+		return fmt.Errorf("TLS to %s failed: the server certificate is not trusted (%v); pass --ca-bundle FILE with the CA that signed it", s.endpoint, rootCause(err))
+	case errors.As(err, &hne):
+		return fmt.Errorf("TLS to %s failed: %v; check --endpoint-url", s.endpoint, hne)
+	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
+		return fmt.Errorf("no AWS credentials for %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE", s.endpoint)
+	}
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.As(err, &ne) {
+		return fmt.Errorf("cannot reach %s (%v); check --endpoint-url and the network", s.endpoint, rootCause(err))
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
