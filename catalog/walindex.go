@@ -209,7 +209,10 @@ func (x *WALIndex) Follow(path []TimelineSpan, start, stop uint64) Replay {
 		found, fallback := false, false
 		for i := len(path) - 1; i >= 0; i-- {
 			span := path[i]
-			if x.size.SegNoOf(span.Begin) > seg {
+			// A timeline serves the segments from the one holding its first LSN to the one
+			// holding its switch point; segments it archived after that (an old primary that
+			// kept running) are another history, which PostgreSQL refuses.
+			if x.size.SegNoOf(span.Begin) > seg || span.End != 0 && seg > x.size.SegNoOf(span.End) {
 				continue
 			}
 			run, ok := x.RunAt(span.TLI, seg)

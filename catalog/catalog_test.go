@@ -1,0 +1,360 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// healthy is lineage A: two backups on timeline 1, a promotion to timeline 2 at segment 8, a
+// backup on timeline 2 and WAL up to segment 12.
+func healthy(t *testing.T) *fixture {
+	f := newFixture(t)
+	f.wal(sysA, 1, 1, 7)
+	f.backup("20260205T020001", sysA, 1, 3, 3)
+	f.backup("20260205T030001", sysA, 1, 6, 6)
+	f.store.put("pg/wals/0000000100000000/000000010000000000000008.partial", walHeader(sysA, 1, f.size.StartLSN(8), f.size), f.tick())
+	f.history(2, "1\t0/80000A0\tno recovery target specified\n")
+	f.wal(sysA, 2, 8, 12)
+	f.backup("20260205T040001", sysA, 2, 10, 10)
+	return f
+}
+
+func TestHealthyCatalogIsRestorableToTheEndOfTheNewestTimeline(t *testing.T) {
+	c := healthy(t).load()
+	if c.HasErrors() {
+		t.Fatalf("findings = %s, want no errors", checks(c))
+	}
+	if len(c.Lineages) != 1 || c.Lineages[0].SystemID != sysA {
+		t.Fatalf("lineages = %+v, want one of %s", c.Lineages, sysA)
+	}
+	for _, b := range c.Backups {
+		if !b.Usable() {
+			t.Errorf("backup %s unusable: %v", b.ID, b.Problems)
+		}
+		if b.TargetTLI != 2 {
+			t.Errorf("backup %s target timeline = %d, want 2", b.ID, b.TargetTLI)
+		}
+		if want := uint64(13); b.Replay.Reached != want {
+			t.Errorf("backup %s replay reaches %d, want %d", b.ID, b.Replay.Reached, want)
+		}
+	}
+	b := c.Backup("20260205T020001")
+	want := []Stretch{{TLI: 1, First: 3, Last: 7}, {TLI: 2, First: 8, Last: 12}}
+	if got := b.Replay.Stretches; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("stretches = %+v, want %+v", got, want)
+	}
+	if got := c.ReplayEnd(b); got.LSN != "0/D000000" || got.WAL != "00000002000000000000000C" || got.Timeline != 2 {
+		t.Errorf("ReplayEnd = %+v, want 0/D000000 at 00000002000000000000000C on timeline 2", got)
+	}
+	a := c.Evaluate(Request{})
+	if !a.OK || len(a.Blocking) > 0 || a.Backup.ID != "20260205T040001" {
+		t.Errorf("Evaluate(latest) = ok %v, %q, backup %v; want the newest backup", a.OK, a.Reason, a.Backup)
+	}
+	if len(c.Partials) != 1 || findings(c, SeverityInfo, "partial-segment") == nil {
+		t.Errorf("partial segment not reported: %s", checks(c))
+	}
+}
+
+func TestDeletedWALSegmentAfterTheNewestBackupIsAnError(t *testing.T) {
+	f := healthy(t)
+	f.deleteWAL(2, 11)
+	c := f.load()
+	gaps := findings(c, SeverityError, "wal-gap")
+	if len(gaps) != 1 || !strings.Contains(gaps[0].Message, "00000002000000000000000B to 00000002000000000000000B") {
+		t.Fatalf("wal-gap errors = %+v (all: %s)", gaps, checks(c))
+	}
+	if a := c.Evaluate(Request{}); len(a.Blocking) == 0 {
+		t.Errorf("Evaluate(latest) has no blocking finding despite the gap")
+	}
+	if got := c.Backup("20260205T040001").Replay.Reached; got != 11 {
+		t.Errorf("replay reaches %d, want 11 (stops at the gap)", got)
+	}
+}
+
+func TestGapBridgedByALaterBackupIsAWarning(t *testing.T) {
+	f := healthy(t)
+	f.deleteWAL(1, 5)
+	c := f.load()
+	if len(findings(c, SeverityWarning, "wal-gap")) != 1 || len(findings(c, SeverityError, "wal-gap")) != 0 {
+		t.Fatalf("findings = %s, want one wal-gap warning", checks(c))
+	}
+	if b := c.Backup("20260205T020001"); b.Replay.Reached != 5 {
+		t.Errorf("first backup replay reaches %d, want 5", b.Replay.Reached)
+	}
+	if a := c.Evaluate(Request{}); !a.OK || len(a.Blocking) != 0 {
+		t.Errorf("Evaluate(latest) = %q %+v, want ok", a.Reason, a.Blocking)
+	}
+	tt := time.Date(2026, 2, 5, 2, 7, 0, 0, time.UTC) // after backup 1 ends, inside the gap
+	if a := c.Evaluate(Request{BackupID: "20260205T020001", TargetTime: &tt}); a.OK {
+		t.Errorf("Evaluate(time inside the gap from backup 1) = ok, want refused")
+	}
+}
+
+func TestGapBeforeEveryBackupIsOnlyInformation(t *testing.T) {
+	f := healthy(t)
+	f.deleteWAL(1, 2)
+	c := f.load()
+	if len(findings(c, SeverityInfo, "wal-gap")) != 1 || c.HasErrors() {
+		t.Fatalf("findings = %s, want one informational wal-gap", checks(c))
+	}
+}
+
+func TestMissingHistoryFileIsAnError(t *testing.T) {
+	f := healthy(t)
+	delete(f.store.objects, "pg/wals/00000002.history")
+	c := f.load()
+	if len(findings(c, SeverityError, "missing-history")) != 1 {
+		t.Fatalf("findings = %s, want missing-history", checks(c))
+	}
+	// Without the history, recovery from timeline 1 cannot follow timeline 2.
+	if b := c.Backup("20260205T020001"); b.TargetTLI != 1 || b.Replay.Reached != 8 {
+		t.Errorf("backup on timeline 1: target %d reached %d, want 1 and 8", b.TargetTLI, b.Replay.Reached)
+	}
+	if a := c.Evaluate(Request{}); len(a.Blocking) == 0 {
+		t.Errorf("Evaluate(latest) not blocked by the missing history")
+	}
+}
+
+func TestFailedBackupIsUnusableButTheCatalogStillRestores(t *testing.T) {
+	f := healthy(t)
+	info := f.info("20260205T050001", sysA, 2, 12, 12, "FAILED")
+	info = strings.Replace(info, "error=None", "error=failure uploading data (connection reset)", 1)
+	f.backupInfo("20260205T050001", info)
+	c := f.load()
+	b := c.Backup("20260205T050001")
+	if b.Usable() || !strings.Contains(strings.Join(b.Problems, ""), "status is FAILED") || !strings.Contains(strings.Join(b.Problems, ""), "connection reset") {
+		t.Fatalf("FAILED backup: usable %v, problems %v", b.Usable(), b.Problems)
+	}
+	if a := c.Evaluate(Request{}); !a.OK || a.Backup.ID != "20260205T040001" {
+		t.Errorf("Evaluate(latest) = %q, backup %v; want the newest DONE backup", a.Reason, a.Backup)
+	}
+	if a := c.Evaluate(Request{BackupID: "20260205T050001"}); a.OK || !strings.Contains(a.Reason, "FAILED") {
+		t.Errorf("Evaluate(the FAILED backup) = ok %v %q, want refused naming FAILED", a.OK, a.Reason)
+	}
+}
+
+func TestTruncatedBackupInfoNamesTheLine(t *testing.T) {
+	f := healthy(t)
+	info := f.info("20260205T050001", sysA, 2, 12, 12, "DONE")
+	info = info[:strings.Index(info, "status=")+4] // cut inside "status=DONE"
+	f.backupInfo("20260205T050001", info)
+	c := f.load()
+	b := c.Backup("20260205T050001")
+	if b.Usable() || b.Status() != "INVALID" {
+		t.Fatalf("truncated backup: usable %v status %s", b.Usable(), b.Status())
+	}
+	if p := strings.Join(b.Problems, ""); !strings.Contains(p, "s3://bucket/prefix/pg/base/20260205T050001/backup.info:16") || !strings.Contains(p, "truncated") {
+		t.Errorf("problem = %q, want the key and line 16 and a hint", p)
+	}
+}
+
+func TestSecondSystemUnderTheSamePathIsRefusedUntilChosen(t *testing.T) {
+	f := healthy(t)
+	// A cluster rebuilt with initdb archiving into the same path, on a fresh timeline 3 to keep
+	// the names apart (TestOverwrittenWAL covers the collision).
+	f.history(3, "1\t0/80000A0\tno recovery target specified\n2\t0/D000000\tno recovery target specified\n")
+	f.wal(sysB, 3, 13, 15)
+	f.backup("20260210T090949", sysB, 3, 14, 14)
+	c := f.load()
+	if len(findings(c, SeverityError, "mixed-system-ids")) != 1 {
+		t.Fatalf("findings = %s, want mixed-system-ids", checks(c))
+	}
+	if a := c.Evaluate(Request{}); a.OK || !strings.Contains(a.Reason, "--system-id") {
+		t.Errorf("Evaluate(latest) = ok %v %q, want a refusal asking for --system-id", a.OK, a.Reason)
+	}
+	a := c.Evaluate(Request{SystemID: sysA})
+	if !a.OK || a.Backup.ID != "20260205T040001" || len(a.Blocking) != 0 {
+		t.Errorf("Evaluate(system A) = ok %v %q backup %v blocking %v", a.OK, a.Reason, a.Backup, a.Blocking)
+	}
+}
+
+func TestOverwrittenWALIsFoundByItsHeader(t *testing.T) {
+	f := healthy(t)
+	// The rebuilt cluster starts at timeline 1 again and overwrites segments 1..3.
+	f.wal(sysB, 1, 1, 3)
+	f.backup("20260210T090949", sysB, 1, 2, 2)
+	c := f.load()
+	b1 := c.Backup("20260205T020001")
+	if b1.Usable() || !b1.Overwritten {
+		t.Fatalf("backup whose begin_wal was overwritten: usable %v problems %v", b1.Usable(), b1.Problems)
+	}
+	if len(findings(c, SeverityError, "wal-overwritten")) != 1 {
+		t.Errorf("findings = %s, want wal-overwritten", checks(c))
+	}
+	// The rebuilt system's replay must stop where system A's WAL begins (segment 4).
+	b := c.Backup("20260210T090949")
+	if !b.Usable() || b.Replay.Reached != 4 || b.ForeignWAL != "000000010000000000000004" {
+		t.Errorf("rebuilt backup: usable %v reached %d foreign %q; want stop at segment 4", b.Usable(), b.Replay.Reached, b.ForeignWAL)
+	}
+	// Choosing system A still works from its intact backups.
+	if a := c.Evaluate(Request{SystemID: sysA}); !a.OK || len(a.Blocking) != 0 {
+		t.Errorf("Evaluate(system A) = %q %+v", a.Reason, a.Blocking)
+	}
+}
+
+func TestBackupOnANewerTimeline(t *testing.T) {
+	f := newFixture(t)
+	f.history(2, "1\t0/5000000\tno recovery target specified\n")
+	f.history(3, "1\t0/5000000\tno recovery target specified\n2\t0/9000000\tno recovery target specified\n")
+	f.wal(sysA, 1, 2, 4)
+	f.wal(sysA, 2, 5, 8)
+	f.wal(sysA, 3, 9, 11)
+	f.backup("20260205T020001", sysA, 1, 2, 2)
+	f.backup("20260205T030001", sysA, 3, 10, 10)
+	c := f.load()
+	if c.HasErrors() {
+		t.Fatalf("findings = %s", checks(c))
+	}
+	newer := c.Backup("20260205T030001")
+	if !newer.Usable() || newer.TargetTLI != 3 || newer.Replay.Reached != 12 {
+		t.Errorf("backup on timeline 3: usable %v target %d reached %d", newer.Usable(), newer.TargetTLI, newer.Replay.Reached)
+	}
+	if old := c.Backup("20260205T020001"); old.Replay.Reached != 12 || len(old.Replay.Stretches) != 3 {
+		t.Errorf("backup on timeline 1 replays %+v, want 3 stretches to 12", old.Replay.Stretches)
+	}
+	if got := c.Lineages[0].Timelines; len(got) != 3 {
+		t.Errorf("lineage timelines = %v, want [1 2 3]", got)
+	}
+}
+
+func TestTimelineThatForksBeforeTheBackupEnds(t *testing.T) {
+	f := newFixture(t)
+	f.wal(sysA, 1, 2, 6)
+	f.backup("20260205T020001", sysA, 1, 5, 6)
+	f.history(2, "1\t0/3000000\tno recovery target specified\n")
+	f.wal(sysA, 2, 3, 4)
+	c := f.load()
+	b := c.Backup("20260205T020001")
+	if b.Usable() || !strings.Contains(strings.Join(b.Problems, ""), "forks") {
+		t.Fatalf("backup after the fork point: usable %v problems %v", b.Usable(), b.Problems)
+	}
+}
+
+func TestNonDefaultSegmentSize(t *testing.T) {
+	f := newFixture(t)
+	f.size = 64 << 20 // 64 segments a log
+	f.wal(sysA, 1, 60, 70) // crosses from 000000010000000000000003F to 0000000100000001 00000000
+	f.backup("20260205T020001", sysA, 1, 62, 62)
+	c := f.load()
+	if c.HasErrors() || c.WAL.SegmentSize() != 64<<20 {
+		t.Fatalf("findings = %s, size %s", checks(c), c.WAL.SegmentSize())
+	}
+	if got := c.ReplayEnd(c.Backups[0]); got.WAL != "000000010000000100000006" || got.LSN != "1/1C000000" {
+		t.Errorf("ReplayEnd = %+v, want 000000010000000100000006 ending at 1/1C000000", got)
+	}
+	if runs := c.WAL.Runs(1); len(runs) != 1 {
+		t.Errorf("runs = %+v, want one run across the log boundary", runs)
+	}
+}
+
+func TestListingFailurePartWayIsAnError(t *testing.T) {
+	f := healthy(t)
+	f.store.pageLen = 2
+	f.store.failList = "pg/wals/0000000100000000/"
+	_, err := Load(context.Background(), f.store, Options{ServerName: "pg", Location: "s3://bucket/prefix"})
+	if err == nil || !strings.Contains(err.Error(), "s3://bucket/prefix/pg/wals/0000000100000000/") || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("Load with a failing page = %v, want an error naming the directory", err)
+	}
+}
+
+func TestWrongServerNameSuggestsTheOnesThatExist(t *testing.T) {
+	f := healthy(t)
+	_, err := Load(context.Background(), f.store, Options{ServerName: "authentik", Location: "s3://bucket/prefix"})
+	if err == nil || !strings.Contains(err.Error(), `server names found there: pg`) {
+		t.Fatalf("Load(wrong server) = %v", err)
+	}
+	_, err = Load(context.Background(), newMemStore(), Options{ServerName: "pg", Location: "s3://bucket/prefix"})
+	if err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("Load(empty) = %v", err)
+	}
+}
+
+func TestBackupDirectoryWithoutBackupInfo(t *testing.T) {
+	f := healthy(t)
+	f.store.put("pg/base/20260205T050001/data.tar", []byte("x"), f.tick())
+	c := f.load()
+	if b := c.Backup("20260205T050001"); b == nil || b.Usable() || b.Status() != "MISSING" {
+		t.Fatalf("backup without backup.info = %+v", b)
+	}
+}
+
+func TestStrayObjectsAreReportedNotTrusted(t *testing.T) {
+	f := healthy(t)
+	f.store.put("pg/wals/0000000100000000/notes.txt", []byte("x"), f.tick())
+	f.store.put("pg/wals/README", []byte("x"), f.tick())
+	f.store.put("pg/wals/0000000100000000/000000020000000000000009", []byte("x"), f.tick()) // wrong directory
+	c := f.load()
+	if got := len(findings(c, SeverityWarning, "stray-object")); got != 3 {
+		t.Fatalf("stray-object findings = %d, want 3 (%s)", got, checks(c))
+	}
+}
+
+func TestEvaluateTargets(t *testing.T) {
+	c := healthy(t).load()
+	b2 := c.Backup("20260205T030001")
+	tooEarly := c.Backups[0].Info.BeginTime.Add(-time.Hour)
+	justAfterB2 := b2.Info.EndTime.Add(time.Second)
+	tooLate := c.Backup("20260205T040001").Replay.LastModified.Add(time.Hour)
+	lsn := b2.Info.EndLSN + 1
+	beyond := LSN(0xD000000)
+	cases := []struct {
+		name   string
+		req    Request
+		ok     bool
+		backup string
+		reason string
+	}{
+		{"latest", Request{}, true, "20260205T040001", ""},
+		{"time after backup 2", Request{TargetTime: &justAfterB2}, true, "20260205T030001", ""},
+		{"time before every backup", Request{TargetTime: &tooEarly}, false, "", "before the end of the oldest usable backup"},
+		{"time after the last WAL", Request{TargetTime: &tooLate}, false, "", "after the last archived WAL"},
+		{"lsn after backup 2", Request{TargetLSN: &lsn}, true, "20260205T030001", ""},
+		{"lsn beyond the archive", Request{TargetLSN: &beyond}, false, "", "beyond the archived WAL"},
+		{"unknown backup", Request{BackupID: "20990101T000000"}, false, "", "not in"},
+		{"unknown system", Request{SystemID: sysB}, false, "", "no backup of system"},
+		{"xid", Request{Other: "target XID 42"}, true, "20260205T040001", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := c.Evaluate(tc.req)
+			if a.OK != tc.ok {
+				t.Fatalf("ok = %v (%q), want %v", a.OK, a.Reason, tc.ok)
+			}
+			if tc.ok && a.Backup.ID != tc.backup {
+				t.Errorf("backup = %s, want %s", a.Backup.ID, tc.backup)
+			}
+			if !strings.Contains(a.Reason, tc.reason) {
+				t.Errorf("reason = %q, want it to contain %q", a.Reason, tc.reason)
+			}
+		})
+	}
+}
+
+func TestLoadHonoursCancellation(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Load(ctx, healthy(t).store, Options{ServerName: "pg"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load(cancelled) = %v, want context.Canceled", err)
+	}
+}
+
+func TestSegmentsOutsideATimelinesSpanAreNotReplayed(t *testing.T) {
+	f := newFixture(t)
+	f.wal(sysA, 1, 1, 10) // the old primary kept archiving on timeline 1 after the promotion
+	f.history(2, "1\t0/80000A0\tno recovery target specified\n")
+	f.wal(sysA, 2, 6, 6) // a stray copy before timeline 2 began
+	f.wal(sysA, 2, 8, 12)
+	f.deleteWAL(2, 9)
+	f.backup("20260205T020001", sysA, 1, 3, 3)
+	c := f.load()
+	b := c.Backup("20260205T020001")
+	want := []Stretch{{TLI: 1, First: 3, Last: 7}, {TLI: 2, First: 8, Last: 8}}
+	got := b.Replay.Stretches
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || b.Replay.Reached != 9 {
+		t.Fatalf("stretches = %+v reached %d, want %+v reaching 9 (timeline 1's segment 9 is another history)", got, b.Replay.Reached, want)
+	}
+}
