@@ -364,7 +364,7 @@ func (c *Catalog) checkLineages() {
 				id = "unknown"
 			}
 			first, last := l.Backups[0], l.Backups[len(l.Backups)-1]
-			parts = append(parts, fmt.Sprintf("%s (%d backups, %s … %s)", id, len(l.Backups), first.ID, last.ID))
+			parts = append(parts, fmt.Sprintf("%s (%s, %s … %s)", id, plural(len(l.Backups), "backup"), first.ID, last.ID))
 		}
 		c.add(SeverityError, "mixed-system-ids",
 			"the catalog holds %d database systems: %s; the newest backup may belong to a different, rebuilt database: pick one with --system-id or --backup-id",

@@ -235,7 +235,7 @@ func TestTimelineThatForksBeforeTheBackupEnds(t *testing.T) {
 
 func TestNonDefaultSegmentSize(t *testing.T) {
 	f := newFixture(t)
-	f.size = 64 << 20 // 64 segments a log
+	f.size = 64 << 20      // 64 segments a log
 	f.wal(sysA, 1, 60, 70) // crosses from 000000010000000000000003F to 0000000100000001 00000000
 	f.backup("20260205T020001", sysA, 1, 62, 62)
 	c := f.load()

@@ -148,7 +148,7 @@ func (c *Catalog) backupIDs() string {
 func (c *Catalog) systemIDs() string {
 	var ids []string
 	for _, l := range c.Lineages {
-		ids = append(ids, fmt.Sprintf("%s with %d backups up to %s", orUnknown(l.SystemID), len(l.Backups), l.Backups[len(l.Backups)-1].ID))
+		ids = append(ids, fmt.Sprintf("%s with %s up to %s", orUnknown(l.SystemID), plural(len(l.Backups), "backup"), l.Backups[len(l.Backups)-1].ID))
 	}
 	return strings.Join(ids, "; ")
 }
@@ -158,4 +158,11 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -226,7 +226,7 @@ func runCatalogCheck(ctx context.Context, s *streams, opts *catalogCheckOptions)
 		return err
 	}
 	if !r.OK {
-		return safetyError{msg: "the catalog cannot deliver " + r.Request + ": " + r.Answer}
+		return safetyError{msg: "the catalog cannot deliver " + r.Request + " (see the verdict above)"}
 	}
 	return nil
 }

@@ -168,7 +168,18 @@ func writeCheckTable(w io.Writer, r checkReport) error {
 			fmt.Fprintf(&b, "  %-24s  %s\n", f.Check, f.Message)
 		}
 	}
-	writeFindings(&b, r.Findings)
+	var others []catalog.Finding
+	for _, f := range r.Findings {
+		if !containsFinding(r.Blocking, f) {
+			others = append(others, f)
+		}
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(&b, "\nOther findings (not blocking this request)\n")
+		for _, f := range others {
+			fmt.Fprintf(&b, "  %-7s  %-24s  %s\n", f.Severity, f.Check, f.Message)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -179,4 +190,13 @@ func joinU32(v []uint32) string {
 		s = append(s, fmt.Sprint(x))
 	}
 	return orDash(strings.Join(s, ", "))
+}
+
+func containsFinding(fs []catalog.Finding, f catalog.Finding) bool {
+	for _, x := range fs {
+		if x == f {
+			return true
+		}
+	}
+	return false
 }

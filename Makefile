@@ -1,0 +1,65 @@
+# cnpg-restore-gen — run `make help` for the targets.
+SHELL := /bin/bash
+BIN   := $(CURDIR)/bin
+GO    ?= go
+PKGS  := ./...
+export PATH := $(BIN):$(PATH)
+export VERSITYGW := $(BIN)/versitygw
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## build bin/cnpg-restore-gen
+	$(GO) build -o $(BIN)/cnpg-restore-gen ./cmd/cnpg-restore-gen
+
+tools: ## install test tools into bin/ and Debian packages (barman-cli-cloud, postgresql) via apt
+	@hack/tools.sh
+
+test: tools ## the whole suite: unit + integration (real S3 server, PostgreSQL, barman-cloud) + short fuzzing
+	$(GO) test -count=1 $(PKGS)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$${FUZZTIME:-10s}
+
+test-unit: ## unit tests only (no servers)
+	$(GO) test -short -count=1 $(PKGS)
+
+test-integration: tools ## integration tests only
+	$(GO) test -count=1 -run Integration $(PKGS)
+
+FUZZTIME ?= 30s
+fuzz: ## run every fuzz target for FUZZTIME each
+	@for f in FuzzParseBackupInfo FuzzParseWALName FuzzParseHistory FuzzParseTargetTime; do \
+	  echo "fuzz: $$f ($(FUZZTIME))"; \
+	  $(GO) test ./catalog -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) >/dev/null || exit 1; \
+	done
+
+golden: ## rewrite golden files (read every diff before committing)
+	$(GO) test $(PKGS) -update
+
+lint: ## golangci-lint (installed into bin/ by this target)
+	@TOOLS_LINT=1 hack/tools.sh
+	$(BIN)/golangci-lint run $(PKGS)
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+tidy: ## go mod tidy
+	$(GO) mod tidy
+
+demo: build ## run the tool on the embedded sample catalog (no bucket, no credentials)
+	@hack/demo.sh
+
+bench: build tools ## catalog scan benchmarks (Go benchmarks of the hot paths)
+	$(GO) test -run '^$$' -bench . -benchmem ./catalog
+
+sample: tools ## remake the embedded sample catalog from a real PostgreSQL + barman-cloud run
+	hack/make-sample.sh
+
+clean: ## remove build outputs
+	rm -rf $(BIN)/cnpg-restore-gen .cache
+
+.PHONY: help build tools test test-unit test-integration fuzz golden lint fmt vet tidy demo bench sample clean

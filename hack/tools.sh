@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tools.sh — install what the tests need, once: Go tools into ./bin, Debian packages via apt.
+# Idempotent and quick when everything is there. Run by `make tools` (and so `make test`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$PWD/bin
+mkdir -p "$bin"
+
+VERSITYGW_VERSION=v1.8.0
+GOLANGCI_LINT_VERSION=v2.1.6
+
+need_go_tool() { # name module version
+  local stamp=$bin/.$1.version
+  if [ -x "$bin/$1" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$3" ]; then return 0; fi
+  echo "tools: installing $1 $3 into bin/" >&2
+  GOBIN=$bin go install "$2@$3"
+  echo "$3" >"$stamp"
+}
+
+need_go_tool versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION"
+if [ "${TOOLS_LINT:-0}" = 1 ]; then
+  need_go_tool golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$GOLANGCI_LINT_VERSION"
+fi
+
+# Debian packages: PostgreSQL (server binaries) and barman-cli-cloud make the real catalogs.
+missing=()
+command -v barman-cloud-backup >/dev/null || missing+=(barman-cli-cloud)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+/usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; else
+    echo "tools: missing Debian packages; install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "tools: apt-get install ${missing[*]}" >&2
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
