@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 )
@@ -39,8 +40,6 @@ type S3Options struct {
 	InsecureSkipTLSVerify bool
 	// MaxConns bounds idle connections kept per host (the listing concurrency).
 	MaxConns int
-	// HTTPClient overrides the HTTP client (tests); the TLS options above are then ignored.
-	HTTPClient *http.Client
 }
 
 // S3 is a catalog in an S3 bucket under a prefix.
@@ -61,7 +60,9 @@ func NewS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, err
 	if err != nil {
 		return nil, err
 	}
-	loadOpts = append(loadOpts, config.WithHTTPClient(hc), config.WithRetryMaxAttempts(5))
+	// The SDK's own log lines (IMDS fallbacks, retries) would interleave with our output; its
+	// errors reach the user through explain instead.
+	loadOpts = append(loadOpts, config.WithHTTPClient(hc), config.WithRetryMaxAttempts(5), config.WithLogger(logging.Nop{}))
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
@@ -98,10 +99,9 @@ func NewS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, err
 	return &S3{client: client, bucket: bucket, prefix: prefix, endpoint: endpoint}, nil
 }
 
-func httpClient(opts S3Options) (*http.Client, error) {
-	if opts.HTTPClient != nil {
-		return opts.HTTPClient, nil
-	}
+// httpClient is the SDK's buildable client (so AWS_CA_BUNDLE can still be added to it) with
+// our TLS settings and a connection pool sized for the listing concurrency.
+func httpClient(opts S3Options) (*awshttp.BuildableClient, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if opts.CABundle != "" {
 		pem, err := os.ReadFile(opts.CABundle)
@@ -127,7 +127,7 @@ func httpClient(opts S3Options) (*http.Client, error) {
 		t.MaxIdleConns = conns * 2
 		t.MaxIdleConnsPerHost = conns
 	}).WithDialerOptions(func(d *net.Dialer) { d.Timeout = 10 * time.Second })
-	return &http.Client{Transport: bc.GetTransport()}, nil
+	return bc, nil
 }
 
 // Location is s3://bucket/prefix, for messages.
@@ -202,7 +202,7 @@ func (s *S3) explain(err error, key string) error {
 		case "NoSuchKey", "NotFound":
 			return fmt.Errorf("%s: %w", where, catalog.ErrNotFound)
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken", "Forbidden":
-			return fmt.Errorf("%s refused the credentials (%s) for %s; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", s.endpoint, ae.ErrorCode(), where)
+			return fmt.Errorf("%s refused the credentials (%s); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", s.endpoint, ae.ErrorCode())
 		}
 	}
 	msg := err.Error()
