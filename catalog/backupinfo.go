@@ -58,10 +58,16 @@ func ParseBackupInfo(data []byte, source string) (*BackupInfo, error) {
 	info := &BackupInfo{Present: map[string]bool{}, Raw: map[string]string{}, SegmentSize: DefaultSegmentSize}
 	lineOf := map[string]int{}
 	lines := strings.Split(string(data), "\n")
+	// barman ends every line with a newline: a last line without one was cut short.
+	truncated := len(data) > 0 && data[len(data)-1] != '\n'
 	for n, line := range lines {
 		lineNo := n + 1
 		where := func(format string, a ...any) error {
-			return fmt.Errorf("%s:%d: %s", source, lineNo, fmt.Sprintf(format, a...))
+			msg := fmt.Sprintf(format, a...)
+			if truncated && n == len(lines)-1 && !strings.Contains(msg, "truncated") {
+				msg += " (the file ends mid-line: it is truncated)"
+			}
+			return fmt.Errorf("%s:%d: %s", source, lineNo, msg)
 		}
 		if !utf8.ValidString(line) || strings.ContainsRune(line, 0) {
 			return nil, where("binary data, not a backup.info text line")

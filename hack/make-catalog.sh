@@ -28,6 +28,10 @@ done
 rm -rf "$work"
 mkdir -p "$work/s3/catalog" "$work/run"
 chmod 777 "$work" "$work/run"
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -w "$work"; then
+  echo "make-catalog: the postgres user cannot write $work (PostgreSQL refuses to run as root); use a WORKDIR under a world-readable path" >&2
+  exit 1
+fi
 
 export AWS_ACCESS_KEY_ID=catalogadmin AWS_SECRET_ACCESS_KEY=catalogsecret AWS_DEFAULT_REGION=us-east-1
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
