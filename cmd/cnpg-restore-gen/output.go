@@ -95,11 +95,13 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 		}
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  ID\tNAME\tSTATUS\tBEGIN\tEND\tTL\tSIZE\tRESTORABLE")
+		var why []string
 		for _, id := range l.Backups {
 			br := byID[id]
 			ok := "yes"
 			if !br.Usable {
-				ok = "NO: " + strings.Join(br.Problems, "; ")
+				ok = "NO (below)"
+				why = append(why, fmt.Sprintf("  %s cannot be restored: %s\n", br.ID, strings.Join(br.Problems, "; ")))
 			}
 			tl := "-"
 			if br.Timeline != 0 {
@@ -109,6 +111,9 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		for _, w := range why {
+			b.WriteString(w)
 		}
 	}
 	if len(r.Timelines) > 0 {

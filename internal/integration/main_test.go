@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden" // defines -update for go test ./... -update
 )
 
 const (
@@ -176,10 +178,10 @@ type report struct {
 	Catalog string `json:"catalog"`
 	Backups []struct {
 		ID, Name, Status, BeginTime, EndTime, BeginWal, EndWal, BeginLsn, EndLsn, SystemID string
-		Timeline                                                                          int
-		Usable                                                                            bool
-		Problems                                                                          []string
-		RecoverableTo                                                                     *struct {
+		Timeline                                                                           int
+		Usable                                                                             bool
+		Problems                                                                           []string
+		RecoverableTo                                                                      *struct {
 			LSN, WAL string
 			Timeline int
 		}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
+)
+
+// execute runs the CLI in-process with captured streams.
+func execute(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &streams{Out: &out, ErrOut: &errb, Getenv: func(string) string { return "" }})
+	return out.String(), errb.String(), code
+}
+
+// sampleCatalog unpacks the sample catalog and returns its location and a function that
+// replaces that location with a stable one in output.
+func sampleCatalog(t *testing.T) (string, func(string) string) {
+	t.Helper()
+	dir := t.TempDir()
+	root, err := sample.Extract(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, func(s string) string { return strings.ReplaceAll(s, dir, "/tmp/sample") }
+}
+
+func TestCatalogListGolden(t *testing.T) {
+	root, clean := sampleCatalog(t)
+	for _, format := range []string{"table", "json", "yaml"} {
+		t.Run(format, func(t *testing.T) {
+			out, errOut, code := execute(t, "catalog", "list", "--catalog", root, "--server-name", sample.ServerName, "-o", format)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden.Assert(t, "cli", "."+format, []byte(clean(out)))
+		})
+	}
+}
+
+func TestCatalogCheckGoldenAndExitCodes(t *testing.T) {
+	root, clean := sampleCatalog(t)
+	out, errOut, code := execute(t, "catalog", "check", "--catalog", root, "--server-name", sample.ServerName)
+	if code != exitSafety {
+		t.Errorf("check on two systems: exit %d, want %d", code, exitSafety)
+	}
+	if n := strings.Count(errOut, "\n"); n != 1 || !strings.HasPrefix(errOut, "error: ") {
+		t.Errorf("stderr should be one error line, got %q", errOut)
+	}
+	golden.Assert(t, "cli", ".txt", []byte(clean(out)))
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	root, _ := sampleCatalog(t)
+	base := []string{"catalog", "check", "--catalog", root, "--server-name", sample.ServerName}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", append(base, "--bogus"), "unknown flag: --bogus"},
+		{"two targets", append(base, "--target-lsn", "0/1", "--target-xid", "5"), "at most one recovery target"},
+		{"time without zone", append(base, "--target-time", "2026-02-05 02:00:00"), "no time zone"},
+		{"bad lsn", append(base, "--target-lsn", "12"), "not of the form X/Y"},
+		{"bad system id", append(base, "--system-id", "abc"), "not a system identifier"},
+		{"no catalog", []string{"catalog", "list", "--server-name", "x"}, "--catalog is required"},
+		{"no server", []string{"catalog", "list", "--catalog", root}, "--server-name is required"},
+		{"bad output", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "-o", "xml"}, `-o "xml"`},
+		{"stray argument", []string{"catalog", "list", "s3://bucket"}, "takes no arguments"},
+		{"concurrency", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "--max-concurrency", "0"}, "--max-concurrency 0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := execute(t, tc.args...)
+			if code != exitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d stderr %q; want %d and %q", code, errOut, exitUsage, tc.want)
+			}
+		})
+	}
+}
+
+func TestFlagsBecomeOptions(t *testing.T) {
+	var got *catalogCheckOptions
+	s := &streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}
+	cmd := newCatalogCheckCmd(s, func(_ context.Context, o *catalogCheckOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--catalog", "s3://b/p", "--server-name", "pg", "--endpoint-url", "https://minio:9000",
+		"--ca-bundle", "ca.pem", "--region", "eu-west-1", "--s3-addressing", "path", "--max-concurrency", "32",
+		"--system-id", "7589448288821846035", "--target-time", "2026-02-05T02:00:00Z", "-o", "json", "-q"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case got == nil:
+		t.Fatal("run function not called")
+	case got.Catalog != "s3://b/p" || got.ServerName != "pg" || got.Output != "json" || !got.Quiet:
+		t.Errorf("options = %+v", got)
+	case got.S3.EndpointURL != "https://minio:9000" || got.S3.CABundle != "ca.pem" || got.S3.Region != "eu-west-1" || got.S3.Addressing != "path":
+		t.Errorf("S3 options = %+v", got.S3)
+	case got.MaxConcurrency != 32 || got.SystemID != "7589448288821846035" || got.TargetTime != "2026-02-05T02:00:00Z":
+		t.Errorf("options = %+v", got)
+	}
+}
+
+func TestErrorsExitOneAndPrintOnce(t *testing.T) {
+	_, errOut, code := execute(t, "catalog", "list", "--catalog", t.TempDir(), "--server-name", "pg")
+	if code != exitError || strings.Count(errOut, "error:") != 1 || !strings.Contains(errOut, "the location is empty") {
+		t.Errorf("exit %d stderr %q", code, errOut)
+	}
+}
