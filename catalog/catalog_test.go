@@ -109,6 +109,13 @@ func TestMissingHistoryFileIsAnError(t *testing.T) {
 	if len(findings(c, SeverityError, "missing-history")) != 1 {
 		t.Fatalf("findings = %s, want missing-history", checks(c))
 	}
+	// With the timeline-2 backup gone too, nothing recovers through timeline 2's WAL.
+	delete(f.store.objects, "pg/base/20260205T040001/backup.info")
+	delete(f.store.objects, "pg/base/20260205T040001/data.tar")
+	c = f.load()
+	if tw := findings(c, SeverityWarning, "timeline-without-backup"); len(tw) != 1 || tw[0].Timeline != 2 {
+		t.Errorf("findings = %s, want timeline 2 reported as reached by no backup", checks(c))
+	}
 	// Without the history, recovery from timeline 1 cannot follow timeline 2.
 	if b := c.Backup("20260205T020001"); b.TargetTLI != 1 || b.Replay.Reached != 8 {
 		t.Errorf("backup on timeline 1: target %d reached %d, want 1 and 8", b.TargetTLI, b.Replay.Reached)

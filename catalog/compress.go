@@ -77,5 +77,5 @@ func decompressPrefix(data []byte, compression string, n int) ([]byte, error) {
 	if got == n {
 		return out, nil
 	}
-	return nil, fmt.Errorf("%s data: only %d of the first %d bytes could be read: %v", compression, got, n, err)
+	return nil, fmt.Errorf("%s data: only %d of the first %d bytes could be read: %w", compression, got, n, err)
 }

@@ -7,7 +7,7 @@ bin=$PWD/bin
 mkdir -p "$bin"
 
 VERSITYGW_VERSION=v1.8.0
-GOLANGCI_LINT_VERSION=v2.1.6
+GOLANGCI_LINT_VERSION=v2.15.0
 
 need_go_tool() { # name module version
   local stamp=$bin/.$1.version

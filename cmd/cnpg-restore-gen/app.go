@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -76,7 +75,8 @@ func run(ctx context.Context, args []string, s *streams) int {
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		fmt.Fprintf(s.ErrOut, "error: %s\n", err)
-		if _, ok := err.(usageError); ok && !strings.Contains(err.Error(), "--help") {
+		var u usageError
+		if errors.As(err, &u) {
 			fmt.Fprintln(s.ErrOut, "Run with --help for usage.")
 		}
 	}

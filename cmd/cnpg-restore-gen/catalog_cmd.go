@@ -167,7 +167,7 @@ the latest point). Exits 0 when it can, 3 when it cannot, 1 on other errors.`,
       --target-time "2026-02-05 08:00:00+00"`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.catalogFlags.validate(); err != nil {
+			if err := opts.validate(); err != nil {
 				return err
 			}
 			if err := validOutput(opts.Output); err != nil {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,7 +65,7 @@ func setup() (string, error) {
 	build := exec.Command("go", "build", "-o", tool, "./cmd/cnpg-restore-gen")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return tmp, fmt.Errorf("go build: %v\n%s", err, out)
+		return tmp, fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	if _, err := os.Stat(versitygw()); err != nil {
 		return tmp, fmt.Errorf("%s is missing: run `make tools` (or `make test`)", versitygw())
@@ -73,7 +74,7 @@ func setup() (string, error) {
 	mk := exec.Command(filepath.Join(root, "hack", "make-catalog.sh"), catWork)
 	mk.Env = append(os.Environ(), "VERSITYGW="+versitygw())
 	if out, err := mk.CombinedOutput(); err != nil {
-		return tmp, fmt.Errorf("hack/make-catalog.sh: %v\n%s", err, out)
+		return tmp, fmt.Errorf("hack/make-catalog.sh: %w\n%s", err, out)
 	}
 	return tmp, nil
 }
@@ -165,7 +166,8 @@ func runTool(t *testing.T, env []string, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)

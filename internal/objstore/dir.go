@@ -165,6 +165,6 @@ func (d *Dir) Get(ctx context.Context, key string, n int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	return io.ReadAll(io.LimitReader(f, n))
 }

@@ -179,7 +179,7 @@ func (s *S3) Get(ctx context.Context, key string, n int64) ([]byte, error) {
 		}
 		return nil, s.explain(err, key)
 	}
-	defer out.Body.Close()
+	defer func() { _ = out.Body.Close() }() // read-only
 	data, err := io.ReadAll(io.LimitReader(out.Body, n))
 	if err != nil {
 		return nil, fmt.Errorf("reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
@@ -212,16 +212,16 @@ func (s *S3) explain(err error, key string) error {
 	var tve *tls.CertificateVerificationError
 	switch {
 	case errors.As(err, &uae), errors.As(err, &tve), errors.As(err, &cie), strings.Contains(msg, "x509:"):
-		return fmt.Errorf("TLS to %s failed: the server certificate is not trusted (%v); pass --ca-bundle FILE with the CA that signed it", s.endpoint, rootCause(err))
+		return fmt.Errorf("TLS to %s failed: the server certificate is not trusted (%w); pass --ca-bundle FILE with the CA that signed it", s.endpoint, rootCause(err))
 	case errors.As(err, &hne):
-		return fmt.Errorf("TLS to %s failed: %v; check --endpoint-url", s.endpoint, hne)
+		return fmt.Errorf("TLS to %s failed: %w; check --endpoint-url", s.endpoint, hne)
 	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
 		return fmt.Errorf("no AWS credentials for %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE", s.endpoint)
 	}
 	var ne net.Error
 	var oe *net.OpError
 	if errors.As(err, &oe) || errors.As(err, &ne) {
-		return fmt.Errorf("cannot reach %s (%v); check --endpoint-url and the network", s.endpoint, rootCause(err))
+		return fmt.Errorf("cannot reach %s (%w); check --endpoint-url and the network", s.endpoint, rootCause(err))
 	}
 	return fmt.Errorf("%s: %w", where, err)
 }

@@ -29,7 +29,7 @@ func Extract(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	zr, err := gzip.NewReader(f)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", Archive(), err)
@@ -62,7 +62,7 @@ func Extract(dir string) (string, error) {
 				return "", err
 			}
 			if _, err := io.Copy(out, tr); err != nil {
-				out.Close()
+				_ = out.Close() // the copy error is the one to report
 				return "", err
 			}
 			if err := out.Close(); err != nil {
