@@ -19,8 +19,9 @@ const (
 // Finding is one result of the integrity checks.
 type Finding struct {
 	Severity Severity `json:"severity"`
-	// Check names the check: mixed-system-ids, wal-gap, missing-history, bad-history,
-	// timeline-without-backup, backup-unusable, no-usable-backup, stray-object, partial-segment.
+	// Check names the check: mixed-system-ids, wal-overwritten, foreign-wal, wal-gap,
+	// missing-history, bad-history, timeline-without-backup, backup-unusable, no-usable-backup,
+	// stray-object, partial-segment.
 	Check    string `json:"check"`
 	Message  string `json:"message"`
 	BackupID string `json:"backupId,omitempty"`
@@ -160,6 +161,10 @@ func (c *Catalog) analyze() {
 		if b.Overwritten {
 			f := c.add(SeverityError, "wal-overwritten", "backup %s: %s", b.ID, b.Problems[len(b.Problems)-1])
 			f.BackupID = b.ID
+		} else if b.ForeignWAL != "" && b.Usable() {
+			f := c.add(SeverityWarning, "foreign-wal", "backup %s: recovery stops before WAL %s, which database system %s wrote, not this backup's %s",
+				b.ID, b.ForeignWAL, c.foreignSystem(b), b.Info.SystemID)
+			f.BackupID, f.SystemID = b.ID, b.Info.SystemID
 		} else if !b.Usable() {
 			f := c.add(SeverityWarning, "backup-unusable", "backup %s (%s) cannot be restored: %s", b.ID, b.Status(), strings.Join(b.Problems, "; "))
 			f.BackupID = b.ID
@@ -279,6 +284,19 @@ func (c *Catalog) foreignAlong(r Replay, systemID string) (uint64, bool) {
 		}
 	}
 	return cut, found
+}
+
+// foreignSystem names the system that wrote b.ForeignWAL.
+func (c *Catalog) foreignSystem(b *Backup) string {
+	w, err := ParseWALName(b.ForeignWAL)
+	if err != nil {
+		return "unknown"
+	}
+	no, _ := c.WAL.SegmentSize().SegNo(w.Log, w.Seg)
+	if id, ok := c.WALSystemID(w.TLI, no); ok {
+		return id
+	}
+	return "unknown"
 }
 
 // tliAt is the timeline of the path that serves segment segno.

@@ -1,4 +1,4 @@
-package catalog
+package catalog_test
 
 import (
 	"context"
@@ -6,29 +6,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
 )
 
-// healthy is lineage A: two backups on timeline 1, a promotion to timeline 2 at segment 8, a
-// backup on timeline 2 and WAL up to segment 12.
-func healthy(t *testing.T) *fixture {
-	f := newFixture(t)
-	f.wal(sysA, 1, 1, 7)
-	f.backup("20260205T020001", sysA, 1, 3, 3)
-	f.backup("20260205T030001", sysA, 1, 6, 6)
-	f.store.put("pg/wals/0000000100000000/000000010000000000000008.partial", walHeader(sysA, 1, f.size.StartLSN(8), f.size), f.tick())
-	f.history(2, "1\t0/80000A0\tno recovery target specified\n")
-	f.wal(sysA, 2, 8, 12)
-	f.backup("20260205T040001", sysA, 2, 10, 10)
-	return f
-}
-
 func TestHealthyCatalogIsRestorableToTheEndOfTheNewestTimeline(t *testing.T) {
-	c := healthy(t).load()
+	c := catalogtest.Healthy(t).Load()
 	if c.HasErrors() {
-		t.Fatalf("findings = %s, want no errors", checks(c))
+		t.Fatalf("findings = %s, want no errors", catalogtest.Checks(c))
 	}
-	if len(c.Lineages) != 1 || c.Lineages[0].SystemID != sysA {
-		t.Fatalf("lineages = %+v, want one of %s", c.Lineages, sysA)
+	if len(c.Lineages) != 1 || c.Lineages[0].SystemID != catalogtest.SysA {
+		t.Fatalf("lineages = %+v, want one of %s", c.Lineages, catalogtest.SysA)
 	}
 	for _, b := range c.Backups {
 		if !b.Usable() {
@@ -53,18 +42,18 @@ func TestHealthyCatalogIsRestorableToTheEndOfTheNewestTimeline(t *testing.T) {
 	if !a.OK || len(a.Blocking) > 0 || a.Backup.ID != "20260205T040001" {
 		t.Errorf("Evaluate(latest) = ok %v, %q, backup %v; want the newest backup", a.OK, a.Reason, a.Backup)
 	}
-	if len(c.Partials) != 1 || findings(c, SeverityInfo, "partial-segment") == nil {
-		t.Errorf("partial segment not reported: %s", checks(c))
+	if len(c.Partials) != 1 || catalogtest.Findings(c, SeverityInfo, "partial-segment") == nil {
+		t.Errorf("partial segment not reported: %s", catalogtest.Checks(c))
 	}
 }
 
 func TestDeletedWALSegmentAfterTheNewestBackupIsAnError(t *testing.T) {
-	f := healthy(t)
-	f.deleteWAL(2, 11)
-	c := f.load()
-	gaps := findings(c, SeverityError, "wal-gap")
+	f := catalogtest.Healthy(t)
+	f.DeleteWAL(2, 11)
+	c := f.Load()
+	gaps := catalogtest.Findings(c, SeverityError, "wal-gap")
 	if len(gaps) != 1 || !strings.Contains(gaps[0].Message, "00000002000000000000000B to 00000002000000000000000B") {
-		t.Fatalf("wal-gap errors = %+v (all: %s)", gaps, checks(c))
+		t.Fatalf("wal-gap errors = %+v (all: %s)", gaps, catalogtest.Checks(c))
 	}
 	if a := c.Evaluate(Request{}); len(a.Blocking) == 0 {
 		t.Errorf("Evaluate(latest) has no blocking finding despite the gap")
@@ -75,11 +64,11 @@ func TestDeletedWALSegmentAfterTheNewestBackupIsAnError(t *testing.T) {
 }
 
 func TestGapBridgedByALaterBackupIsAWarning(t *testing.T) {
-	f := healthy(t)
-	f.deleteWAL(1, 5)
-	c := f.load()
-	if len(findings(c, SeverityWarning, "wal-gap")) != 1 || len(findings(c, SeverityError, "wal-gap")) != 0 {
-		t.Fatalf("findings = %s, want one wal-gap warning", checks(c))
+	f := catalogtest.Healthy(t)
+	f.DeleteWAL(1, 5)
+	c := f.Load()
+	if len(catalogtest.Findings(c, SeverityWarning, "wal-gap")) != 1 || len(catalogtest.Findings(c, SeverityError, "wal-gap")) != 0 {
+		t.Fatalf("findings = %s, want one wal-gap warning", catalogtest.Checks(c))
 	}
 	if b := c.Backup("20260205T020001"); b.Replay.Reached != 5 {
 		t.Errorf("first backup replay reaches %d, want 5", b.Replay.Reached)
@@ -94,27 +83,27 @@ func TestGapBridgedByALaterBackupIsAWarning(t *testing.T) {
 }
 
 func TestGapBeforeEveryBackupIsOnlyInformation(t *testing.T) {
-	f := healthy(t)
-	f.deleteWAL(1, 2)
-	c := f.load()
-	if len(findings(c, SeverityInfo, "wal-gap")) != 1 || c.HasErrors() {
-		t.Fatalf("findings = %s, want one informational wal-gap", checks(c))
+	f := catalogtest.Healthy(t)
+	f.DeleteWAL(1, 2)
+	c := f.Load()
+	if len(catalogtest.Findings(c, SeverityInfo, "wal-gap")) != 1 || c.HasErrors() {
+		t.Fatalf("findings = %s, want one informational wal-gap", catalogtest.Checks(c))
 	}
 }
 
 func TestMissingHistoryFileIsAnError(t *testing.T) {
-	f := healthy(t)
-	delete(f.store.objects, "pg/wals/00000002.history")
-	c := f.load()
-	if len(findings(c, SeverityError, "missing-history")) != 1 {
-		t.Fatalf("findings = %s, want missing-history", checks(c))
+	f := catalogtest.Healthy(t)
+	f.Store.Delete("pg/wals/00000002.history")
+	c := f.Load()
+	if len(catalogtest.Findings(c, SeverityError, "missing-history")) != 1 {
+		t.Fatalf("findings = %s, want missing-history", catalogtest.Checks(c))
 	}
 	// With the timeline-2 backup gone too, nothing recovers through timeline 2's WAL.
-	delete(f.store.objects, "pg/base/20260205T040001/backup.info")
-	delete(f.store.objects, "pg/base/20260205T040001/data.tar")
-	c = f.load()
-	if tw := findings(c, SeverityWarning, "timeline-without-backup"); len(tw) != 1 || tw[0].Timeline != 2 {
-		t.Errorf("findings = %s, want timeline 2 reported as reached by no backup", checks(c))
+	f.Store.Delete("pg/base/20260205T040001/backup.info")
+	f.Store.Delete("pg/base/20260205T040001/data.tar")
+	c = f.Load()
+	if tw := catalogtest.Findings(c, SeverityWarning, "timeline-without-backup"); len(tw) != 1 || tw[0].Timeline != 2 {
+		t.Errorf("findings = %s, want timeline 2 reported as reached by no backup", catalogtest.Checks(c))
 	}
 	// Without the history, recovery from timeline 1 cannot follow timeline 2.
 	if b := c.Backup("20260205T020001"); b.TargetTLI != 1 || b.Replay.Reached != 8 {
@@ -126,11 +115,11 @@ func TestMissingHistoryFileIsAnError(t *testing.T) {
 }
 
 func TestFailedBackupIsUnusableButTheCatalogStillRestores(t *testing.T) {
-	f := healthy(t)
-	info := f.info("20260205T050001", sysA, 2, 12, 12, "FAILED")
+	f := catalogtest.Healthy(t)
+	info := f.Info("20260205T050001", catalogtest.SysA, 2, 12, 12, "FAILED")
 	info = strings.Replace(info, "error=None", "error=failure uploading data (connection reset)", 1)
-	f.backupInfo("20260205T050001", info)
-	c := f.load()
+	f.BackupInfo("20260205T050001", info)
+	c := f.Load()
 	b := c.Backup("20260205T050001")
 	if b.Usable() || !strings.Contains(strings.Join(b.Problems, ""), "status is FAILED") || !strings.Contains(strings.Join(b.Problems, ""), "connection reset") {
 		t.Fatalf("FAILED backup: usable %v, problems %v", b.Usable(), b.Problems)
@@ -144,11 +133,11 @@ func TestFailedBackupIsUnusableButTheCatalogStillRestores(t *testing.T) {
 }
 
 func TestTruncatedBackupInfoNamesTheLine(t *testing.T) {
-	f := healthy(t)
-	info := f.info("20260205T050001", sysA, 2, 12, 12, "DONE")
+	f := catalogtest.Healthy(t)
+	info := f.Info("20260205T050001", catalogtest.SysA, 2, 12, 12, "DONE")
 	info = info[:strings.Index(info, "status=")+4] // cut inside "status=DONE"
-	f.backupInfo("20260205T050001", info)
-	c := f.load()
+	f.BackupInfo("20260205T050001", info)
+	c := f.Load()
 	b := c.Backup("20260205T050001")
 	if b.Usable() || b.Status() != "INVALID" {
 		t.Fatalf("truncated backup: usable %v status %s", b.Usable(), b.Status())
@@ -159,61 +148,64 @@ func TestTruncatedBackupInfoNamesTheLine(t *testing.T) {
 }
 
 func TestSecondSystemUnderTheSamePathIsRefusedUntilChosen(t *testing.T) {
-	f := healthy(t)
+	f := catalogtest.Healthy(t)
 	// A cluster rebuilt with initdb archiving into the same path, on a fresh timeline 3 to keep
 	// the names apart (TestOverwrittenWAL covers the collision).
-	f.history(3, "1\t0/80000A0\tno recovery target specified\n2\t0/D000000\tno recovery target specified\n")
-	f.wal(sysB, 3, 13, 15)
-	f.backup("20260210T090949", sysB, 3, 14, 14)
-	c := f.load()
-	if len(findings(c, SeverityError, "mixed-system-ids")) != 1 {
-		t.Fatalf("findings = %s, want mixed-system-ids", checks(c))
+	f.History(3, "1\t0/80000A0\tno recovery target specified\n2\t0/D000000\tno recovery target specified\n")
+	f.WAL(catalogtest.SysB, 3, 13, 15)
+	f.Backup("20260210T090949", catalogtest.SysB, 3, 14, 14)
+	c := f.Load()
+	if len(catalogtest.Findings(c, SeverityError, "mixed-system-ids")) != 1 {
+		t.Fatalf("findings = %s, want mixed-system-ids", catalogtest.Checks(c))
 	}
 	if a := c.Evaluate(Request{}); a.OK || !strings.Contains(a.Reason, "--system-id") {
 		t.Errorf("Evaluate(latest) = ok %v %q, want a refusal asking for --system-id", a.OK, a.Reason)
 	}
-	a := c.Evaluate(Request{SystemID: sysA})
+	a := c.Evaluate(Request{SystemID: catalogtest.SysA})
 	if !a.OK || a.Backup.ID != "20260205T040001" || len(a.Blocking) != 0 {
 		t.Errorf("Evaluate(system A) = ok %v %q backup %v blocking %v", a.OK, a.Reason, a.Backup, a.Blocking)
 	}
 }
 
 func TestOverwrittenWALIsFoundByItsHeader(t *testing.T) {
-	f := healthy(t)
+	f := catalogtest.Healthy(t)
 	// The rebuilt cluster starts at timeline 1 again and overwrites segments 1..3.
-	f.wal(sysB, 1, 1, 3)
-	f.backup("20260210T090949", sysB, 1, 2, 2)
-	c := f.load()
+	f.WAL(catalogtest.SysB, 1, 1, 3)
+	f.Backup("20260210T090949", catalogtest.SysB, 1, 2, 2)
+	c := f.Load()
 	b1 := c.Backup("20260205T020001")
 	if b1.Usable() || !b1.Overwritten {
 		t.Fatalf("backup whose begin_wal was overwritten: usable %v problems %v", b1.Usable(), b1.Problems)
 	}
-	if len(findings(c, SeverityError, "wal-overwritten")) != 1 {
-		t.Errorf("findings = %s, want wal-overwritten", checks(c))
+	if len(catalogtest.Findings(c, SeverityError, "wal-overwritten")) != 1 {
+		t.Errorf("findings = %s, want wal-overwritten", catalogtest.Checks(c))
 	}
 	// The rebuilt system's replay must stop where system A's WAL begins (segment 4).
 	b := c.Backup("20260210T090949")
 	if !b.Usable() || b.Replay.Reached != 4 || b.ForeignWAL != "000000010000000000000004" {
 		t.Errorf("rebuilt backup: usable %v reached %d foreign %q; want stop at segment 4", b.Usable(), b.Replay.Reached, b.ForeignWAL)
 	}
+	if fw := catalogtest.Findings(c, SeverityWarning, "foreign-wal"); len(fw) != 1 || !strings.Contains(fw[0].Message, "which database system "+catalogtest.SysA+" wrote") {
+		t.Errorf("foreign-wal findings = %+v", fw)
+	}
 	// Choosing system A still works from its intact backups.
-	if a := c.Evaluate(Request{SystemID: sysA}); !a.OK || len(a.Blocking) != 0 {
+	if a := c.Evaluate(Request{SystemID: catalogtest.SysA}); !a.OK || len(a.Blocking) != 0 {
 		t.Errorf("Evaluate(system A) = %q %+v", a.Reason, a.Blocking)
 	}
 }
 
 func TestBackupOnANewerTimeline(t *testing.T) {
-	f := newFixture(t)
-	f.history(2, "1\t0/5000000\tno recovery target specified\n")
-	f.history(3, "1\t0/5000000\tno recovery target specified\n2\t0/9000000\tno recovery target specified\n")
-	f.wal(sysA, 1, 2, 4)
-	f.wal(sysA, 2, 5, 8)
-	f.wal(sysA, 3, 9, 11)
-	f.backup("20260205T020001", sysA, 1, 2, 2)
-	f.backup("20260205T030001", sysA, 3, 10, 10)
-	c := f.load()
+	f := catalogtest.NewFixture(t)
+	f.History(2, "1\t0/5000000\tno recovery target specified\n")
+	f.History(3, "1\t0/5000000\tno recovery target specified\n2\t0/9000000\tno recovery target specified\n")
+	f.WAL(catalogtest.SysA, 1, 2, 4)
+	f.WAL(catalogtest.SysA, 2, 5, 8)
+	f.WAL(catalogtest.SysA, 3, 9, 11)
+	f.Backup("20260205T020001", catalogtest.SysA, 1, 2, 2)
+	f.Backup("20260205T030001", catalogtest.SysA, 3, 10, 10)
+	c := f.Load()
 	if c.HasErrors() {
-		t.Fatalf("findings = %s", checks(c))
+		t.Fatalf("findings = %s", catalogtest.Checks(c))
 	}
 	newer := c.Backup("20260205T030001")
 	if !newer.Usable() || newer.TargetTLI != 3 || newer.Replay.Reached != 12 {
@@ -228,12 +220,12 @@ func TestBackupOnANewerTimeline(t *testing.T) {
 }
 
 func TestTimelineThatForksBeforeTheBackupEnds(t *testing.T) {
-	f := newFixture(t)
-	f.wal(sysA, 1, 2, 6)
-	f.backup("20260205T020001", sysA, 1, 5, 6)
-	f.history(2, "1\t0/3000000\tno recovery target specified\n")
-	f.wal(sysA, 2, 3, 4)
-	c := f.load()
+	f := catalogtest.NewFixture(t)
+	f.WAL(catalogtest.SysA, 1, 2, 6)
+	f.Backup("20260205T020001", catalogtest.SysA, 1, 5, 6)
+	f.History(2, "1\t0/3000000\tno recovery target specified\n")
+	f.WAL(catalogtest.SysA, 2, 3, 4)
+	c := f.Load()
 	b := c.Backup("20260205T020001")
 	if b.Usable() || !strings.Contains(strings.Join(b.Problems, ""), "forks") {
 		t.Fatalf("backup after the fork point: usable %v problems %v", b.Usable(), b.Problems)
@@ -241,13 +233,13 @@ func TestTimelineThatForksBeforeTheBackupEnds(t *testing.T) {
 }
 
 func TestNonDefaultSegmentSize(t *testing.T) {
-	f := newFixture(t)
-	f.size = 64 << 20      // 64 segments a log
-	f.wal(sysA, 1, 60, 70) // crosses from 000000010000000000000003F to 0000000100000001 00000000
-	f.backup("20260205T020001", sysA, 1, 62, 62)
-	c := f.load()
+	f := catalogtest.NewFixture(t)
+	f.Size = 64 << 20                  // 64 segments a log
+	f.WAL(catalogtest.SysA, 1, 60, 70) // crosses from 000000010000000000000003F to 0000000100000001 00000000
+	f.Backup("20260205T020001", catalogtest.SysA, 1, 62, 62)
+	c := f.Load()
 	if c.HasErrors() || c.WAL.SegmentSize() != 64<<20 {
-		t.Fatalf("findings = %s, size %s", checks(c), c.WAL.SegmentSize())
+		t.Fatalf("findings = %s, size %s", catalogtest.Checks(c), c.WAL.SegmentSize())
 	}
 	if got := c.ReplayEnd(c.Backups[0]); got.WAL != "000000010000000100000006" || got.LSN != "1/1C000000" {
 		t.Errorf("ReplayEnd = %+v, want 000000010000000100000006 ending at 1/1C000000", got)
@@ -258,49 +250,49 @@ func TestNonDefaultSegmentSize(t *testing.T) {
 }
 
 func TestListingFailurePartWayIsAnError(t *testing.T) {
-	f := healthy(t)
-	f.store.pageLen = 2
-	f.store.failList = "pg/wals/0000000100000000/"
-	_, err := Load(context.Background(), f.store, Options{ServerName: "pg", Location: "s3://bucket/prefix"})
+	f := catalogtest.Healthy(t)
+	f.Store.PageLen = 2
+	f.Store.FailList = "pg/wals/0000000100000000/"
+	_, err := Load(context.Background(), f.Store, Options{ServerName: "pg", Location: "s3://bucket/prefix"})
 	if err == nil || !strings.Contains(err.Error(), "s3://bucket/prefix/pg/wals/0000000100000000/") || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("Load with a failing page = %v, want an error naming the directory", err)
 	}
 }
 
 func TestWrongServerNameSuggestsTheOnesThatExist(t *testing.T) {
-	f := healthy(t)
-	_, err := Load(context.Background(), f.store, Options{ServerName: "authentik", Location: "s3://bucket/prefix"})
+	f := catalogtest.Healthy(t)
+	_, err := Load(context.Background(), f.Store, Options{ServerName: "authentik", Location: "s3://bucket/prefix"})
 	if err == nil || !strings.Contains(err.Error(), `server names found there: pg`) {
 		t.Fatalf("Load(wrong server) = %v", err)
 	}
-	_, err = Load(context.Background(), newMemStore(), Options{ServerName: "pg", Location: "s3://bucket/prefix"})
+	_, err = Load(context.Background(), catalogtest.NewMemStore(), Options{ServerName: "pg", Location: "s3://bucket/prefix"})
 	if err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("Load(empty) = %v", err)
 	}
 }
 
 func TestBackupDirectoryWithoutBackupInfo(t *testing.T) {
-	f := healthy(t)
-	f.store.put("pg/base/20260205T050001/data.tar", []byte("x"), f.tick())
-	c := f.load()
+	f := catalogtest.Healthy(t)
+	f.Store.Put("pg/base/20260205T050001/data.tar", []byte("x"), f.Tick())
+	c := f.Load()
 	if b := c.Backup("20260205T050001"); b == nil || b.Usable() || b.Status() != "MISSING" {
 		t.Fatalf("backup without backup.info = %+v", b)
 	}
 }
 
 func TestStrayObjectsAreReportedNotTrusted(t *testing.T) {
-	f := healthy(t)
-	f.store.put("pg/wals/0000000100000000/notes.txt", []byte("x"), f.tick())
-	f.store.put("pg/wals/README", []byte("x"), f.tick())
-	f.store.put("pg/wals/0000000100000000/000000020000000000000009", []byte("x"), f.tick()) // wrong directory
-	c := f.load()
-	if got := len(findings(c, SeverityWarning, "stray-object")); got != 3 {
-		t.Fatalf("stray-object findings = %d, want 3 (%s)", got, checks(c))
+	f := catalogtest.Healthy(t)
+	f.Store.Put("pg/wals/0000000100000000/notes.txt", []byte("x"), f.Tick())
+	f.Store.Put("pg/wals/README", []byte("x"), f.Tick())
+	f.Store.Put("pg/wals/0000000100000000/000000020000000000000009", []byte("x"), f.Tick()) // wrong directory
+	c := f.Load()
+	if got := len(catalogtest.Findings(c, SeverityWarning, "stray-object")); got != 3 {
+		t.Fatalf("stray-object findings = %d, want 3 (%s)", got, catalogtest.Checks(c))
 	}
 }
 
 func TestEvaluateTargets(t *testing.T) {
-	c := healthy(t).load()
+	c := catalogtest.Healthy(t).Load()
 	b2 := c.Backup("20260205T030001")
 	tooEarly := c.Backups[0].Info.BeginTime.Add(-time.Hour)
 	justAfterB2 := b2.Info.EndTime.Add(time.Second)
@@ -321,7 +313,7 @@ func TestEvaluateTargets(t *testing.T) {
 		{"lsn after backup 2", Request{TargetLSN: &lsn}, true, "20260205T030001", ""},
 		{"lsn beyond the archive", Request{TargetLSN: &beyond}, false, "", "beyond the archived WAL"},
 		{"unknown backup", Request{BackupID: "20990101T000000"}, false, "", "not in"},
-		{"unknown system", Request{SystemID: sysB}, false, "", "no backup of system"},
+		{"unknown system", Request{SystemID: catalogtest.SysB}, false, "", "no backup of system"},
 		{"xid", Request{Other: "target XID 42"}, true, "20260205T040001", ""},
 	}
 	for _, tc := range cases {
@@ -343,21 +335,21 @@ func TestEvaluateTargets(t *testing.T) {
 func TestLoadHonoursCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Load(ctx, healthy(t).store, Options{ServerName: "pg"})
+	_, err := Load(ctx, catalogtest.Healthy(t).Store, Options{ServerName: "pg"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Load(cancelled) = %v, want context.Canceled", err)
 	}
 }
 
 func TestSegmentsOutsideATimelinesSpanAreNotReplayed(t *testing.T) {
-	f := newFixture(t)
-	f.wal(sysA, 1, 1, 10) // the old primary kept archiving on timeline 1 after the promotion
-	f.history(2, "1\t0/80000A0\tno recovery target specified\n")
-	f.wal(sysA, 2, 6, 6) // a stray copy before timeline 2 began
-	f.wal(sysA, 2, 8, 12)
-	f.deleteWAL(2, 9)
-	f.backup("20260205T020001", sysA, 1, 3, 3)
-	c := f.load()
+	f := catalogtest.NewFixture(t)
+	f.WAL(catalogtest.SysA, 1, 1, 10) // the old primary kept archiving on timeline 1 after the promotion
+	f.History(2, "1\t0/80000A0\tno recovery target specified\n")
+	f.WAL(catalogtest.SysA, 2, 6, 6) // a stray copy before timeline 2 began
+	f.WAL(catalogtest.SysA, 2, 8, 12)
+	f.DeleteWAL(2, 9)
+	f.Backup("20260205T020001", catalogtest.SysA, 1, 3, 3)
+	c := f.Load()
 	b := c.Backup("20260205T020001")
 	want := []Stretch{{TLI: 1, First: 3, Last: 7}, {TLI: 2, First: 8, Last: 8}}
 	got := b.Replay.Stretches

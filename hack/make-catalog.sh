@@ -6,10 +6,12 @@
 # Starts the Versity S3 gateway (bin/versitygw, from `make tools`) on 127.0.0.1 over
 # WORKDIR/s3, runs PostgreSQL (as the postgres user when run as root) with archive_command =
 # barman-cloud-wal-archive into s3://catalog/pg/<server>, and writes, for server "pg-main":
-#   lineage A  backups B1 and B2 on timeline 1; a promotion to timeline 2 (00000002.history);
-#              backup B3 on timeline 2; more WAL on timeline 2; markers in table marks
+#   lineage A  backups b1-tl1 and b2-tl1 on timeline 1, a restore point rp-between; a promotion
+#              to timeline 2 (00000002.history); backup b3-tl2 on timeline 2; more WAL on it;
+#              marker rows in table marks (WORKDIR/markers.tsv: label, commit time, LSN, xid)
 #   lineage B  a second cluster made with initdb archiving into the same path (the runbook's
-#              incident): a new systemid, timeline 1, one backup
+#              incident): a new systemid, timeline 1, one backup b4-rebuilt; its WAL overwrites
+#              lineage A's first timeline-1 segments (which no backup of A needs)
 # The bucket directory WORKDIR/s3/catalog is the catalog in barman's layout (versitygw's posix
 # backend stores objects as files), usable as a local catalog: file://WORKDIR/s3/catalog/pg.
 # WORKDIR/env holds the endpoint and keys for tools that want S3. Everything started is stopped
@@ -118,9 +120,14 @@ wait_archived() { # wait until the last switched segment is archived
   echo "make-catalog: $want was not archived; see $work/*.log" >&2
   return 1
 }
-mark() { # label: insert a marker row and record its commit time and LSN
-  sql "INSERT INTO marks(label) VALUES ('$1')" >/dev/null
-  sql "SELECT label, to_char(at AT TIME ZONE 'UTC','YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), pg_current_wal_lsn(), txid_current() FROM marks WHERE label='$1'" | tr '|' '\t' >>"$work/markers.tsv"
+mark() { # label: insert a marker row; record label, commit time, LSN after the commit, and xid
+  local xid
+  xid=$(sql "INSERT INTO marks(label) VALUES ('$1') RETURNING txid_current()")
+  sql "SELECT label, to_char(at AT TIME ZONE 'UTC','YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), pg_current_wal_lsn(), $xid FROM marks WHERE label='$1'" | tr '|' '\t' >>"$work/markers.tsv"
+  sleep 0.2 # keep marker commit times apart, for time targets between them
+}
+restore_point() { # name: pg_create_restore_point, recorded like a marker
+  printf 'point\t%s\t%s\n' "$1" "$(sql "SELECT pg_create_restore_point('$1')")" >>"$work/markers.tsv"
 }
 backup() { # name
   as_pg barman-cloud-backup -z --immediate-checkpoint -n "$1" --endpoint-url "$endpoint" \
@@ -132,12 +139,16 @@ backup() { # name
 start_cluster a
 sql "CREATE TABLE marks(id serial PRIMARY KEY, label text, at timestamptz DEFAULT clock_timestamp())"
 sql "CREATE TABLE payload AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1,20000) g"
-for _ in 1 2 3 4 5; do switch_wal; done   # leave room: lineage B will reuse the first names
+# Fill a few segments first: lineage B will reuse (overwrite) the first segment names.
+for i in 1 2 3 4 5 6; do sql "INSERT INTO payload VALUES (-$i, 'filler')" >/dev/null; switch_wal; done
+wait_archived
 mark a-before-b1
 backup b1-tl1
 mark a-after-b1
 switch_wal; wait_archived
 sql "INSERT INTO payload SELECT g, md5(g::text) FROM generate_series(20001,40000) g"
+mark a-between-b1-b2
+restore_point rp-between
 mark a-before-b2
 backup b2-tl1
 mark a-after-b2
