@@ -1,0 +1,347 @@
+// Package plan decides what a restore will do: which backup, which recovery target exactly as
+// it goes into the Cluster's recoveryTarget, which WAL must be replayed, and whether it is safe.
+// It chooses as CloudNativePG and PostgreSQL will, and it never does I/O: it reasons over a
+// loaded catalog and the names already taken in the GitOps repo.
+package plan
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+)
+
+// Strategies.
+const (
+	SideBySide = "side-by-side"
+	InPlace    = "in-place"
+)
+
+// Target is what the user asked to recover (DESIGN.md's target flags). The zero value means
+// the latest recoverable point.
+type Target struct {
+	BackupID  string
+	SystemID  string
+	Time      *time.Time
+	LSN       *catalog.LSN
+	XID       string
+	Name      string
+	Immediate bool
+	// Exclusive stops just before the target instead of just after it.
+	Exclusive bool
+}
+
+// Kind names the target: latest, time, lsn, xid, name or immediate.
+func (t Target) Kind() string {
+	switch {
+	case t.Time != nil:
+		return "time"
+	case t.LSN != nil:
+		return "lsn"
+	case t.XID != "":
+		return "xid"
+	case t.Name != "":
+		return "name"
+	case t.Immediate:
+		return "immediate"
+	}
+	return "latest"
+}
+
+// Source is the cluster being restored.
+type Source struct {
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	ServerName string `json:"serverName"`
+	Catalog    string `json:"catalog"`
+}
+
+// Restored is the cluster the restore creates.
+type Restored struct {
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	ServerName string `json:"serverName"`
+}
+
+// Object is a Kubernetes object already in the repo, for collision checks.
+type Object struct {
+	Kind, Namespace, Name string
+}
+
+// Input is everything Make needs.
+type Input struct {
+	Catalog *catalog.Catalog
+	Source  Source
+	Target  Target
+	// NewName is the restored cluster's name; empty means <name>-restored (-2, -3… when taken).
+	NewName string
+	// NewServerName is where the restored cluster archives; empty means its name.
+	NewServerName string
+	// Strategy is side-by-side (default) or in-place.
+	Strategy string
+	// Taken lists the objects already in the repo; nil when no repo was read.
+	Taken []Object
+	// ServersInCatalog are the server names already present under the catalog root.
+	ServersInCatalog []string
+	// Now is the current time (targets in the future are refused).
+	Now time.Time
+}
+
+// RecoveryTarget is spec.bootstrap.recovery.recoveryTarget exactly as it goes into the Cluster.
+type RecoveryTarget struct {
+	BackupID        string `json:"backupID"`
+	TargetTLI       string `json:"targetTLI,omitempty"`
+	TargetTime      string `json:"targetTime,omitempty"`
+	TargetLSN       string `json:"targetLSN,omitempty"`
+	TargetXID       string `json:"targetXID,omitempty"`
+	TargetName      string `json:"targetName,omitempty"`
+	TargetImmediate *bool  `json:"targetImmediate,omitempty"`
+	Exclusive       *bool  `json:"exclusive,omitempty"`
+}
+
+// Check is one named safety check.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Change is one file the restore writes or edits (filled by the generator).
+type Change struct {
+	Path    string `json:"path"`
+	Summary string `json:"summary"`
+}
+
+// WALRange is the WAL recovery must replay.
+type WALRange struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Segments uint64 `json:"segments"`
+	// Bytes is what replay reads (segments × segment size); StoredBytes what is downloaded.
+	Bytes       uint64 `json:"bytes"`
+	StoredBytes int64  `json:"storedBytes"`
+	// UpperBound is set when the end is not known from the catalog (XID and named targets):
+	// the range then runs to the end of the archive.
+	UpperBound bool `json:"upperBound,omitempty"`
+}
+
+// Estimate is the expected recovery time, with the model that produced it.
+type Estimate struct {
+	Seconds int    `json:"seconds"`
+	Model   string `json:"model"`
+}
+
+// Candidate explains why a backup was or was not chosen (--explain).
+type Candidate struct {
+	ID     string `json:"id"`
+	Chosen bool   `json:"chosen"`
+	Reason string `json:"reason"`
+}
+
+// Plan is the restore plan; its JSON form is stable (DESIGN.md, README).
+type Plan struct {
+	Source       Source                `json:"source"`
+	Backup       *catalog.BackupReport `json:"backup"`
+	Target       RecoveryTarget        `json:"target"`
+	Restored     Restored              `json:"restored"`
+	Strategy     string                `json:"strategy"`
+	SystemID     string                `json:"systemId,omitempty"`
+	TimelinePath []uint32              `json:"timelinePath"`
+	WAL          *WALRange             `json:"wal,omitempty"`
+	Estimate     *Estimate             `json:"estimate,omitempty"`
+	Checks       []Check               `json:"checks"`
+	Warnings     []string              `json:"warnings"`
+	Changes      []Change              `json:"changes"`
+	Candidates   []Candidate           `json:"candidates,omitempty"`
+}
+
+// OK reports whether every check passed.
+func (p *Plan) OK() bool {
+	for _, c := range p.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// Failed returns the failed checks.
+func (p *Plan) Failed() []Check {
+	var out []Check
+	for _, c := range p.Checks {
+		if !c.OK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Validate checks the plan's own consistency: a plan that passed its checks names a backup and
+// pins it in the recovery target, and restores into a new archive location.
+func (p *Plan) Validate() error {
+	if !p.OK() {
+		return nil
+	}
+	switch {
+	case p.Backup == nil:
+		return fmt.Errorf("plan passed its checks without a backup")
+	case p.Target.BackupID != p.Backup.ID:
+		return fmt.Errorf("recovery target pins backup %q, the plan chose %q", p.Target.BackupID, p.Backup.ID)
+	case p.Restored.ServerName == p.Source.ServerName:
+		return fmt.Errorf("restored cluster would archive into the source's server name %q", p.Source.ServerName)
+	}
+	return nil
+}
+
+func (p *Plan) check(name string, ok bool, format string, a ...any) {
+	p.Checks = append(p.Checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, a...)})
+}
+
+// Check names, in the order they appear.
+const (
+	CheckLineage    = "single-lineage"
+	CheckBackup     = "backup-done"
+	CheckTarget     = "target-in-window"
+	CheckWAL        = "wal-continuity"
+	CheckWALSystem  = "wal-same-system"
+	CheckTimelines  = "timeline-history"
+	CheckNewArchive = "new-archive"
+	CheckName       = "new-name"
+	CheckCollisions = "no-collision"
+)
+
+// Make builds the plan. It returns an error only for inputs that are not a question at all
+// (no catalog, an unknown strategy); an unsafe restore is a plan with failed checks.
+func Make(in Input) (*Plan, error) {
+	if in.Catalog == nil {
+		return nil, fmt.Errorf("no catalog")
+	}
+	if in.Strategy == "" {
+		in.Strategy = SideBySide
+	}
+	if in.Strategy != SideBySide && in.Strategy != InPlace {
+		return nil, fmt.Errorf("strategy %q is not %s or %s", in.Strategy, SideBySide, InPlace)
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	p := &Plan{Source: in.Source, Strategy: in.Strategy, Checks: []Check{}, Warnings: []string{}, Changes: []Change{}, TimelinePath: []uint32{}}
+	p.Restored = restoredNames(in)
+	s := &selector{in: in, p: p, c: in.Catalog}
+	s.run()
+	s.checkNames()
+	return p, p.Validate()
+}
+
+var dns1035 = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
+// maxClusterName keeps "<name>-rw" within the 63 characters of a Service name.
+const maxClusterName = 60
+
+func restoredNames(in Input) Restored {
+	r := Restored{Namespace: in.Source.Namespace, Name: in.NewName, ServerName: in.NewServerName}
+	if r.Name == "" {
+		if in.Strategy == InPlace {
+			r.Name = in.Source.Name
+		} else {
+			r.Name = in.Source.Name + "-restored"
+			for i := 2; taken(in, r.Namespace, r.Name); i++ {
+				r.Name = fmt.Sprintf("%s-restored-%d", in.Source.Name, i)
+			}
+		}
+	}
+	if r.ServerName == "" {
+		r.ServerName = r.Name
+		if r.ServerName == in.Source.ServerName {
+			// In place: same cluster name, but the archive must be new.
+			r.ServerName = r.Name + "-restored"
+		}
+		base := r.ServerName
+		for i := 2; contains(in.ServersInCatalog, r.ServerName); i++ {
+			r.ServerName = fmt.Sprintf("%s-%d", base, i)
+		}
+	}
+	return r
+}
+
+// derivedNames are the objects CloudNativePG creates for a cluster.
+func derivedNames(name string) []Object {
+	return []Object{
+		{"Cluster", "", name},
+		{"Service", "", name + "-rw"}, {"Service", "", name + "-ro"}, {"Service", "", name + "-r"},
+		{"Secret", "", name + "-app"}, {"Secret", "", name + "-superuser"},
+	}
+}
+
+func taken(in Input, ns, name string) bool {
+	for _, d := range derivedNames(name) {
+		for _, o := range in.Taken {
+			if o.Kind == d.Kind && o.Name == d.Name && (o.Namespace == ns || o.Namespace == "") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *selector) checkNames() {
+	p, in := s.p, s.in
+	r := p.Restored
+	switch {
+	case r.ServerName == in.Source.ServerName:
+		p.check(CheckNewArchive, false, "the restored cluster would archive WAL into the source's server name %q; barman-cloud refuses a non-empty archive and the source's backups would be mixed with the new ones: pass --new-server-name", r.ServerName)
+	case contains(in.ServersInCatalog, r.ServerName):
+		p.check(CheckNewArchive, false, "server name %q already exists under %s: barman-cloud refuses a non-empty archive (\"Expected empty archive\"); pass --new-server-name", r.ServerName, strings.TrimSuffix(in.Source.Catalog, "/"))
+	default:
+		p.check(CheckNewArchive, true, "the restored cluster archives to the new, empty server name %q", r.ServerName)
+	}
+	switch {
+	case !dns1035.MatchString(r.Name):
+		p.check(CheckName, false, "%q is not a valid cluster name: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit", r.Name)
+	case len(r.Name) > maxClusterName:
+		p.check(CheckName, false, "%q is %d characters; the service %s-rw must fit in 63, so at most %d", r.Name, len(r.Name), r.Name, maxClusterName)
+	case !dns1035.MatchString(r.ServerName) && !validServerName(r.ServerName):
+		p.check(CheckName, false, "server name %q is not a single path component of letters, digits, '-', '_' or '.'", r.ServerName)
+	case p.Strategy == SideBySide && r.Name == in.Source.Name:
+		p.check(CheckName, false, "side-by-side needs a name other than the source's %q (or use --strategy in-place)", r.Name)
+	case p.Strategy == InPlace && r.Name != in.Source.Name:
+		p.check(CheckName, false, "in-place keeps the source's name %q, not %q", in.Source.Name, r.Name)
+	default:
+		p.check(CheckName, true, "%s/%s is a valid cluster name", r.Namespace, r.Name)
+	}
+	if in.Taken == nil {
+		p.check(CheckCollisions, true, "no repository was read: names of existing objects were not checked")
+		return
+	}
+	var clash []string
+	for _, d := range derivedNames(r.Name) {
+		for _, o := range in.Taken {
+			if o.Kind == d.Kind && o.Name == d.Name && (o.Namespace == r.Namespace || o.Namespace == "") {
+				if p.Strategy == InPlace && o.Name == in.Source.Name+strings.TrimPrefix(d.Name, r.Name) {
+					continue // in place replaces the source's own objects
+				}
+				clash = append(clash, o.Kind+" "+o.Name)
+			}
+		}
+	}
+	if len(clash) > 0 {
+		p.check(CheckCollisions, false, "already in the repo in namespace %s: %s; pass another --new-name", r.Namespace, strings.Join(clash, ", "))
+		return
+	}
+	p.check(CheckCollisions, true, "no Cluster, Service (-rw, -ro, -r) or Secret (-app, -superuser) named after %s exists in namespace %s", r.Name, r.Namespace)
+}
+
+var serverNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func validServerName(s string) bool { return serverNameRE.MatchString(s) && s != "." && s != ".." }

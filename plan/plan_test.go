@@ -1,0 +1,342 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	ct "github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
+	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden" // defines -update
+)
+
+// Backups of the scenario, by end time: B1 02:04, B2 02:11, B3 02:20 (on timeline 2).
+const (
+	B1 = "20260205T020300"
+	B2 = "20260205T021000"
+	B3 = "20260205T021900"
+)
+
+// scenario is system A: B1 and B2 on timeline 1, a promotion to timeline 2 at segment 8, B3 on
+// timeline 2, WAL to segment 12 (archived 02:25). Every object takes one minute of the clock.
+func scenario(t *testing.T) *ct.Fixture {
+	f := ct.NewFixture(t)
+	f.WAL(ct.SysA, 1, 1, 2)        // 02:01-02:02
+	f.Backup(B1, ct.SysA, 1, 2, 2) // begin 02:03, end 02:04
+	f.WAL(ct.SysA, 1, 3, 5)        // 02:07-02:09
+	f.Backup(B2, ct.SysA, 1, 5, 5) // begin 02:10, end 02:11
+	f.WAL(ct.SysA, 1, 6, 7)        // 02:14-02:15
+	f.History(2, "1\t0/8000000\tno recovery target specified\n")
+	f.WAL(ct.SysA, 2, 8, 9)        // 02:17-02:18
+	f.Backup(B3, ct.SysA, 2, 9, 9) // begin 02:19, end 02:20
+	f.WAL(ct.SysA, 2, 10, 12)      // 02:23-02:25
+	return f
+}
+
+func at(hm string) *time.Time {
+	t, err := time.Parse("2006-01-02 15:04:05", "2026-02-05 "+hm)
+	if err != nil {
+		panic(err)
+	}
+	return &t
+}
+
+func lsn(s string) *catalog.LSN {
+	l, err := catalog.ParseLSN(s)
+	if err != nil {
+		panic(err)
+	}
+	return &l
+}
+
+var now = time.Date(2026, 2, 5, 3, 0, 0, 0, time.UTC)
+
+func input(c *catalog.Catalog) Input {
+	return Input{Catalog: c, Source: Source{Namespace: "auth", Name: "pg", ServerName: "pg", Catalog: "s3://bucket/prefix"}, Now: now}
+}
+
+func failed(p *Plan) string {
+	var s []string
+	for _, c := range p.Failed() {
+		s = append(s, c.Name+": "+c.Detail)
+	}
+	return strings.Join(s, "\n")
+}
+
+func TestSelection(t *testing.T) {
+	yes := true
+	cases := []struct {
+		name     string
+		target   Target
+		backup   string
+		rt       RecoveryTarget
+		from, to string
+		path     string
+		upper    bool
+		warning  string
+	}{
+		{name: "latest", backup: B3, rt: RecoveryTarget{BackupID: B3},
+			from: "000000020000000000000009", to: "00000002000000000000000C", path: "2"},
+		{name: "time equal to a backup's end is inclusive", target: Target{Time: at("02:11:00")}, backup: B2,
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:11:00Z"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
+		{name: "time just before a backup's end takes the older one", target: Target{Time: at("02:10:59")}, backup: B1,
+			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:10:59Z"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
+		{name: "time after the timeline switch", target: Target{Time: at("02:18:30")}, backup: B2,
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:18:30Z"}, from: "000000010000000000000005", to: "00000002000000000000000A", path: "1 → 2"},
+		{name: "lsn after B2", target: Target{LSN: lsn("0/6000000")}, backup: B2,
+			rt: RecoveryTarget{BackupID: B2, TargetLSN: "0/6000000"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
+		{name: "lsn before B2 is consistent takes B1", target: Target{LSN: lsn("0/5000050")}, backup: B1,
+			rt: RecoveryTarget{BackupID: B1, TargetLSN: "0/5000050"}, from: "000000010000000000000002", to: "000000010000000000000005", path: "1"},
+		{name: "xid", target: Target{XID: "1234"}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetXID: "1234"},
+			from: "000000020000000000000009", to: "00000002000000000000000C", path: "2", upper: true, warning: "cannot tell where transaction 1234 is"},
+		{name: "restore point", target: Target{Name: "before-upgrade"}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetName: "before-upgrade"},
+			from: "000000020000000000000009", to: "00000002000000000000000C", path: "2", upper: true, warning: `restore point "before-upgrade"`},
+		{name: "immediate", target: Target{Immediate: true}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetImmediate: &yes},
+			from: "000000020000000000000009", to: "000000020000000000000009", path: "2"},
+		{name: "backup id alone", target: Target{BackupID: B1}, backup: B1, rt: RecoveryTarget{BackupID: B1},
+			from: "000000010000000000000002", to: "00000002000000000000000C", path: "1 → 2"},
+		{name: "backup id with a time", target: Target{BackupID: B1, Time: at("02:12:30")}, backup: B1,
+			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:12:30Z"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
+		{name: "exclusive", target: Target{Time: at("02:12:30"), Exclusive: true}, backup: B2,
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:12:30Z", Exclusive: &yes}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
+	}
+	c := scenario(t).Load()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(c)
+			in.Target = tc.target
+			p, err := Make(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.OK() {
+				t.Fatalf("plan failed:\n%s", failed(p))
+			}
+			if p.Backup.ID != tc.backup {
+				t.Errorf("backup = %s, want %s", p.Backup.ID, tc.backup)
+			}
+			if got, want := rtString(p.Target), rtString(tc.rt); got != want {
+				t.Errorf("recoveryTarget = %s, want %s", got, want)
+			}
+			if p.WAL.From != tc.from || p.WAL.To != tc.to || p.WAL.UpperBound != tc.upper {
+				t.Errorf("WAL = %+v, want %s to %s (upper bound %v)", *p.WAL, tc.from, tc.to, tc.upper)
+			}
+			if got := joinU32(p.TimelinePath); got != tc.path {
+				t.Errorf("timeline path = %s, want %s", got, tc.path)
+			}
+			if tc.warning != "" && !strings.Contains(strings.Join(p.Warnings, "\n"), tc.warning) {
+				t.Errorf("warnings = %q, want %q", p.Warnings, tc.warning)
+			}
+			if p.SystemID != ct.SysA || p.Estimate == nil || p.Estimate.Seconds <= 0 {
+				t.Errorf("systemId %q estimate %+v", p.SystemID, p.Estimate)
+			}
+			chosen := 0
+			for _, cand := range p.Candidates {
+				if cand.Chosen {
+					chosen++
+				}
+				if cand.Reason == "" {
+					t.Errorf("candidate %s has no reason", cand.ID)
+				}
+			}
+			if chosen != 1 || len(p.Candidates) != 3 {
+				t.Errorf("candidates = %+v, want 3 with one chosen", p.Candidates)
+			}
+		})
+	}
+}
+
+func rtString(r RecoveryTarget) string {
+	s := r.BackupID + " time=" + r.TargetTime + " lsn=" + r.TargetLSN + " xid=" + r.TargetXID + " name=" + r.TargetName + " tli=" + r.TargetTLI
+	if r.TargetImmediate != nil {
+		s += " immediate"
+	}
+	if r.Exclusive != nil {
+		s += " exclusive"
+	}
+	return s
+}
+
+func TestRefusals(t *testing.T) {
+	cases := []struct {
+		name   string
+		setup  func(f *ct.Fixture)
+		input  func(in *Input)
+		check  string
+		detail []string
+	}{
+		{name: "time before every backup", input: func(in *Input) { in.Target.Time = at("02:01:00") },
+			check: CheckTarget, detail: []string{"before the end of the oldest restorable backup", "recoverable from 2026-02-05T02:04:00Z", "to 2026-02-05T02:25:00Z"}},
+		{name: "time after the last WAL", input: func(in *Input) { in.Target.Time = at("02:40:00") },
+			check: CheckTarget, detail: []string{"after the last WAL reachable", "00000002000000000000000C", "recoverable from"}},
+		{name: "time in the future", input: func(in *Input) { in.Target.Time = at("02:40:00"); in.Now = *at("02:30:00") },
+			check: CheckTarget, detail: []string{"in the future"}},
+		{name: "lsn beyond the archive", input: func(in *Input) { in.Target.LSN = lsn("0/D000000") },
+			check: CheckTarget, detail: []string{"beyond the WAL reachable", "0/D000000"}},
+		{name: "lsn before every backup", input: func(in *Input) { in.Target.LSN = lsn("0/1000000") },
+			check: CheckTarget, detail: []string{"before the end of the oldest restorable backup"}},
+		{name: "backup id with an earlier time", input: func(in *Input) { in.Target.BackupID = B2; in.Target.Time = at("02:05:00") },
+			check: CheckTarget, detail: []string{"before backup " + B2 + " ends"}},
+		{name: "unknown backup id", input: func(in *Input) { in.Target.BackupID = "20990101T000000" },
+			check: CheckBackup, detail: []string{"not in s3://bucket/prefix/pg", B1 + ", " + B2 + ", " + B3}},
+		{name: "two systems and no choice",
+			setup: func(f *ct.Fixture) {
+				f.History(3, "1\t0/8000000\tx\n2\t0/D000000\tx\n")
+				f.WAL(ct.SysB, 3, 13, 14)
+				f.Backup("20260210T090949", ct.SysB, 3, 13, 13)
+			},
+			check: CheckLineage, detail: []string{"2 database systems", ct.SysA + ": 3 backups " + B1 + " … " + B3, ct.SysB + ": 1 backup 20260210T090949", "--system-id"}},
+		{name: "unknown system id", input: func(in *Input) { in.Target.SystemID = ct.SysB },
+			check: CheckLineage, detail: []string{"no backup of system " + ct.SysB}},
+		{name: "backup of another system", input: func(in *Input) { in.Target.BackupID = B1; in.Target.SystemID = ct.SysB },
+			check: CheckLineage, detail: []string{"belongs to system " + ct.SysA}},
+		{name: "gap after the newest backup", setup: func(f *ct.Fixture) { f.DeleteWAL(2, 11) },
+			check: CheckWAL, detail: []string{"WAL gap on timeline 2", "00000002000000000000000B", "--target-lsn 0/B000000"}},
+		{name: "failed backup asked for", setup: func(f *ct.Fixture) {
+			f.BackupInfo("20260205T023000", f.Info("20260205T023000", ct.SysA, 2, 12, 12, "FAILED"))
+		}, input: func(in *Input) { in.Target.BackupID = "20260205T023000" },
+			check: CheckBackup, detail: []string{"FAILED", "only DONE backups"}},
+		{name: "missing history for the newest timeline", setup: func(f *ct.Fixture) {
+			f.History(3, "1\t0/8000000\tx\n2\t0/C000000\tx\n")
+			f.WAL(ct.SysA, 3, 12, 13)
+			f.Store.Delete("pg/wals/00000003.history")
+		}, check: CheckTimelines, detail: []string{"no 00000003.history", "end on timeline 2"}},
+		{name: "invalid new name", input: func(in *Input) { in.NewName = "Auth_DB" },
+			check: CheckName, detail: []string{`"Auth_DB" is not a valid cluster name`}},
+		{name: "too long new name", input: func(in *Input) { in.NewName = strings.Repeat("a", 61) },
+			check: CheckName, detail: []string{"at most 60"}},
+		{name: "side by side with the source's name", input: func(in *Input) { in.NewName = "pg" },
+			check: CheckName, detail: []string{"side-by-side needs a name other than"}},
+		{name: "archive into the source", input: func(in *Input) { in.NewServerName = "pg" },
+			check: CheckNewArchive, detail: []string{`into the source's server name "pg"`}},
+		{name: "archive into an existing server", input: func(in *Input) { in.NewServerName = "old"; in.ServersInCatalog = []string{"pg", "old"} },
+			check: CheckNewArchive, detail: []string{`"old" already exists`, "Expected empty archive"}},
+		{name: "explicit name that collides", input: func(in *Input) {
+			in.NewName = "pg-new"
+			in.Taken = []Object{{Kind: "Secret", Namespace: "auth", Name: "pg-new-app"}, {Kind: "Service", Namespace: "other", Name: "pg-new-rw"}}
+		}, check: CheckCollisions, detail: []string{"Secret pg-new-app", "namespace auth"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := scenario(t)
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			in := input(f.Load())
+			if tc.input != nil {
+				tc.input(&in)
+			}
+			p, err := Make(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *Check
+			for i := range p.Checks {
+				if p.Checks[i].Name == tc.check {
+					got = &p.Checks[i]
+				}
+			}
+			if got == nil || got.OK {
+				t.Fatalf("check %s = %+v, want failed; all checks: %+v", tc.check, got, p.Checks)
+			}
+			for _, d := range tc.detail {
+				if !strings.Contains(got.Detail, d) {
+					t.Errorf("%s detail = %q, want it to contain %q", tc.check, got.Detail, d)
+				}
+			}
+			if p.OK() {
+				t.Errorf("plan OK despite a failed check")
+			}
+		})
+	}
+}
+
+func TestFailedNewestBackupIsSkipped(t *testing.T) {
+	f := scenario(t)
+	f.BackupInfo("20260205T023000", f.Info("20260205T023000", ct.SysA, 2, 12, 12, "FAILED"))
+	p, err := Make(input(f.Load()))
+	if err != nil || !p.OK() || p.Backup.ID != B3 {
+		t.Fatalf("plan = %v %s, backup %v; want B3", err, failed(p), p.Backup)
+	}
+	if p.Candidates[0].ID != "20260205T023000" || !strings.Contains(p.Candidates[0].Reason, "FAILED") {
+		t.Errorf("candidates = %+v, want the FAILED backup first with its reason", p.Candidates)
+	}
+}
+
+func TestChosenSystemAmongTwo(t *testing.T) {
+	f := scenario(t)
+	f.History(3, "1\t0/8000000\tx\n2\t0/D000000\tx\n")
+	f.WAL(ct.SysB, 3, 13, 14)
+	f.Backup("20260210T090949", ct.SysB, 3, 13, 13)
+	c := f.Load()
+	in := input(c)
+	in.Target.SystemID = ct.SysA
+	p, err := Make(in)
+	if err != nil || !p.OK() {
+		t.Fatalf("system A: %v\n%s", err, failed(p))
+	}
+	// B's timeline 3 forks from A's timeline 2: "latest" from A's backups would follow it into
+	// B's WAL; the WAL headers stop that (a foreign segment), and the plan says so.
+	if p.Backup.ID != B3 {
+		t.Errorf("backup = %s, want %s", p.Backup.ID, B3)
+	}
+	in.Target = Target{BackupID: "20260210T090949"}
+	p, err = Make(in)
+	if err != nil || !p.OK() || p.SystemID != ct.SysB {
+		t.Fatalf("backup of B: %v %s system %s", err, failed(p), p.SystemID)
+	}
+}
+
+func TestNames(t *testing.T) {
+	c := scenario(t).Load()
+	cases := []struct {
+		name     string
+		input    func(in *Input)
+		restored Restored
+	}{
+		{"default", nil, Restored{Namespace: "auth", Name: "pg-restored", ServerName: "pg-restored"}},
+		{"default taken", func(in *Input) {
+			in.Taken = []Object{{Kind: "Service", Namespace: "auth", Name: "pg-restored-rw"}, {Kind: "Cluster", Namespace: "auth", Name: "pg-restored-2"}}
+		}, Restored{Namespace: "auth", Name: "pg-restored-3", ServerName: "pg-restored-3"}},
+		{"server name taken in the catalog", func(in *Input) { in.ServersInCatalog = []string{"pg", "pg-restored"} },
+			Restored{Namespace: "auth", Name: "pg-restored", ServerName: "pg-restored-2"}},
+		{"in place", func(in *Input) {
+			in.Strategy = InPlace
+			in.Taken = []Object{{Kind: "Cluster", Namespace: "auth", Name: "pg"}}
+		},
+			Restored{Namespace: "auth", Name: "pg", ServerName: "pg-restored"}},
+		{"explicit", func(in *Input) { in.NewName = "auth-db"; in.NewServerName = "auth-db-2026" },
+			Restored{Namespace: "auth", Name: "auth-db", ServerName: "auth-db-2026"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(c)
+			if tc.input != nil {
+				tc.input(&in)
+			}
+			p, err := Make(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Restored != tc.restored {
+				t.Errorf("restored = %+v, want %+v", p.Restored, tc.restored)
+			}
+			if !p.OK() {
+				t.Errorf("plan failed:\n%s", failed(p))
+			}
+		})
+	}
+	if _, err := Make(Input{Catalog: c, Strategy: "sideways"}); err == nil {
+		t.Errorf("Make(strategy sideways) = nil error")
+	}
+}
+
+func TestEstimateModel(t *testing.T) {
+	// 170 MiB and 300 segments (the runbook's incident: about ten minutes).
+	if got := EstimateSeconds(170<<20, 300); got < 300 || got > 700 {
+		t.Errorf("EstimateSeconds(170 MiB, 300) = %d, want five to twelve minutes", got)
+	}
+	if EstimateSeconds(0, 0) != 20 {
+		t.Errorf("EstimateSeconds(0, 0) = %d, want the 20 s startup", EstimateSeconds(0, 0))
+	}
+}

@@ -1,0 +1,347 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+)
+
+type selector struct {
+	in      Input
+	p       *Plan
+	c       *catalog.Catalog
+	lineage *catalog.Lineage
+	backup  *catalog.Backup
+	// toSeg is the last segment replay needs (0 before fillWAL).
+	toSeg uint64
+}
+
+func (s *selector) run() {
+	if !s.chooseLineage() || !s.chooseBackup() {
+		return
+	}
+	b := s.backup
+	s.p.Backup = s.report(b)
+	s.p.SystemID = b.SystemID()
+	s.p.Target = s.recoveryTarget()
+	if !s.checkTarget() {
+		return
+	}
+	s.checkWAL()
+	s.checkTimelines()
+	s.estimate()
+}
+
+func (s *selector) report(b *catalog.Backup) *catalog.BackupReport {
+	for _, br := range s.c.Report().Backups {
+		if br.ID == b.ID {
+			return &br
+		}
+	}
+	return nil
+}
+
+func window(c *catalog.Catalog, l *catalog.Lineage) string {
+	from, fromLSN, to, toLSN, ok := l.Window()
+	if !ok {
+		return fmt.Sprintf("system %s has no restorable backup", l.SystemID)
+	}
+	return fmt.Sprintf("system %s is recoverable from %s (%s, end of backup %s) to %s (%s, archive time of the last WAL)",
+		l.SystemID, from.Format(time.RFC3339), fromLSN, l.First.ID, to.Format(time.RFC3339), toLSN)
+}
+
+func lineageList(c *catalog.Catalog) string {
+	var parts []string
+	for _, l := range c.Lineages {
+		first, last := l.Backups[0], l.Backups[len(l.Backups)-1]
+		span := fmt.Sprintf("%d backups %s … %s", len(l.Backups), first.ID, last.ID)
+		if len(l.Backups) == 1 {
+			span = "1 backup " + first.ID
+		}
+		if _, _, to, toLSN, ok := l.Window(); ok {
+			span += fmt.Sprintf(", WAL to %s (%s)", to.Format(time.RFC3339), toLSN)
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s", orUnknown(l.SystemID), span))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func (s *selector) chooseLineage() bool {
+	t, c, p := s.in.Target, s.c, s.p
+	switch {
+	case t.BackupID != "":
+		b := c.Backup(t.BackupID)
+		if b == nil {
+			var ids []string
+			for _, x := range c.Backups {
+				ids = append(ids, x.ID)
+			}
+			p.check(CheckBackup, false, "backup %s is not in %s; backups there: %s", t.BackupID, c.Location, orUnknown(strings.Join(ids, ", ")))
+			return false
+		}
+		if t.SystemID != "" && t.SystemID != b.SystemID() {
+			p.check(CheckLineage, false, "backup %s belongs to system %s, not --system-id %s", b.ID, orUnknown(b.SystemID()), t.SystemID)
+			return false
+		}
+		s.lineage = c.Lineage(b.SystemID())
+		p.check(CheckLineage, true, "backup %s chosen with --backup-id: system %s", b.ID, orUnknown(b.SystemID()))
+	case t.SystemID != "":
+		s.lineage = c.Lineage(t.SystemID)
+		if s.lineage == nil {
+			p.check(CheckLineage, false, "no backup of system %s in %s; systems there: %s", t.SystemID, c.Location, lineageList(c))
+			return false
+		}
+		p.check(CheckLineage, true, "system %s chosen with --system-id (%d systems in the catalog)", t.SystemID, len(c.Lineages))
+	case len(c.Lineages) == 0:
+		p.check(CheckBackup, false, "%s holds no base backup", c.Location)
+		return false
+	case len(c.Lineages) == 1:
+		s.lineage = c.Lineages[0]
+		p.check(CheckLineage, true, "one database system in the catalog: %s", orUnknown(s.lineage.SystemID))
+	default:
+		p.check(CheckLineage, false, "%s holds %d database systems — %s. The newest backup may belong to a different, rebuilt database; pass --system-id (or --backup-id) to choose",
+			c.Location, len(c.Lineages), lineageList(c))
+		return false
+	}
+	return true
+}
+
+// chooseBackup picks the backup as CloudNativePG does without backupID — the newest usable one
+// that ends at or before the target — and records why every other candidate was not chosen.
+func (s *selector) chooseBackup() bool {
+	t, p := s.in.Target, s.p
+	var chosen *catalog.Backup
+	for _, b := range s.c.Backups {
+		if b.SystemID() != s.lineage.SystemID {
+			p.Candidates = append(p.Candidates, Candidate{ID: b.ID, Reason: "belongs to system " + orUnknown(b.SystemID())})
+		}
+	}
+	bs := s.lineage.Backups
+	for i := len(bs) - 1; i >= 0; i-- {
+		b := bs[i]
+		reason := ""
+		switch {
+		case t.BackupID != "" && b.ID != t.BackupID:
+			reason = "not the backup asked for with --backup-id"
+		case !b.Usable():
+			reason = "cannot be restored: " + strings.Join(b.Problems, "; ")
+		case t.BackupID != "":
+		case chosen != nil:
+			reason = "older than the chosen backup " + chosen.ID
+		case t.Time != nil && b.Info.EndTime.After(*t.Time):
+			reason = fmt.Sprintf("ends at %s, after the target time", b.Info.EndTime.Format(time.RFC3339))
+		case t.LSN != nil && b.Info.EndLSN > *t.LSN:
+			reason = fmt.Sprintf("ends at %s, after the target LSN", b.Info.EndLSN)
+		}
+		if reason == "" {
+			chosen = b
+			why := "the newest restorable backup"
+			switch {
+			case t.BackupID != "":
+				why = "asked for with --backup-id"
+			case t.Time != nil:
+				why = "the newest restorable backup that ends at or before the target time"
+			case t.LSN != nil:
+				why = "the newest restorable backup that ends at or before the target LSN"
+			}
+			p.Candidates = append(p.Candidates, Candidate{ID: b.ID, Chosen: true, Reason: why})
+			continue
+		}
+		p.Candidates = append(p.Candidates, Candidate{ID: b.ID, Reason: reason})
+	}
+	if chosen == nil {
+		if t.BackupID != "" {
+			b := s.c.Backup(t.BackupID)
+			p.check(CheckBackup, false, "backup %s (%s) cannot be restored: %s", b.ID, b.Status(), strings.Join(b.Problems, "; "))
+			return false
+		}
+		if len(s.lineage.Usable()) == 0 {
+			p.check(CheckBackup, false, "no backup of system %s can be restored", orUnknown(s.lineage.SystemID))
+			return false
+		}
+		p.check(CheckTarget, false, "the target is before the end of the oldest restorable backup: %s", window(s.c, s.lineage))
+		return false
+	}
+	s.backup = chosen
+	info := chosen.Info
+	p.check(CheckBackup, true, "backup %s is DONE (%s to %s) and its WAL %s to %s is archived", chosen.ID,
+		info.BeginTime.Format(time.RFC3339), info.EndTime.Format(time.RFC3339), info.BeginWAL, info.EndWAL)
+	return true
+}
+
+func (s *selector) recoveryTarget() RecoveryTarget {
+	t := s.in.Target
+	rt := RecoveryTarget{BackupID: s.backup.ID}
+	yes := true
+	switch {
+	case t.Time != nil:
+		rt.TargetTime = t.Time.UTC().Format(time.RFC3339Nano)
+	case t.LSN != nil:
+		rt.TargetLSN = t.LSN.String()
+	case t.XID != "":
+		rt.TargetXID = t.XID
+	case t.Name != "":
+		rt.TargetName = t.Name
+	case t.Immediate:
+		rt.TargetImmediate = &yes
+	}
+	if t.Exclusive && (t.Time != nil || t.LSN != nil || t.XID != "") {
+		rt.Exclusive = &yes
+	}
+	return rt
+}
+
+// checkTarget places the target inside what the chosen backup can reach.
+func (s *selector) checkTarget() bool {
+	t, p, b := s.in.Target, s.p, s.backup
+	size := s.c.WAL.SegmentSize()
+	r := b.Replay
+	endLSN, endTime := r.EndLSN(size), r.LastModified
+	win := window(s.c, s.lineage)
+	switch {
+	case t.Time != nil && t.Time.After(s.in.Now):
+		p.check(CheckTarget, false, "target time %s is in the future", t.Time.Format(time.RFC3339))
+	case t.Time != nil && t.Time.Before(b.Info.EndTime):
+		p.check(CheckTarget, false, "target time %s is before backup %s ends (%s): recovery cannot stop before the backup is consistent; %s",
+			t.Time.Format(time.RFC3339), b.ID, b.Info.EndTime.Format(time.RFC3339), win)
+	case t.Time != nil && t.Time.After(endTime):
+		p.check(CheckTarget, false, "target time %s is after the last WAL reachable from backup %s (%s, archived %s); PostgreSQL would stop with \"recovery ended before configured recovery target was reached\"; %s",
+			t.Time.Format(time.RFC3339), b.ID, size.Name(r.LastTLI, r.Reached-1), endTime.Format(time.RFC3339), win)
+	case t.LSN != nil && *t.LSN < b.Info.EndLSN:
+		p.check(CheckTarget, false, "target LSN %s is before backup %s is consistent (%s); %s", *t.LSN, b.ID, b.Info.EndLSN, win)
+	case t.LSN != nil && *t.LSN >= endLSN:
+		p.check(CheckTarget, false, "target LSN %s is beyond the WAL reachable from backup %s (up to %s); %s", *t.LSN, b.ID, endLSN, win)
+	case t.Time != nil:
+		p.check(CheckTarget, true, "target time %s is inside the window of backup %s: %s to %s",
+			t.Time.Format(time.RFC3339Nano), b.ID, b.Info.EndTime.Format(time.RFC3339), endTime.Format(time.RFC3339))
+	case t.LSN != nil:
+		p.check(CheckTarget, true, "target LSN %s is between the end of backup %s (%s) and the end of its WAL (%s)", *t.LSN, b.ID, b.Info.EndLSN, endLSN)
+	case t.XID != "" || t.Name != "":
+		what := "transaction " + t.XID
+		if t.Name != "" {
+			what = "restore point " + fmt.Sprintf("%q", t.Name)
+		}
+		p.check(CheckTarget, true, "%s cannot be located from the catalog; WAL from backup %s reaches %s", what, b.ID, endLSN)
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the catalog cannot tell where %s is: if it happened before backup %s ended (%s), recovery fails; pass --backup-id with an older backup in that case",
+			what, b.ID, b.Info.EndTime.Format(time.RFC3339)))
+	case t.Immediate:
+		p.check(CheckTarget, true, "recovery stops as soon as backup %s is consistent (%s)", b.ID, b.Info.EndLSN)
+	default:
+		p.check(CheckTarget, true, "latest: recovery replays all WAL reachable from backup %s, up to %s (last WAL %s, archived %s)",
+			b.ID, endLSN, size.Name(r.LastTLI, r.Reached-1), endTime.Format(time.RFC3339))
+	}
+	return s.p.OK()
+}
+
+// targetSegment is the last segment replay needs for the target, and whether it is only an
+// upper bound.
+func (s *selector) targetSegment() (uint64, bool) {
+	t, b := s.in.Target, s.backup
+	size := s.c.WAL.SegmentSize()
+	last := b.Replay.Reached - 1
+	switch {
+	case t.Immediate:
+		w, _ := catalog.ParseWALName(b.Info.EndWAL)
+		no, _ := size.SegNo(w.Log, w.Seg)
+		return no, false
+	case t.LSN != nil:
+		return size.SegNoOf(*t.LSN), false
+	case t.Time != nil:
+		// The first segment archived at or after the target holds the target's commits.
+		for _, st := range b.Replay.Stretches {
+			for no := st.First; no <= st.Last; no++ {
+				if run, ok := s.c.WAL.RunAt(st.TLI, no); ok && !run.Modified(no).Before(*t.Time) {
+					return no, false
+				}
+			}
+		}
+		return last, false
+	case t.XID != "" || t.Name != "":
+		return last, true
+	}
+	return last, false
+}
+
+func (s *selector) checkWAL() {
+	p, b := s.p, s.backup
+	size := s.c.WAL.SegmentSize()
+	w, _ := catalog.ParseWALName(b.Info.BeginWAL)
+	begin, _ := size.SegNo(w.Log, w.Seg)
+	to, upper := s.targetSegment()
+	s.toSeg = to
+	var stored int64
+	var tls []uint32
+	for _, st := range b.Replay.Stretches {
+		if st.First > to {
+			break
+		}
+		last := min(st.Last, to)
+		if run, ok := s.c.WAL.RunAt(st.TLI, st.First); ok {
+			stored += run.Bytes / int64(run.Segments()) * int64(last-st.First+1)
+		}
+		tls = append(tls, st.TLI)
+	}
+	p.TimelinePath = tls
+	segs := to - begin + 1
+	p.WAL = &WALRange{From: b.Info.BeginWAL, To: size.Name(s.tliOf(to), to), Segments: segs, Bytes: segs * uint64(size), StoredBytes: stored, UpperBound: upper}
+
+	// A gap after the end of the reachable WAL, with WAL archived beyond it, means "latest"
+	// would silently lose everything after the gap.
+	if s.in.Target.Kind() == "latest" || upper {
+		for _, f := range s.c.Findings {
+			if f.Check == "wal-gap" && f.Severity == catalog.SeverityError && f.SystemID == s.lineage.SystemID {
+				p.check(CheckWAL, false, "%s; recover to a point before the gap explicitly with --target-lsn %s if that is what you want", f.Message, b.Replay.EndLSN(size))
+				return
+			}
+		}
+	}
+	p.check(CheckWAL, true, "%d segments from %s to %s are archived on timeline(s) %s", segs, p.WAL.From, p.WAL.To, joinU32(tls))
+	if b.ForeignWAL != "" {
+		p.check(CheckWALSystem, true, "WAL headers name system %s up to the end; the next segment, %s, was written by another database system and ends recovery", b.SystemID(), b.ForeignWAL)
+		p.Warnings = append(p.Warnings, fmt.Sprintf("WAL %s after this system's last segment belongs to another database system: recovery stops before it", b.ForeignWAL))
+	} else {
+		p.check(CheckWALSystem, true, "the WAL headers read along the replay all name system %s", b.SystemID())
+	}
+}
+
+func (s *selector) tliOf(segno uint64) uint32 {
+	for _, st := range s.backup.Replay.Stretches {
+		if segno >= st.First && segno <= st.Last {
+			return st.TLI
+		}
+	}
+	return s.backup.Replay.LastTLI
+}
+
+// checkTimelines refuses a recovery to the latest point when a newer timeline's history file
+// is missing: recovery would stay on an older timeline and lose what the newer one holds.
+func (s *selector) checkTimelines() {
+	p := s.p
+	for _, f := range s.c.Findings {
+		if (f.Check == "missing-history" || f.Check == "bad-history") && f.Timeline > s.backup.TargetTLI {
+			if s.in.Target.Kind() == "latest" {
+				p.check(CheckTimelines, false, "%s; the restore would end on timeline %d", f.Message, s.backup.TargetTLI)
+				return
+			}
+			p.Warnings = append(p.Warnings, f.Message)
+		}
+	}
+	p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (recovery_target_timeline = latest)", joinU32(p.TimelinePath), s.backup.TargetTLI)
+}
+
+func joinU32(v []uint32) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprint(x))
+	}
+	return strings.Join(s, " → ")
+}
