@@ -97,7 +97,7 @@ func FuzzParseTargetTime(f *testing.F) {
 			}
 			return
 		}
-		if got.Location().String() != "UTC" {
+		if got.Location().String() != "UTC" || got.Nanosecond()%1000 != 0 {
 			t.Fatalf("ParseTargetTime(%q) = %v, not UTC", s, got)
 		}
 		trimmed := strings.TrimSpace(s)

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -35,3 +36,15 @@ type Object struct {
 
 // ErrNotFound is wrapped by Store.Get when the key does not exist.
 var ErrNotFound = errors.New("object not found")
+
+// ServerNames lists the server names (directories) under the catalog root.
+func ServerNames(ctx context.Context, store Store) ([]string, error) {
+	var names []string
+	err := store.List(ctx, "", true, func(p Page) error {
+		for _, pr := range p.Prefixes {
+			names = append(names, strings.TrimSuffix(pr, "/"))
+		}
+		return nil
+	})
+	return names, err
+}

@@ -18,6 +18,12 @@ var zonedLayouts = []string{
 	"2006-01-02 15:04:05.999999999 Z07",
 }
 
+// TargetTimeLayout formats a target time so that it is valid RFC 3339 (CloudNativePG's
+// targetTime) and that PostgreSQL's recovery_target_time accepts as it is: at most microseconds,
+// and the zone as "+00:00" — PostgreSQL refuses "Z" in that setting ("invalid value for
+// parameter"), whatever converts it on the way.
+const TargetTimeLayout = "2006-01-02T15:04:05.999999-07:00"
+
 // ParseTargetTime parses a recovery target time: RFC 3339 (2026-02-05T02:00:00Z) or the
 // form PostgreSQL accepts for recovery_target_time (2026-02-05 02:00:00+01, +01:00, +0100, or
 // " UTC"). A time without a zone is an error: guessing the zone of a restore point restores the
@@ -30,6 +36,10 @@ func ParseTargetTime(s string) (time.Time, error) {
 	}
 	for _, l := range zonedLayouts {
 		if t, err := time.Parse(l, v); err == nil {
+			if t.Nanosecond()%1000 != 0 {
+				// Rounding would move the target across commits; PostgreSQL refuses the value.
+				return time.Time{}, fmt.Errorf("target time %q is more precise than PostgreSQL's microseconds: give at most 6 fractional digits", s)
+			}
 			return t.UTC(), nil
 		}
 	}

@@ -133,6 +133,9 @@ func TestParseTargetTime(t *testing.T) {
 	if _, err := ParseTargetTime("2026-02-05 02:00:00"); err == nil || !strings.Contains(err.Error(), "no time zone") {
 		t.Errorf("ParseTargetTime(no zone) = %v, want a 'no time zone' error", err)
 	}
+	if _, err := ParseTargetTime("2026-02-05T02:00:00.1234567Z"); err == nil || !strings.Contains(err.Error(), "microseconds") {
+		t.Errorf("ParseTargetTime(nanoseconds) = %v, want a precision error", err)
+	}
 	if _, err := ParseTargetTime("last tuesday"); err == nil {
 		t.Errorf("ParseTargetTime(nonsense) = nil error")
 	}

@@ -78,11 +78,11 @@ func TestSelection(t *testing.T) {
 		{name: "latest", backup: B3, rt: RecoveryTarget{BackupID: B3},
 			from: "000000020000000000000009", to: "00000002000000000000000C", path: "2"},
 		{name: "time equal to a backup's end is inclusive", target: Target{Time: at("02:11:00")}, backup: B2,
-			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:11:00Z"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:11:00+00:00"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
 		{name: "time just before a backup's end takes the older one", target: Target{Time: at("02:10:59")}, backup: B1,
-			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:10:59Z"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
+			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:10:59+00:00"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
 		{name: "time after the timeline switch", target: Target{Time: at("02:18:30")}, backup: B2,
-			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:18:30Z"}, from: "000000010000000000000005", to: "00000002000000000000000A", path: "1 → 2"},
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:18:30+00:00"}, from: "000000010000000000000005", to: "00000002000000000000000A", path: "1 → 2"},
 		{name: "lsn after B2", target: Target{LSN: lsn("0/6000000")}, backup: B2,
 			rt: RecoveryTarget{BackupID: B2, TargetLSN: "0/6000000"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
 		{name: "lsn before B2 is consistent takes B1", target: Target{LSN: lsn("0/5000050")}, backup: B1,
@@ -96,9 +96,9 @@ func TestSelection(t *testing.T) {
 		{name: "backup id alone", target: Target{BackupID: B1}, backup: B1, rt: RecoveryTarget{BackupID: B1},
 			from: "000000010000000000000002", to: "00000002000000000000000C", path: "1 → 2"},
 		{name: "backup id with a time", target: Target{BackupID: B1, Time: at("02:12:30")}, backup: B1,
-			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:12:30Z"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
+			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:12:30+00:00"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
 		{name: "exclusive", target: Target{Time: at("02:12:30"), Exclusive: true}, backup: B2,
-			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:12:30Z", Exclusive: &yes}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:12:30+00:00", Exclusive: &yes}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
 	}
 	c := scenario(t).Load()
 	for _, tc := range cases {

@@ -184,7 +184,7 @@ func (s *selector) recoveryTarget() RecoveryTarget {
 	yes := true
 	switch {
 	case t.Time != nil:
-		rt.TargetTime = t.Time.UTC().Format(time.RFC3339Nano)
+		rt.TargetTime = t.Time.UTC().Format(catalog.TargetTimeLayout)
 	case t.LSN != nil:
 		rt.TargetLSN = t.LSN.String()
 	case t.XID != "":

@@ -46,13 +46,19 @@ func (f *catalogFlags) validate() error {
 
 // load opens the store and reads the catalog, with progress on a terminal.
 func (f *catalogFlags) load(ctx context.Context, s *streams) (*catalog.Catalog, error) {
+	c, _, err := f.open(ctx, s)
+	return c, err
+}
+
+// open is load that also returns the store, for commands that read more of it.
+func (f *catalogFlags) open(ctx context.Context, s *streams) (*catalog.Catalog, catalog.Store, error) {
 	if f.S3.InsecureSkipTLSVerify {
 		fmt.Fprintln(s.ErrOut, "WARNING: --insecure-skip-tls-verify: the S3 endpoint's identity is NOT verified; anyone on the path can feed this tool a false catalog")
 	}
 	f.S3.MaxConns = f.MaxConcurrency
 	st, err := objstore.Open(ctx, f.Catalog, f.S3)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := catalog.Options{ServerName: f.ServerName, Location: st.Location, Concurrency: f.MaxConcurrency}
 	var p *progress
@@ -64,5 +70,5 @@ func (f *catalogFlags) load(ctx context.Context, s *streams) (*catalog.Catalog, 
 	if p != nil {
 		p.done()
 	}
-	return c, err
+	return c, st.Store, err
 }

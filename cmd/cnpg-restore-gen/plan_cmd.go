@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+)
+
+type planOptions struct {
+	catalogFlags
+	targetFlags
+	Cluster       string
+	Namespace     string
+	NewName       string
+	NewServerName string
+	Strategy      string
+	Exclusive     bool
+	Explain       bool
+	Output        string
+}
+
+func newPlanCmd(s *streams, runF func(context.Context, *planOptions) error) *cobra.Command {
+	opts := &planOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Choose the backup and recovery target as CloudNativePG will, and check that the restore is safe",
+		Long: `Plan a restore: the base backup, the recovery target exactly as it goes into the Cluster's
+spec.bootstrap.recovery.recoveryTarget (always pinning backupID), the database system and
+timeline path, the WAL to replay and an estimate of the recovery time. Every safety check is
+listed with its result; the command exits 3 when one fails (the plan is printed anyway).
+
+Without a target the plan recovers the latest point. --target-time takes RFC 3339 or
+PostgreSQL's "2026-02-05 02:00:00+00"; a time without a zone is refused.`,
+		Example: `  # latest point of auth/authentik-postgresql, catalog on MinIO
+  cnpg-restore-gen plan --cluster auth/authentik-postgresql \
+      --catalog s3://homelab-postgres-backups/auth --endpoint-url https://minio.example.com:9000
+
+  # the state at 08:00 UTC, and why each backup was or wasn't chosen
+  cnpg-restore-gen plan --cluster auth/authentik-postgresql --catalog /mnt/nas/backups/auth \
+      --system-id 7589448288821846035 --target-time "2026-02-05 08:00:00+00" --explain`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.complete(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runPlan(cmd.Context(), s, opts)
+		},
+	}
+	fs := cmd.Flags()
+	opts.catalogFlags.register(fs)
+	opts.targetFlags.register(fs)
+	fs.StringVar(&opts.Cluster, "cluster", "", "the source cluster, NAMESPACE/NAME (or NAME with -n)")
+	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "the source cluster's namespace")
+	fs.StringVar(&opts.NewName, "new-name", "", "name of the restored cluster (default <name>-restored, or the source's name in place)")
+	fs.StringVar(&opts.NewServerName, "new-server-name", "", "barman server name the restored cluster archives to (default its name)")
+	fs.StringVar(&opts.Strategy, "strategy", plan.SideBySide, "side-by-side (a new cluster next to the old) or in-place (same name)")
+	fs.BoolVar(&opts.Exclusive, "target-exclusive", false, "stop just before the target time, LSN or XID instead of just after it")
+	fs.BoolVar(&opts.Explain, "explain", false, "say why each backup was or wasn't chosen")
+	fs.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or yaml")
+	return cmd
+}
+
+// complete resolves --cluster/-n and defaults, and validates the flags.
+func (o *planOptions) complete() error {
+	switch ns, name, ok := strings.Cut(o.Cluster, "/"); {
+	case o.Cluster == "":
+		return usagef("--cluster NAMESPACE/NAME is required")
+	case ok && o.Namespace != "" && o.Namespace != ns:
+		return usagef("--cluster %s and -n %s name different namespaces", o.Cluster, o.Namespace)
+	case ok:
+		o.Namespace, o.Cluster = ns, name
+	case o.Namespace == "":
+		return usagef("--cluster %s has no namespace: use NAMESPACE/NAME or -n NAMESPACE", o.Cluster)
+	}
+	if !dnsLabel(o.Cluster) || !dnsLabel(o.Namespace) {
+		return usagef("--cluster %s/%s is not a valid namespace/name (lowercase letters, digits and '-')", o.Namespace, o.Cluster)
+	}
+	if o.ServerName == "" {
+		o.ServerName = o.Cluster
+	}
+	if o.Strategy != plan.SideBySide && o.Strategy != plan.InPlace {
+		return usagef("--strategy %q is not %s or %s", o.Strategy, plan.SideBySide, plan.InPlace)
+	}
+	if err := o.catalogFlags.validate(); err != nil {
+		return err
+	}
+	if _, err := o.request(); err != nil {
+		return err
+	}
+	return validOutput(o.Output)
+}
+
+func dnsLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func (o *planOptions) target() (plan.Target, error) {
+	req, err := o.request()
+	if err != nil {
+		return plan.Target{}, err
+	}
+	return plan.Target{BackupID: req.BackupID, SystemID: req.SystemID, Time: req.TargetTime, LSN: req.TargetLSN,
+		XID: o.TargetXID, Name: o.TargetName, Immediate: o.TargetImmediate, Exclusive: o.Exclusive}, nil
+}
+
+func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
+	target, err := opts.target()
+	if err != nil {
+		return err
+	}
+	c, store, err := opts.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	servers, err := catalog.ServerNames(ctx, store)
+	if err != nil {
+		return fmt.Errorf("while listing the server names under %s: %w", c.Location, err)
+	}
+	p, err := plan.Make(plan.Input{
+		Catalog:          c,
+		Source:           plan.Source{Namespace: opts.Namespace, Name: opts.Cluster, ServerName: opts.ServerName, Catalog: strings.TrimSuffix(c.Location, "/"+c.ServerName)},
+		Target:           target,
+		NewName:          opts.NewName,
+		NewServerName:    opts.NewServerName,
+		Strategy:         opts.Strategy,
+		ServersInCatalog: servers,
+		Now:              time.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	if !opts.Explain {
+		p.Candidates = nil
+	}
+	if opts.Output != "table" {
+		err = writeData(s.Out, opts.Output, p)
+	} else {
+		err = writePlanTable(s.Out, p)
+	}
+	if err != nil {
+		return err
+	}
+	if !p.OK() {
+		var names []string
+		for _, c := range p.Failed() {
+			names = append(names, c.Name)
+		}
+		return safetyError{msg: "the plan failed its safety checks: " + strings.Join(names, ", ")}
+	}
+	return nil
+}
+
+func writePlanTable(w io.Writer, p *plan.Plan) error {
+	var b strings.Builder
+	src := p.Source
+	verdict := "OK"
+	if !p.OK() {
+		verdict = "REFUSED"
+	}
+	fmt.Fprintf(&b, "Plan      %s: restore %s/%s from %s/%s\n", verdict, src.Namespace, src.Name, src.Catalog, src.ServerName)
+	if p.Backup != nil {
+		br := p.Backup
+		fmt.Fprintf(&b, "Backup    %s (%s) %s, %s to %s, timeline %d, %s, system %s\n", br.ID, orDash(br.Name), br.Status,
+			shortTime(br.BeginTime), shortTime(br.EndTime), br.Timeline, humanBytes(br.Size), br.SystemID)
+		rt, err := yaml.Marshal(map[string]any{"recoveryTarget": p.Target})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "Target    %s\n", describeTarget(p.Target))
+		for _, line := range strings.Split(strings.TrimSpace(string(rt)), "\n") {
+			fmt.Fprintf(&b, "          %s\n", line)
+		}
+	}
+	fmt.Fprintf(&b, "Restored  %s/%s archiving to server name %s (%s)\n", p.Restored.Namespace, p.Restored.Name, p.Restored.ServerName, p.Strategy)
+	if p.WAL != nil {
+		bound := ""
+		if p.WAL.UpperBound {
+			bound = "at most "
+		}
+		fmt.Fprintf(&b, "WAL       %s%d segments, %s to %s on timeline(s) %s (%s to replay, %s to download)\n", bound, p.WAL.Segments, p.WAL.From, p.WAL.To,
+			joinU32Arrow(p.TimelinePath), humanBytes(int64(p.WAL.Bytes)), humanBytes(p.WAL.StoredBytes))
+	}
+	if p.Estimate != nil {
+		fmt.Fprintf(&b, "Estimate  about %s (%s)\n", time.Duration(p.Estimate.Seconds)*time.Second, p.Estimate.Model)
+	}
+	fmt.Fprintf(&b, "\nChecks\n")
+	for _, c := range p.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(&b, "  %s  %-16s  %s\n", mark, c.Name, c.Detail)
+	}
+	if len(p.Warnings) > 0 {
+		fmt.Fprintf(&b, "\nWarnings\n")
+		for _, wn := range p.Warnings {
+			fmt.Fprintf(&b, "  - %s\n", wn)
+		}
+	}
+	if len(p.Candidates) > 0 {
+		fmt.Fprintf(&b, "\nCandidates, newest first\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, c := range p.Candidates {
+			mark := " "
+			if c.Chosen {
+				mark = "*"
+			}
+			fmt.Fprintf(tw, "  %s %s\t%s\n", mark, c.ID, c.Reason)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func describeTarget(t plan.RecoveryTarget) string {
+	switch {
+	case t.TargetTime != "":
+		return "time " + t.TargetTime
+	case t.TargetLSN != "":
+		return "LSN " + t.TargetLSN
+	case t.TargetXID != "":
+		return "transaction " + t.TargetXID
+	case t.TargetName != "":
+		return "restore point " + t.TargetName
+	case t.TargetImmediate != nil:
+		return "the end of backup " + t.BackupID
+	}
+	return "the latest point reachable from backup " + t.BackupID
+}
+
+func joinU32Arrow(v []uint32) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprint(x))
+	}
+	return orDash(strings.Join(s, " → "))
+}
