@@ -24,3 +24,6 @@ sys=$("$tool" catalog list --catalog "$cat_url" --server-name pg-main -o yaml |
   awk '/^lineages:/{f=1} f && /systemId:/{gsub(/"/,"",$NF); print $NF; exit}')
 step cnpg-restore-gen catalog check --catalog "$cat_url" --server-name pg-main --system-id "$sys"
 "$tool" catalog check --catalog "$cat_url" --server-name pg-main --system-id "$sys" | sed "s#$work#/tmp/sample#g"
+
+step cnpg-restore-gen plan --cluster auth/pg-main --catalog "$cat_url" --system-id "$sys" --explain
+"$tool" plan --cluster auth/pg-main --catalog "$cat_url" --system-id "$sys" --explain | sed "s#$work#/tmp/sample#g"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -110,5 +111,74 @@ func TestErrorsExitOneAndPrintOnce(t *testing.T) {
 	_, errOut, code := execute(t, "catalog", "list", "--catalog", t.TempDir(), "--server-name", "pg")
 	if code != exitError || strings.Count(errOut, "error:") != 1 || !strings.Contains(errOut, "the location is empty") {
 		t.Errorf("exit %d stderr %q", code, errOut)
+	}
+}
+
+// sampleSystemA is the system identifier of the sample's first lineage (the cluster that holds
+// the data; the second is the rebuilt one).
+func sampleSystemA(t *testing.T, root string) string {
+	t.Helper()
+	out, errOut, code := execute(t, "catalog", "list", "--catalog", root, "--server-name", sample.ServerName, "-o", "json")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	var r struct {
+		Lineages []struct {
+			SystemID string `json:"systemId"`
+		} `json:"lineages"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Lineages) != 2 {
+		t.Fatalf("sample lineages: %v %s", err, out)
+	}
+	return r.Lineages[0].SystemID
+}
+
+func TestPlanGolden(t *testing.T) {
+	root, clean := sampleCatalog(t)
+	sys := sampleSystemA(t, root)
+	base := []string{"plan", "--cluster", "auth/" + sample.ServerName, "--catalog", root}
+	cases := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"refused_two_systems", nil, exitSafety},
+		{"latest", []string{"--system-id", sys}, exitOK},
+		{"time_explain", []string{"--system-id", sys, "--target-time", "2026-11-24 17:52:45+00", "--explain"}, exitOK},
+		{"json", []string{"--system-id", sys, "--target-lsn", "0/C000000", "-o", "json"}, exitOK},
+		{"in_place", []string{"--system-id", sys, "--strategy", "in-place", "-n", "auth", "--cluster", sample.ServerName}, exitOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := execute(t, append(append([]string{}, base...), tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, errOut)
+			}
+			ext := ".txt"
+			if strings.Contains(tc.name, "json") {
+				ext = ".json"
+			}
+			golden.Assert(t, "cli", ext, []byte(clean(out)))
+		})
+	}
+}
+
+func TestPlanUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", "--catalog", "/x"}, "--cluster NAMESPACE/NAME is required"},
+		{[]string{"plan", "--catalog", "/x", "--cluster", "pg"}, "has no namespace"},
+		{[]string{"plan", "--catalog", "/x", "--cluster", "auth/pg", "-n", "other"}, "different namespaces"},
+		{[]string{"plan", "--catalog", "/x", "--cluster", "auth/PG"}, "not a valid namespace/name"},
+		{[]string{"plan", "--catalog", "/x", "--cluster", "auth/pg", "--strategy", "blue-green"}, `--strategy "blue-green"`},
+		{[]string{"plan", "--cluster", "auth/pg"}, "--catalog is required"},
+	}
+	for _, tc := range cases {
+		_, errOut, code := execute(t, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d stderr %q; want %d and %q", tc.args, code, errOut, exitUsage, tc.want)
+		}
 	}
 }
