@@ -93,7 +93,7 @@ func (o *planOptions) complete() error {
 	if o.Strategy != plan.SideBySide && o.Strategy != plan.InPlace {
 		return usagef("--strategy %q is not %s or %s", o.Strategy, plan.SideBySide, plan.InPlace)
 	}
-	if err := o.catalogFlags.validate(); err != nil {
+	if err := o.validate(); err != nil {
 		return err
 	}
 	if _, err := o.request(); err != nil {
