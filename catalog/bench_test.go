@@ -1,9 +1,11 @@
-package catalog
+package catalog_test
 
 import (
 	"os"
 	"testing"
-	"time"
+
+	. "github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
 )
 
 func BenchmarkParseBackupInfo(b *testing.B) {
@@ -19,50 +21,39 @@ func BenchmarkParseBackupInfo(b *testing.B) {
 	}
 }
 
-// millionSegments indexes 1M segments on three timelines with a gap every 100k segments.
-func millionSegments(b *testing.B) *WALIndex {
-	b.Helper()
-	x := NewWALIndex()
-	now := time.Now()
-	var size SegmentSize = DefaultSegmentSize
-	for no := uint64(1); no <= 1_000_000; no++ {
-		if no%100_000 == 0 {
-			continue
-		}
-		tli := uint32(1 + no/400_000)
-		x.Add(WALName{Kind: WALSegment, TLI: tli, Log: uint32(no / size.SegmentsPerLog()), Seg: uint32(no % size.SegmentsPerLog()), Compression: "gz"}, 1<<20, now)
-	}
-	return x
-}
-
-func BenchmarkWALIndexBuild1M(b *testing.B) {
+// BenchmarkWALIndex1M lists and builds an index of a million segments; B/op divided by the
+// segments is the index's memory cost per segment (reported as B/segment).
+func BenchmarkWALIndex1M(b *testing.B) {
+	b.ReportAllocs()
+	var x *WALIndex
 	for b.Loop() {
-		b.StopTimer()
-		x := millionSegments(b)
-		b.StartTimer()
-		if err := x.Build(DefaultSegmentSize); err != nil {
-			b.Fatal(err)
-		}
+		x = catalogtest.IndexWorkload(1_000_000)
 	}
-}
-
-func BenchmarkWALIndexAdd1M(b *testing.B) {
-	for b.Loop() {
-		millionSegments(b)
-	}
+	_ = x
 }
 
 func BenchmarkFollow1M(b *testing.B) {
-	x := millionSegments(b)
-	if err := x.Build(DefaultSegmentSize); err != nil {
-		b.Fatal(err)
-	}
-	path := Path(3, []HistoryEntry{{Parent: 1, Switch: DefaultSegmentSize * 400_000}, {Parent: 2, Switch: DefaultSegmentSize * 800_000}})
+	x := catalogtest.IndexWorkload(1_000_000)
+	path := Path(3, []HistoryEntry{{Parent: 1, Switch: DefaultSegmentSize * 333_334}, {Parent: 2, Switch: DefaultSegmentSize * 666_667}})
 	b.ResetTimer()
 	for b.Loop() {
 		r := x.Follow(path, 100_001, 0)
 		if r.Reached != 200_000 {
 			b.Fatalf("reached %d", r.Reached)
+		}
+	}
+}
+
+func BenchmarkGapSearch1M(b *testing.B) {
+	x := catalogtest.IndexWorkload(1_000_000)
+	b.ResetTimer()
+	for b.Loop() {
+		gaps := 0
+		for _, tli := range x.Timelines() {
+			gaps += len(x.Runs(tli)) - 1
+		}
+		if gaps < 9 {
+			b.Fatalf("gaps %d", gaps)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,7 +108,7 @@ type Options struct {
 	ServerName string
 	// Location describes the catalog root in messages, e.g. s3://bucket/prefix.
 	Location string
-	// Concurrency bounds the listings and reads in flight; 0 means 16.
+	// Concurrency bounds the listings and reads in flight; 0 means 32.
 	Concurrency int
 	// Progress, when set, is called as objects are listed and fetched (from several goroutines).
 	Progress func(listed, fetched int64)
@@ -125,7 +126,7 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 		return nil, fmt.Errorf("server name %q must be a single path component", opts.ServerName)
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 16
+		opts.Concurrency = 32
 	}
 	l := &loader{store: store, opts: opts, root: opts.ServerName + "/"}
 	c := &Catalog{
@@ -137,19 +138,8 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 	}
 	l.cat = c
 
-	top, err := l.listAll(ctx, l.root, true)
-	if err != nil {
-		return nil, err
-	}
-	hasBase, hasWals := false, false
-	for _, p := range top.Prefixes {
-		hasBase = hasBase || p == l.root+"base/"
-		hasWals = hasWals || p == l.root+"wals/"
-	}
-	if !hasBase && !hasWals {
-		return nil, l.noSuchServer(ctx)
-	}
-
+	// base/ and wals/ are listed straight away, in parallel: a listing of the server directory
+	// first would cost a round trip. An empty result means a wrong server name or location.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
 	// Submitting from inside the group would deadlock at the limit, so the two trees are walked
@@ -166,6 +156,9 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(c.Backups) == 0 && len(l.walIdx) == 0 && len(c.History) == 0 && len(c.BadHistory) == 0 && len(c.Stray) == 0 {
+		return nil, l.noSuchServer(ctx)
 	}
 
 	for _, w := range l.walIdx {
@@ -366,7 +359,10 @@ func (l *loader) loadWALDir(ctx context.Context, dir, hash string) error {
 	idx := NewWALIndex()
 	var partials []WALName
 	var stray []string
+	tli, _ := strconv.ParseUint(hash[:8], 16, 32)
+	log, _ := strconv.ParseUint(hash[8:], 16, 32)
 	err := l.store.List(ctx, dir, false, func(p Page) error {
+		idx.Grow(uint32(tli), uint32(log), len(p.Objects))
 		for _, o := range p.Objects {
 			name := strings.TrimPrefix(o.Key, dir)
 			w, err := ParseWALName(name)

@@ -2,17 +2,21 @@ package catalog
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"time"
 )
 
 // WALIndex records which WAL segments the archive holds, per timeline, as sorted runs of
-// consecutive segment numbers. It is built in two steps: Add every listed segment (any order,
-// from any goroutine that owns the index), then Build with the segment size, which validates
-// the names and compresses them into runs.
+// consecutive segment numbers. It is built in two steps: Add every listed segment (any order),
+// then Build with the segment size, which validates the names and compresses them into runs.
+//
+// Memory: while listing, a segment costs one 16-byte entry, grouped by WAL directory (timeline
+// and "log" half of the name) so that no string is kept per segment; after Build, 4 bytes (its
+// archive time) plus a few runs per timeline.
 type WALIndex struct {
-	raw   map[uint32][]rawSegment
+	raw   map[uint64][]rawSegment // key: tli<<32 | log, the hash directory
 	runs  map[uint32][]Run
 	size  SegmentSize
 	count int
@@ -20,10 +24,10 @@ type WALIndex struct {
 }
 
 type rawSegment struct {
-	name  uint64 // log<<32 | seg, as in the file name
-	mtime int64  // unix seconds of the object's last modification
-	size  int64
-	comp  string // compression suffix, shared strings from compressionSuffixes
+	seg   uint32 // the "seg" half of the name
+	mtime uint32 // unix seconds of the object's last modification
+	size  uint32 // stored size (a segment object is at most 1 GiB)
+	comp  uint8  // index into compressionSuffixes, +1; 0 for none
 }
 
 // Run is a stretch of consecutive segments present on one timeline.
@@ -52,17 +56,49 @@ func (r Run) Modified(segno uint64) time.Time {
 func (r Run) Segments() uint64 { return r.Last - r.First + 1 }
 
 // NewWALIndex returns an empty index.
-func NewWALIndex() *WALIndex { return &WALIndex{raw: map[uint32][]rawSegment{}} }
+func NewWALIndex() *WALIndex { return &WALIndex{raw: map[uint64][]rawSegment{}} }
+
+func compressionCode(c string) uint8 {
+	for i, s := range compressionSuffixes {
+		if s[1:] == c {
+			return uint8(i + 1)
+		}
+	}
+	return 0
+}
+
+func compressionName(code uint8) string {
+	if code == 0 {
+		return ""
+	}
+	return compressionSuffixes[code-1][1:]
+}
+
+// Grow reserves room for n more segments of one WAL directory (a listing page), so that adding
+// them does not reallocate.
+func (x *WALIndex) Grow(tli, log uint32, n int) {
+	k := uint64(tli)<<32 | uint64(log)
+	x.raw[k] = slices.Grow(x.raw[k], n)
+}
 
 // Add records one segment object.
 func (x *WALIndex) Add(w WALName, size int64, modified time.Time) {
-	x.raw[w.TLI] = append(x.raw[w.TLI], rawSegment{name: uint64(w.Log)<<32 | uint64(w.Seg), mtime: modified.Unix(), size: size, comp: w.Compression})
+	k := uint64(w.TLI)<<32 | uint64(w.Log)
+	sz := uint32(math.MaxUint32)
+	if size >= 0 && size < math.MaxUint32 {
+		sz = uint32(size)
+	}
+	x.raw[k] = append(x.raw[k], rawSegment{seg: w.Seg, mtime: uint32(modified.Unix()), size: sz, comp: compressionCode(w.Compression)})
 }
 
 // Merge moves the segments of another index (one listing goroutine's) into x.
 func (x *WALIndex) Merge(o *WALIndex) {
-	for tli, segs := range o.raw {
-		x.raw[tli] = append(x.raw[tli], segs...)
+	for k, segs := range o.raw {
+		if x.raw[k] == nil {
+			x.raw[k] = segs
+		} else {
+			x.raw[k] = append(x.raw[k], segs...)
+		}
 	}
 	o.raw = nil
 }
@@ -75,45 +111,63 @@ func (x *WALIndex) Build(size SegmentSize) error {
 	x.size = size
 	x.runs = map[uint32][]Run{}
 	x.count, x.bytes = 0, 0
-	for tli, segs := range x.raw {
-		slices.SortFunc(segs, func(a, b rawSegment) int {
-			switch {
-			case a.name < b.name:
-				return -1
-			case a.name > b.name:
-				return 1
-			}
-			return 0
-		})
-		var runs []Run
-		var prev uint64
-		for i, s := range segs {
-			no, err := size.SegNo(uint32(s.name>>32), uint32(s.name))
-			if err != nil {
-				return fmt.Errorf("timeline %d: %w; is xlog_segment_size right?", tli, err)
-			}
-			if i > 0 && s.name == segs[i-1].name {
-				continue // the same segment under two compression suffixes
-			}
-			x.count++
-			x.bytes += s.size
-			mt := time.Unix(s.mtime, 0).UTC()
-			if len(runs) > 0 && no == prev+1 && runs[len(runs)-1].Compression == s.comp {
-				r := &runs[len(runs)-1]
-				r.Last = no
-				r.Bytes += s.size
-				r.mtimes = append(r.mtimes, uint32(s.mtime))
-				if mt.After(r.LastModified) {
-					r.LastModified = mt
-				}
-			} else {
-				runs = append(runs, Run{TLI: tli, First: no, Last: no, LastModified: mt, Bytes: s.size, Compression: s.comp, mtimes: []uint32{uint32(s.mtime)}})
-			}
-			prev = no
-		}
-		x.runs[tli] = runs
+	keys := make([]uint64, 0, len(x.raw))
+	for k, segs := range x.raw {
+		keys = append(keys, k)
+		slices.SortFunc(segs, func(a, b rawSegment) int { return int(a.seg) - int(b.seg) })
 	}
-	x.raw = map[uint32][]rawSegment{}
+	slices.Sort(keys) // timeline, then log: segment order within each timeline
+	per := size.SegmentsPerLog()
+	// each visits the distinct segments in order: timeline, then segment number.
+	each := func(fn func(tli uint32, no uint64, s rawSegment)) error {
+		for _, k := range keys {
+			tli, log := uint32(k>>32), uint32(k)
+			segs := x.raw[k]
+			for i, s := range segs {
+				if uint64(s.seg) >= per {
+					return fmt.Errorf("timeline %d: segment %08X%08X is out of range for %s WAL segments; is xlog_segment_size right?", tli, log, s.seg, size)
+				}
+				if i > 0 && s.seg == segs[i-1].seg {
+					continue // the same segment under two compression suffixes
+				}
+				fn(tli, uint64(log)*per+uint64(s.seg), s)
+			}
+		}
+		return nil
+	}
+	// First pass: the runs. Second pass: their archive times, in slices of the exact length.
+	err := each(func(tli uint32, no uint64, s rawSegment) {
+		x.count++
+		x.bytes += int64(s.size)
+		runs := x.runs[tli]
+		if n := len(runs); n > 0 && runs[n-1].Last+1 == no && runs[n-1].Compression == compressionName(s.comp) {
+			runs[n-1].Last = no
+			runs[n-1].Bytes += int64(s.size)
+			return
+		}
+		x.runs[tli] = append(runs, Run{TLI: tli, First: no, Last: no, Bytes: int64(s.size), Compression: compressionName(s.comp)})
+	})
+	if err != nil {
+		return err
+	}
+	cursor := map[uint32]int{}
+	_ = each(func(tli uint32, no uint64, s rawSegment) {
+		runs := x.runs[tli]
+		i := cursor[tli]
+		if no > runs[i].Last {
+			i++
+			cursor[tli] = i
+		}
+		r := &runs[i]
+		if r.mtimes == nil {
+			r.mtimes = make([]uint32, 0, r.Segments())
+		}
+		r.mtimes = append(r.mtimes, s.mtime)
+		if t := time.Unix(int64(s.mtime), 0).UTC(); t.After(r.LastModified) {
+			r.LastModified = t
+		}
+	})
+	x.raw = map[uint64][]rawSegment{}
 	return nil
 }
 

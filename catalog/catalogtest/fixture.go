@@ -247,3 +247,28 @@ func Healthy(t testing.TB) *Fixture {
 	f.Backup("20260205T040001", SysA, 2, 10, 10)
 	return f
 }
+
+// IndexWorkload adds n segments to a new WAL index — three timelines, a gap every 100,000
+// segments, gzip-compressed names, one WAL directory at a time as the loader does — and builds
+// it. It is the index benchmark's body (catalog's BenchmarkWALIndex and make bench).
+func IndexWorkload(n int) *catalog.WALIndex {
+	x := catalog.NewWALIndex()
+	size := catalog.SegmentSize(catalog.DefaultSegmentSize)
+	per := size.SegmentsPerLog()
+	now := time.Date(2026, 2, 5, 2, 0, 0, 0, time.UTC)
+	for no := uint64(1); no <= uint64(n); no++ {
+		tli := uint32(1 + no*3/uint64(n+1))
+		log, seg := uint32(no/per), uint32(no%per)
+		if seg == 0 || no == 1 {
+			x.Grow(tli, log, int(per))
+		}
+		if no%100_000 == 0 {
+			continue
+		}
+		x.Add(catalog.WALName{Kind: catalog.WALSegment, TLI: tli, Log: log, Seg: seg, Compression: "gz"}, 1<<20, now.Add(time.Duration(no)*time.Second))
+	}
+	if err := x.Build(size); err != nil {
+		panic(err)
+	}
+	return x
+}

@@ -28,7 +28,7 @@ func (f *catalogFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.S3.Addressing, "s3-addressing", "auto", "S3 bucket addressing: auto (path-style with --endpoint-url), path or virtual")
 	fs.StringVar(&f.S3.CABundle, "ca-bundle", "", "PEM file with the CA that signed the S3 endpoint's certificate")
 	fs.BoolVar(&f.S3.InsecureSkipTLSVerify, "insecure-skip-tls-verify", false, "do not verify the S3 endpoint's TLS certificate (unsafe)")
-	fs.IntVar(&f.MaxConcurrency, "max-concurrency", 16, "listings and reads in flight at once")
+	fs.IntVar(&f.MaxConcurrency, "max-concurrency", 32, "listings and reads in flight at once")
 	fs.BoolVarP(&f.Quiet, "quiet", "q", false, "no progress on stderr")
 }
 

@@ -120,7 +120,7 @@ func httpClient(opts S3Options) (*awshttp.BuildableClient, error) {
 	tlsConf.InsecureSkipVerify = opts.InsecureSkipTLSVerify //nolint:gosec // explicit user choice, warned about by the CLI
 	conns := opts.MaxConns
 	if conns <= 0 {
-		conns = 16
+		conns = 32
 	}
 	bc := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.TLSClientConfig = tlsConf
