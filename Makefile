@@ -29,9 +29,10 @@ test-integration: tools ## integration tests only
 
 FUZZTIME ?= 30s
 fuzz: ## run every fuzz target for FUZZTIME each
-	@for f in FuzzParseBackupInfo FuzzParseWALName FuzzParseHistory FuzzParseTargetTime; do \
-	  echo "fuzz: $$f ($(FUZZTIME))"; \
-	  $(GO) test ./catalog -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) >/dev/null || exit 1; \
+	@for t in catalog:FuzzParseBackupInfo catalog:FuzzParseWALName catalog:FuzzParseHistory catalog:FuzzParseTargetTime \
+	          internal/objstore:FuzzParseListV2; do \
+	  pkg=$${t%%:*}; f=$${t#*:}; echo "fuzz: $$f ($(FUZZTIME))"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) >/dev/null || exit 1; \
 	done
 
 golden: ## rewrite golden files (read every diff before committing)
@@ -53,8 +54,10 @@ tidy: ## go mod tidy
 demo: build ## run the tool on the embedded sample catalog (no bucket, no credentials)
 	@hack/demo.sh
 
-bench: build tools ## catalog scan benchmarks (Go benchmarks of the hot paths)
+bench: build ## whole-process scan benchmark vs barman-cloud and aws s3 ls (BENCH_SCALE=small|full, BENCH_RTT=20ms, BENCH_RUNS=3), then the Go benchmarks
+	@TOOLS_BENCH=1 hack/tools.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./catalog
+	$(GO) run ./hack/bench
 
 sample: tools ## remake the embedded sample catalog from a real PostgreSQL + barman-cloud run
 	hack/make-sample.sh

@@ -69,8 +69,9 @@ type segmentRef struct {
 }
 
 // verifySystems reads the header of the segments that decide which system the WAL belongs to:
-// the first and last segment each backup needs, and the first of every run. It records the
-// system identifier each reports in c.walSystem.
+// the first segment each backup needs (its end is checked with the rest of its replay by
+// verifyReplays), and the first of every run. It records the system identifier each reports in
+// c.walSystem.
 func (c *Catalog) verifySystems(ctx context.Context, store Store, root string, concurrency int) error {
 	size := c.WAL.SegmentSize()
 	want := map[segmentRef]bool{}
@@ -78,11 +79,9 @@ func (c *Catalog) verifySystems(ctx context.Context, store Store, root string, c
 		if b.Info == nil || b.Info.Status != "DONE" || !b.Info.Present["begin_wal"] || !b.Info.Present["end_wal"] {
 			continue
 		}
-		for _, name := range []string{b.Info.BeginWAL, b.Info.EndWAL} {
-			w, _ := ParseWALName(name)
-			if no, err := size.SegNo(w.Log, w.Seg); err == nil {
-				want[segmentRef{w.TLI, no}] = true
-			}
+		w, _ := ParseWALName(b.Info.BeginWAL)
+		if no, err := size.SegNo(w.Log, w.Seg); err == nil {
+			want[segmentRef{w.TLI, no}] = true
 		}
 	}
 	for _, tli := range c.WAL.Timelines() {

@@ -18,6 +18,9 @@ need_go_tool() { # name module version
 }
 
 need_go_tool versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION"
+if [ "${TOOLS_BENCH:-0}" = 1 ] && ! command -v aws >/dev/null; then
+  bench_missing=awscli
+fi
 if [ "${TOOLS_LINT:-0}" = 1 ]; then
   need_go_tool golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$GOLANGCI_LINT_VERSION"
 fi
@@ -27,6 +30,7 @@ missing=()
 command -v barman-cloud-backup >/dev/null || missing+=(barman-cli-cloud)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
+[ -n "${bench_missing:-}" ] && missing+=("$bench_missing")
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; else
     echo "tools: missing Debian packages; install them with: sudo apt-get install ${missing[*]}" >&2

@@ -143,7 +143,7 @@ func (s *S3) List(ctx context.Context, prefix string, delimited bool, fn func(ca
 	}
 	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+		out, err := p.NextPage(ctx, fastListV2)
 		if err != nil {
 			return s.explain(err, prefix)
 		}
