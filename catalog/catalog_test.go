@@ -3,7 +3,9 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -355,5 +357,35 @@ func TestSegmentsOutsideATimelinesSpanAreNotReplayed(t *testing.T) {
 	got := b.Replay.Stretches
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || b.Replay.Reached != 9 {
 		t.Fatalf("stretches = %+v reached %d, want %+v reaching 9 (timeline 1's segment 9 is another history)", got, b.Replay.Reached, want)
+	}
+}
+
+// countingStore counts Gets per key.
+type countingStore struct {
+	*catalogtest.MemStore
+	mu   sync.Mutex
+	gets map[string]int
+}
+
+func (s *countingStore) Get(ctx context.Context, key string, n int64) ([]byte, error) {
+	s.mu.Lock()
+	s.gets[key]++
+	s.mu.Unlock()
+	return s.MemStore.Get(ctx, key, n)
+}
+
+func TestEachWALHeaderIsReadOnce(t *testing.T) {
+	f := catalogtest.Healthy(t)
+	for i := 0; i < 20; i++ { // many backups whose replays end on the same segment
+		f.Backup(fmt.Sprintf("20260206T%06d", i), catalogtest.SysA, 2, 11, 11)
+	}
+	cs := &countingStore{MemStore: f.Store, gets: map[string]int{}}
+	if _, err := Load(context.Background(), cs, Options{ServerName: "pg", Location: "s3://b/p"}); err != nil {
+		t.Fatal(err)
+	}
+	for key, n := range cs.gets {
+		if n > 1 {
+			t.Errorf("%s read %d times", key, n)
+		}
 	}
 }

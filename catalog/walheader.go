@@ -160,6 +160,7 @@ func (c *Catalog) verifyReplays(ctx context.Context, store Store, root string, c
 	seen := map[job]bool{}
 	var jobs []job
 	var ends []segmentRef
+	wanted := map[segmentRef]bool{} // many backups' replays end on the same segment
 	for _, b := range c.Backups {
 		if !b.Usable() {
 			continue
@@ -172,8 +173,10 @@ func (c *Catalog) verifyReplays(ctx context.Context, store Store, root string, c
 			seen[j] = true
 			jobs = append(jobs, j)
 			for _, no := range []uint64{st.First, st.Last} {
-				if _, ok := c.walSystem[segmentRef{st.TLI, no}]; !ok {
-					ends = append(ends, segmentRef{st.TLI, no})
+				ref := segmentRef{st.TLI, no}
+				if _, ok := c.walSystem[ref]; !ok && !wanted[ref] {
+					wanted[ref] = true
+					ends = append(ends, ref)
 				}
 			}
 		}

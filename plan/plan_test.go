@@ -196,6 +196,10 @@ func TestRefusals(t *testing.T) {
 			f.BackupInfo("20260205T023000", f.Info("20260205T023000", ct.SysA, 2, 12, 12, "FAILED"))
 		}, input: func(in *Input) { in.Target.BackupID = "20260205T023000" },
 			check: CheckBackup, detail: []string{"FAILED", "only DONE backups"}},
+		{name: "backup whose end WAL is not archived", setup: func(f *ct.Fixture) {
+			f.BackupInfo("20260205T023000", f.Info("20260205T023000", ct.SysA, 2, 12, 13, "DONE"))
+		}, input: func(in *Input) { in.Target.BackupID = "20260205T023000" },
+			check: CheckBackup, detail: []string{"WAL 00000002000000000000000D needed to make it consistent", "is not archived"}},
 		{name: "missing history for the newest timeline", setup: func(f *ct.Fixture) {
 			f.History(3, "1\t0/8000000\tx\n2\t0/C000000\tx\n")
 			f.WAL(ct.SysA, 3, 12, 13)
