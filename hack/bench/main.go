@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"os"
@@ -253,7 +252,7 @@ func timeOne(c *command, requests *atomic.Int64) (result, error) {
 		return result{}, err
 	}
 	rssFile := filepath.Join(os.TempDir(), fmt.Sprintf("bench-rss-%d", os.Getpid()))
-	defer os.Remove(rssFile)
+	defer func() { _ = os.Remove(rssFile) }()
 	cmd := exec.Command(self, append([]string{"-launch"}, c.args...)...)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+accessKey, "AWS_SECRET_ACCESS_KEY="+secretKey, "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "TZ=UTC", "BENCH_RSS_FILE="+rssFile)
@@ -360,7 +359,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -374,5 +373,3 @@ func waitListening(addr string) error {
 	}
 	return fmt.Errorf("versitygw did not listen on %s", addr)
 }
-
-var _ = io.Discard
