@@ -165,7 +165,7 @@ func (c *Catalog) analyze() {
 			f := c.add(SeverityWarning, "foreign-wal", "backup %s: recovery stops before WAL %s, which database system %s wrote, not this backup's %s",
 				b.ID, b.ForeignWAL, c.foreignSystem(b), b.Info.SystemID)
 			f.BackupID, f.SystemID = b.ID, b.Info.SystemID
-		} else if !b.Usable() {
+		} else if !b.Usable() && !b.NotExamined {
 			f := c.add(SeverityWarning, "backup-unusable", "backup %s (%s) cannot be restored: %s", b.ID, b.Status(), strings.Join(b.Problems, "; "))
 			f.BackupID = b.ID
 		}
@@ -217,6 +217,11 @@ func (c *Catalog) checkBackup(b *Backup, size SegmentSize) {
 	}
 	beginW, _ := ParseWALName(info.BeginWAL)
 	endW, _ := ParseWALName(info.EndWAL)
+	if c.WALFrom != "" && info.BeginWAL[8:16] < c.WALFrom[8:16] {
+		b.NotExamined = true
+		b.Problems = append(b.Problems, fmt.Sprintf("not examined: this scan read WAL only from %s on", c.WALFrom))
+		return
+	}
 	begin, err1 := size.SegNo(beginW.Log, beginW.Seg)
 	end, err2 := size.SegNo(endW.Log, endW.Seg)
 	if err1 != nil || err2 != nil || end < begin {

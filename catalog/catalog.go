@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,8 @@ type Catalog struct {
 	Stray []string
 	// BadHistory are history files that exist but could not be read, by timeline.
 	BadHistory map[uint32]string
+	// WALFrom is the first segment the scan listed WAL from ("" when it listed all of it).
+	WALFrom string
 
 	analysis
 }
@@ -60,6 +63,8 @@ type Backup struct {
 	Path []TimelineSpan
 	// Replay is how far the archived WAL reaches from this backup along Path.
 	Replay Replay
+	// NotExamined is set when the scan skipped the WAL this backup needs (Options.WALFrom).
+	NotExamined bool
 	// Overwritten is set when WAL the backup needs was written by another database system.
 	Overwritten bool
 	// ForeignWAL is the first segment on the replay path written by another database system.
@@ -71,7 +76,7 @@ type Backup struct {
 // reset forgets what an analysis derived.
 func (b *Backup) reset() {
 	b.Problems = append([]string(nil), b.loadProblems...)
-	b.TargetTLI, b.Path, b.Replay, b.Overwritten, b.ForeignWAL, b.Warnings = 0, nil, Replay{}, false, "", nil
+	b.TargetTLI, b.Path, b.Replay, b.Overwritten, b.ForeignWAL, b.Warnings, b.NotExamined = 0, nil, Replay{}, false, "", nil, false
 	if b.Info != nil {
 		b.Warnings = append(b.Warnings, b.Info.Warnings...)
 	}
@@ -112,6 +117,11 @@ type Options struct {
 	Concurrency int
 	// Progress, when set, is called as objects are listed and fetched (from several goroutines).
 	Progress func(listed, fetched int64)
+	// WALFrom, when set, is called once every backup.info has been read and returns the first
+	// WAL segment the caller needs (a 24-hex-digit name; "" for all). WAL directories wholly
+	// before it are not listed, and backups that begin before it are marked NotExamined: a plan
+	// needs only the WAL from its backup on, and listing the rest of a year of WAL is downtime.
+	WALFrom func(backups []*Backup) string
 }
 
 var backupIDRE = regexp.MustCompile(`^\d{8}T\d{6}$`)
@@ -128,7 +138,7 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 32
 	}
-	l := &loader{store: store, opts: opts, root: opts.ServerName + "/"}
+	l := &loader{store: store, opts: opts, root: opts.ServerName + "/", baseDone: make(chan struct{})}
 	c := &Catalog{
 		ServerName: opts.ServerName,
 		Location:   strings.TrimSuffix(opts.Location, "/") + "/" + opts.ServerName,
@@ -194,6 +204,10 @@ type loader struct {
 	mu     sync.Mutex
 	walIdx []*WALIndex
 
+	// infos counts the backup.info reads in flight; baseDone closes when base/ is fully read.
+	infos    sync.WaitGroup
+	baseDone chan struct{}
+
 	listed, fetched atomic.Int64
 }
 
@@ -252,6 +266,12 @@ func (l *loader) addStray(key string) {
 
 // loadBase lists base/ and reads every backup.info.
 func (l *loader) loadBase(ctx context.Context, g *errgroup.Group) error {
+	defer func() {
+		go func() {
+			l.infos.Wait()
+			close(l.baseDone)
+		}()
+	}()
 	prefix := l.root + "base/"
 	page, err := l.listAll(ctx, prefix, false)
 	if err != nil {
@@ -285,7 +305,9 @@ func (l *loader) loadBase(ctx context.Context, g *errgroup.Group) error {
 		if b.Key == "" {
 			continue
 		}
+		l.infos.Add(1)
 		g.Go(func() error {
+			defer l.infos.Done()
 			data, err := l.store.Get(ctx, b.Key, MaxBackupInfoSize+1)
 			l.progress(0, 1)
 			if err != nil {
@@ -319,11 +341,32 @@ func (l *loader) loadWALs(ctx context.Context, g *errgroup.Group) error {
 		}
 		g.Go(func() error { return l.loadHistory(ctx, o.Key, w) })
 	}
+	fromLog := ""
+	if l.opts.WALFrom != nil {
+		select {
+		case <-l.baseDone:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		l.mu.Lock()
+		backups := slices.Clone(l.cat.Backups)
+		l.mu.Unlock()
+		sort.Slice(backups, func(i, j int) bool { return backups[i].ID < backups[j].ID })
+		if from := l.opts.WALFrom(backups); from != "" {
+			if w, err := ParseWALName(from); err == nil && w.Kind == WALSegment {
+				l.cat.WALFrom = from
+				fromLog = from[8:16]
+			}
+		}
+	}
 	for _, dir := range top.Prefixes {
 		hash := strings.TrimSuffix(strings.TrimPrefix(dir, prefix), "/")
 		if len(hash) != 16 || !isUpperHex(hash) {
 			l.addStray(dir)
 			continue
+		}
+		if hash[8:] < fromLog {
+			continue // wholly before the first segment needed
 		}
 		g.Go(func() error { return l.loadWALDir(ctx, dir, hash) })
 	}

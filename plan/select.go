@@ -132,6 +132,8 @@ func (s *selector) chooseBackup() bool {
 		switch {
 		case t.BackupID != "" && b.ID != t.BackupID:
 			reason = "not the backup asked for with --backup-id"
+		case b.NotExamined && chosen != nil:
+			reason = "older than the chosen backup " + chosen.ID + " (its WAL was not read)"
 		case !b.Usable():
 			reason = "cannot be restored: " + strings.Join(b.Problems, "; ")
 		case t.BackupID != "":

@@ -128,24 +128,12 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	c, store, err := opts.open(ctx, s)
-	if err != nil {
-		return err
+	// A plan needs only the WAL from its backup on: scan that first; when the plan fails a
+	// check, plan again on the whole catalog so that the refusal is explained from all of it.
+	p, err := makePlan(ctx, s, opts, target, plan.WALFrom(target))
+	if err == nil && !p.OK() {
+		p, err = makePlan(ctx, s, opts, target, nil)
 	}
-	servers, err := catalog.ServerNames(ctx, store)
-	if err != nil {
-		return fmt.Errorf("while listing the server names under %s: %w", c.Location, err)
-	}
-	p, err := plan.Make(plan.Input{
-		Catalog:          c,
-		Source:           plan.Source{Namespace: opts.Namespace, Name: opts.Cluster, ServerName: opts.ServerName, Catalog: strings.TrimSuffix(c.Location, "/"+c.ServerName)},
-		Target:           target,
-		NewName:          opts.NewName,
-		NewServerName:    opts.NewServerName,
-		Strategy:         opts.Strategy,
-		ServersInCatalog: servers,
-		Now:              time.Now(),
-	})
 	if err != nil {
 		return err
 	}
@@ -168,6 +156,27 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 		return safetyError{msg: "the plan failed its safety checks: " + strings.Join(names, ", ")}
 	}
 	return nil
+}
+
+func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, walFrom func([]*catalog.Backup) string) (*plan.Plan, error) {
+	c, store, err := opts.openFrom(ctx, s, walFrom)
+	if err != nil {
+		return nil, err
+	}
+	servers, err := catalog.ServerNames(ctx, store)
+	if err != nil {
+		return nil, fmt.Errorf("while listing the server names under %s: %w", c.Location, err)
+	}
+	return plan.Make(plan.Input{
+		Catalog:          c,
+		Source:           plan.Source{Namespace: opts.Namespace, Name: opts.Cluster, ServerName: opts.ServerName, Catalog: strings.TrimSuffix(c.Location, "/"+c.ServerName)},
+		Target:           target,
+		NewName:          opts.NewName,
+		NewServerName:    opts.NewServerName,
+		Strategy:         opts.Strategy,
+		ServersInCatalog: servers,
+		Now:              time.Now(),
+	})
 }
 
 func writePlanTable(w io.Writer, p *plan.Plan) error {

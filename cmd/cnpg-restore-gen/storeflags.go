@@ -52,6 +52,11 @@ func (f *catalogFlags) load(ctx context.Context, s *streams) (*catalog.Catalog, 
 
 // open is load that also returns the store, for commands that read more of it.
 func (f *catalogFlags) open(ctx context.Context, s *streams) (*catalog.Catalog, catalog.Store, error) {
+	return f.openFrom(ctx, s, nil)
+}
+
+// openFrom is open with a catalog.Options.WALFrom (nil reads all the WAL).
+func (f *catalogFlags) openFrom(ctx context.Context, s *streams, walFrom func([]*catalog.Backup) string) (*catalog.Catalog, catalog.Store, error) {
 	if f.S3.InsecureSkipTLSVerify {
 		fmt.Fprintln(s.ErrOut, "WARNING: --insecure-skip-tls-verify: the S3 endpoint's identity is NOT verified; anyone on the path can feed this tool a false catalog")
 	}
@@ -60,7 +65,7 @@ func (f *catalogFlags) open(ctx context.Context, s *streams) (*catalog.Catalog, 
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := catalog.Options{ServerName: f.ServerName, Location: st.Location, Concurrency: f.MaxConcurrency}
+	opts := catalog.Options{ServerName: f.ServerName, Location: st.Location, Concurrency: f.MaxConcurrency, WALFrom: walFrom}
 	var p *progress
 	if s.ErrTTY && !f.Quiet {
 		p = &progress{w: s.ErrOut, start: time.Now()}

@@ -167,6 +167,9 @@ func run(o options) error {
 		{name: "cnpg-restore-gen catalog list -o json", args: []string{o.tool, "catalog", "list", "--catalog", "s3://" + bucket + "/" + prefix,
 			"--server-name", serverName, "--endpoint-url", endpoint, "--max-concurrency", fmt.Sprint(o.concurrency), "-o", "json", "-q"},
 			check: func(b []byte) error { return checkOurs(b, sc) }},
+		{name: "cnpg-restore-gen plan (latest)", args: []string{o.tool, "plan", "--cluster", "bench/" + serverName, "--catalog", "s3://" + bucket + "/" + prefix,
+			"--endpoint-url", endpoint, "--max-concurrency", fmt.Sprint(o.concurrency), "-o", "json", "-q"},
+			check: checkPlan},
 		{name: "barman-cloud-backup-list --format json", args: []string{"barman-cloud-backup-list", "--format", "json", "--endpoint-url", endpoint,
 			"s3://" + bucket + "/" + prefix, serverName},
 			check: func(b []byte) error { return checkBarman(b, sc) }},
@@ -202,7 +205,7 @@ func run(o options) error {
 
 	bpsg := bytesPerSegment()
 	bound := lowerBound(lay, o.concurrency, o.rtt)
-	ours, barman, aws := median(cmds[0].runs), median(cmds[1].runs), median(cmds[2].runs)
+	ours, barman, aws := median(cmds[0].runs), median(cmds[2].runs), median(cmds[3].runs)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "command\tmedian wall\tpeak RSS\trequests\tvs ours\t")
 	for _, c := range cmds {
@@ -329,6 +332,25 @@ func checkOurs(b []byte, sc scale) error {
 	}
 	if len(r.Backups) != sc.Backups || usable != sc.Backups || r.WAL.Segments != sc.Segments {
 		return fmt.Errorf("listed %d backups (%d usable) and %d segments, want %d and %d", len(r.Backups), usable, r.WAL.Segments, sc.Backups, sc.Segments)
+	}
+	return nil
+}
+
+func checkPlan(b []byte) error {
+	var p struct {
+		Checks []struct{ OK bool } `json:"checks"`
+		Backup struct{ ID string } `json:"backup"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	for _, c := range p.Checks {
+		if !c.OK {
+			return fmt.Errorf("plan failed a check: %s", b)
+		}
+	}
+	if p.Backup.ID == "" {
+		return fmt.Errorf("plan chose no backup")
 	}
 	return nil
 }
