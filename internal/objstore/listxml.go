@@ -170,17 +170,9 @@ func setListField(out *s3.ListObjectsV2Output, obj **types.Object, path []string
 		case "ContinuationToken":
 			out.ContinuationToken = aws.String(val)
 		case "KeyCount":
-			v, err := strconv.ParseInt(val, 10, 32)
-			if err != nil {
-				return false
-			}
-			out.KeyCount = aws.Int32(int32(v))
+			return setInt32(&out.KeyCount, val)
 		case "MaxKeys":
-			v, err := strconv.ParseInt(val, 10, 32)
-			if err != nil {
-				return false
-			}
-			out.MaxKeys = aws.Int32(int32(v))
+			return setInt32(&out.MaxKeys, val)
 		case "Name":
 			out.Name = aws.String(val)
 		case "Prefix":
@@ -233,6 +225,15 @@ func setListField(out *s3.ListObjectsV2Output, obj **types.Object, path []string
 	default:
 		return len(path) == 1 // the root; deeper elements (Owner/ID…) are the SDK's
 	}
+	return true
+}
+
+func setInt32(dst **int32, val string) bool {
+	v, err := strconv.ParseInt(val, 10, 32)
+	if err != nil {
+		return false
+	}
+	*dst = aws.Int32(int32(v))
 	return true
 }
 
