@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -180,5 +182,42 @@ func TestPlanUsageErrors(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d stderr %q; want %d and %q", tc.args, code, errOut, exitUsage, tc.want)
 		}
+	}
+}
+
+func TestPlanFromRepo(t *testing.T) {
+	root, clean := sampleCatalog(t)
+	sys := sampleSystemA(t, root)
+	repo := t.TempDir()
+	files := map[string]string{
+		"apps/auth/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: auth\nresources: [cluster.yaml, service.yaml]\n",
+		"apps/auth/cluster.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: pg-main\nspec:\n  instances: 1\n  backup:\n    barmanObjectStore:\n" +
+			"      destinationPath: file://" + root + "\n      endpointCA: {name: minio-ca, key: ca.crt}\n",
+		// Something in the repo already takes the default name's service.
+		"apps/auth/service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: pg-main-restored-rw\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := execute(t, "plan", "--repo", repo, "--cluster", "auth/pg-main", "--system-id", sys)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	out = strings.ReplaceAll(clean(out), repo, "/tmp/repo")
+	golden.Assert(t, "cli", ".txt", []byte(out))
+	for _, want := range []string{"auth/pg-main-restored-2", "no Cluster, Service (-rw, -ro, -r) or Secret", "secret minio-ca"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q", want)
+		}
+	}
+	_, errOut, code = execute(t, "plan", "--repo", repo, "--cluster", "auth/other")
+	if code != exitError || !strings.Contains(errOut, "clusters there: auth/pg-main") {
+		t.Errorf("unknown cluster: exit %d %s", code, errOut)
 	}
 }

@@ -12,12 +12,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
 
 type planOptions struct {
 	catalogFlags
 	targetFlags
+	Repo          string
 	Cluster       string
 	Namespace     string
 	NewName       string
@@ -61,6 +63,7 @@ PostgreSQL's "2026-02-05 02:00:00+00"; a time without a zone is refused.`,
 	fs := cmd.Flags()
 	opts.catalogFlags.register(fs)
 	opts.targetFlags.register(fs)
+	fs.StringVar(&opts.Repo, "repo", "", "GitOps repository checkout: the cluster's manifests give the catalog location, endpoint and server name (flags win)")
 	fs.StringVar(&opts.Cluster, "cluster", "", "the source cluster, NAMESPACE/NAME (or NAME with -n)")
 	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "the source cluster's namespace")
 	fs.StringVar(&opts.NewName, "new-name", "", "name of the restored cluster (default <name>-restored, or the source's name in place)")
@@ -87,14 +90,16 @@ func (o *planOptions) complete() error {
 	if !dnsLabel(o.Cluster) || !dnsLabel(o.Namespace) {
 		return usagef("--cluster %s/%s is not a valid namespace/name (lowercase letters, digits and '-')", o.Namespace, o.Cluster)
 	}
-	if o.ServerName == "" {
-		o.ServerName = o.Cluster
-	}
 	if o.Strategy != plan.SideBySide && o.Strategy != plan.InPlace {
 		return usagef("--strategy %q is not %s or %s", o.Strategy, plan.SideBySide, plan.InPlace)
 	}
-	if err := o.validate(); err != nil {
-		return err
+	if o.Repo == "" {
+		if o.ServerName == "" {
+			o.ServerName = o.Cluster
+		}
+		if err := o.validate(); err != nil {
+			return err
+		}
 	}
 	if _, err := o.request(); err != nil {
 		return err
@@ -128,15 +133,23 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
+	var taken []plan.Object
+	var notes []string
+	if opts.Repo != "" {
+		if taken, notes, err = opts.discover(); err != nil {
+			return err
+		}
+	}
 	// A plan needs only the WAL from its backup on: scan that first; when the plan fails a
 	// check, plan again on the whole catalog so that the refusal is explained from all of it.
-	p, err := makePlan(ctx, s, opts, target, plan.WALFrom(target))
+	p, err := makePlan(ctx, s, opts, target, taken, plan.WALFrom(target))
 	if err == nil && !p.OK() {
-		p, err = makePlan(ctx, s, opts, target, nil)
+		p, err = makePlan(ctx, s, opts, target, taken, nil)
 	}
 	if err != nil {
 		return err
 	}
+	p.Warnings = append(p.Warnings, notes...)
 	if !opts.Explain {
 		p.Candidates = nil
 	}
@@ -158,7 +171,44 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	return nil
 }
 
-func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, walFrom func([]*catalog.Backup) string) (*plan.Plan, error) {
+// discover fills the catalog flags the user left empty from the cluster's manifests in the
+// repo, and returns the repo's objects (for the name-collision check) and notes for the plan.
+func (o *planOptions) discover() ([]plan.Object, []string, error) {
+	repo, err := overlays.Scan(o.Repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := repo.FindSource(o.Namespace, o.Cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes []string
+	if o.Catalog == "" {
+		o.Catalog = src.Catalog
+	}
+	if o.S3.EndpointURL == "" {
+		o.S3.EndpointURL = src.EndpointURL
+	}
+	if o.ServerName == "" {
+		o.ServerName = src.ServerName
+	}
+	if src.EndpointCASecret != "" && o.S3.CABundle == "" {
+		notes = append(notes, fmt.Sprintf("%s trusts the CA in secret %s: if the endpoint's certificate is private, pass that CA with --ca-bundle", src.Cluster.Name, src.EndpointCASecret))
+	}
+	for _, sk := range repo.Skipped {
+		notes = append(notes, fmt.Sprintf("%s was not read (%s)", sk.File, sk.Reason))
+	}
+	if err := o.validate(); err != nil {
+		return nil, nil, err
+	}
+	taken := []plan.Object{}
+	for _, obj := range repo.Objects {
+		taken = append(taken, plan.Object{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name})
+	}
+	return taken, notes, nil
+}
+
+func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, taken []plan.Object, walFrom func([]*catalog.Backup) string) (*plan.Plan, error) {
 	c, store, err := opts.openFrom(ctx, s, walFrom)
 	if err != nil {
 		return nil, err
@@ -174,6 +224,7 @@ func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Ta
 		NewName:          opts.NewName,
 		NewServerName:    opts.NewServerName,
 		Strategy:         opts.Strategy,
+		Taken:            taken,
 		ServersInCatalog: servers,
 		Now:              time.Now(),
 	})

@@ -1,0 +1,284 @@
+// Package overlays reads the GitOps repository: it finds the objects a restore touches (the
+// source Cluster, its ObjectStore or barmanObjectStore) and, in later steps, edits the
+// kustomize trees. It reads files it is given a root for; it never talks to a cluster.
+package overlays
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Object is one Kubernetes object found in the repo.
+type Object struct {
+	APIVersion string
+	Kind       string
+	Namespace  string // metadata.namespace, else the namespace of the kustomization above it
+	Name       string
+	File       string // relative to the repo root, with "/"
+	Line       int    // where the document starts
+	Body       map[string]any
+}
+
+func (o Object) String() string {
+	return fmt.Sprintf("%s %s/%s (%s:%d)", o.Kind, o.Namespace, o.Name, o.File, o.Line)
+}
+
+// Skip is a file the scan could not read, and why; it is never rewritten.
+type Skip struct {
+	File   string
+	Reason string
+}
+
+// Repo is what Scan found.
+type Repo struct {
+	Root    string
+	Objects []Object
+	Skipped []Skip
+}
+
+// maxManifest caps the size of a file the scan reads.
+const maxManifest = 4 << 20
+
+// Scan reads every .yaml/.yml file under root (not .git), decoding multi-document files.
+// Files it cannot read as plain manifests — Helm templates, SOPS-encrypted files, invalid
+// YAML — are listed in Skipped and otherwise left alone.
+func Scan(root string) (*Repo, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", root, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("repository %s is not a directory", root)
+	}
+	r := &Repo{Root: root}
+	namespaces := map[string]string{} // directory → kustomization namespace
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		ext := strings.ToLower(filepath.Ext(p))
+		if ext != ".yaml" && ext != ".yml" || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Size() > maxManifest {
+			r.Skipped = append(r.Skipped, Skip{rel, fmt.Sprintf("larger than %d bytes", maxManifest)})
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		r.readFile(rel, data, namespaces)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("while reading repository %s: %w", root, err)
+	}
+	// Namespaces from the nearest kustomization above each object without one.
+	for i := range r.Objects {
+		o := &r.Objects[i]
+		if o.Namespace != "" {
+			continue
+		}
+		for dir := filepath.ToSlash(filepath.Dir(o.File)); ; dir = filepath.ToSlash(filepath.Dir(dir)) {
+			if ns, ok := namespaces[dir]; ok && ns != "" {
+				o.Namespace = ns
+				break
+			}
+			if dir == "." || dir == "/" {
+				break
+			}
+		}
+	}
+	return r, nil
+}
+
+func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
+	switch {
+	case bytes.Contains(data, []byte("{{")):
+		r.Skipped = append(r.Skipped, Skip{rel, "Helm template ({{ }}): not a plain manifest"})
+		return
+	case bytes.Contains(data, []byte("\nsops:")) && bytes.Contains(data, []byte("ENC[")):
+		r.Skipped = append(r.Skipped, Skip{rel, "SOPS-encrypted: never read or rewritten"})
+		return
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var node yaml.Node
+		err := dec.Decode(&node)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			r.Skipped = append(r.Skipped, Skip{rel, "not valid YAML: " + err.Error()})
+			return
+		}
+		var body map[string]any
+		if err := node.Decode(&body); err != nil || body == nil {
+			continue // a scalar or list document: not an object
+		}
+		base := filepath.Base(rel)
+		if base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization" {
+			ns, _ := body["namespace"].(string)
+			namespaces[filepath.ToSlash(filepath.Dir(rel))] = ns
+		}
+		apiVersion, _ := body["apiVersion"].(string)
+		kind, _ := body["kind"].(string)
+		meta, _ := body["metadata"].(map[string]any)
+		if apiVersion == "" || kind == "" || meta == nil {
+			continue
+		}
+		name, _ := meta["name"].(string)
+		ns, _ := meta["namespace"].(string)
+		line := node.Line
+		if len(node.Content) > 0 {
+			line = node.Content[0].Line // the mapping, after any "---" and comments
+		}
+		r.Objects = append(r.Objects, Object{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name, File: rel, Line: line, Body: body})
+	}
+}
+
+// Find returns the objects of a kind (and API group, when group is not "") with that
+// namespace and name.
+func (r *Repo) Find(group, kind, namespace, name string) []Object {
+	var out []Object
+	for _, o := range r.Objects {
+		if o.Kind == kind && o.Name == name && o.Namespace == namespace && (group == "" || strings.HasPrefix(o.APIVersion, group+"/")) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Source is what the repo says about the cluster to restore and where its backups are.
+type Source struct {
+	Cluster     Object
+	ObjectStore *Object // the barman-cloud plugin's ObjectStore, when the cluster uses the plugin
+	Plugin      bool    // the cluster archives through the barman-cloud plugin (else barmanObjectStore)
+	Catalog     string  // destinationPath
+	EndpointURL string
+	ServerName  string
+	// EndpointCASecret names the secret holding the endpoint's CA (endpointCA.name), if any:
+	// the tool never reads secrets, the user passes the CA with --ca-bundle.
+	EndpointCASecret string
+}
+
+const (
+	cnpgGroup       = "postgresql.cnpg.io"
+	barmanGroup     = "barmancloud.cnpg.io"
+	barmanPluginKey = "barman-cloud.cloudnative-pg.io"
+)
+
+// FindSource locates the Cluster namespace/name and derives its catalog location from its
+// ObjectStore (plugin) or spec.backup.barmanObjectStore (legacy).
+func (r *Repo) FindSource(namespace, name string) (*Source, error) {
+	found := r.Find(cnpgGroup, "Cluster", namespace, name)
+	switch len(found) {
+	case 0:
+		var have []string
+		for _, o := range r.Objects {
+			if o.Kind == "Cluster" && strings.HasPrefix(o.APIVersion, cnpgGroup+"/") {
+				have = append(have, o.Namespace+"/"+o.Name)
+			}
+		}
+		sort.Strings(have)
+		if len(have) == 0 {
+			return nil, fmt.Errorf("no CloudNativePG Cluster in %s%s", r.Root, r.skippedHint())
+		}
+		return nil, fmt.Errorf("no Cluster %s/%s in %s; clusters there: %s%s", namespace, name, r.Root, strings.Join(have, ", "), r.skippedHint())
+	case 1:
+	default:
+		var where []string
+		for _, o := range found {
+			where = append(where, fmt.Sprintf("%s:%d", o.File, o.Line))
+		}
+		return nil, fmt.Errorf("cluster %s/%s is defined %d times (%s): remove the duplicate or point --repo at one tree", namespace, name, len(found), strings.Join(where, ", "))
+	}
+	s := &Source{Cluster: found[0], ServerName: name}
+	spec, _ := found[0].Body["spec"].(map[string]any)
+	// The barman-cloud plugin: spec.plugins[].parameters.barmanObjectName names an ObjectStore.
+	plugins, _ := spec["plugins"].([]any)
+	for _, p := range plugins {
+		pm, _ := p.(map[string]any)
+		if pm["name"] != barmanPluginKey {
+			continue
+		}
+		params, _ := pm["parameters"].(map[string]any)
+		storeName, _ := params["barmanObjectName"].(string)
+		if sn, ok := params["serverName"].(string); ok && sn != "" {
+			s.ServerName = sn
+		}
+		if storeName == "" {
+			return nil, fmt.Errorf("%s: the barman-cloud plugin entry has no parameters.barmanObjectName", found[0])
+		}
+		stores := r.Find(barmanGroup, "ObjectStore", namespace, storeName)
+		if len(stores) != 1 {
+			return nil, fmt.Errorf("%s uses ObjectStore %s/%s, which the repo defines %d times; pass --catalog and --endpoint-url", found[0], namespace, storeName, len(stores))
+		}
+		s.ObjectStore, s.Plugin = &stores[0], true
+		cfg, _ := nested(stores[0].Body, "spec", "configuration").(map[string]any)
+		s.Catalog, _ = cfg["destinationPath"].(string)
+		s.EndpointURL, _ = cfg["endpointURL"].(string)
+		s.EndpointCASecret, _ = nested(cfg, "endpointCA", "name").(string)
+		return s, s.check()
+	}
+	// The in-tree (legacy) barmanObjectStore.
+	bos, _ := nested(found[0].Body, "spec", "backup", "barmanObjectStore").(map[string]any)
+	if bos == nil {
+		return nil, fmt.Errorf("%s archives nowhere the tool can read: neither the barman-cloud plugin nor spec.backup.barmanObjectStore; pass --catalog", found[0])
+	}
+	s.Catalog, _ = bos["destinationPath"].(string)
+	s.EndpointURL, _ = bos["endpointURL"].(string)
+	s.EndpointCASecret, _ = nested(bos, "endpointCA", "name").(string)
+	if sn, ok := bos["serverName"].(string); ok && sn != "" {
+		s.ServerName = sn
+	}
+	return s, s.check()
+}
+
+func (s *Source) check() error {
+	if s.Catalog == "" {
+		return fmt.Errorf("%s: no destinationPath; pass --catalog", s.Cluster)
+	}
+	return nil
+}
+
+func (r *Repo) skippedHint() string {
+	if len(r.Skipped) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d files could not be read, e.g. %s: %s)", len(r.Skipped), r.Skipped[0].File, r.Skipped[0].Reason)
+}
+
+func nested(m map[string]any, keys ...string) any {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
+}

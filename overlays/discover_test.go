@@ -1,0 +1,75 @@
+package overlays
+
+import (
+	"strings"
+	"testing"
+
+	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden" // defines -update
+)
+
+func TestFindSourcePlugin(t *testing.T) {
+	r, err := Scan("testdata/repos/argocd-plugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.FindSource("auth", "authentik-postgresql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Plugin || s.ObjectStore == nil || s.ObjectStore.Name != "authentik-minio-store" {
+		t.Errorf("plugin %v object store %+v", s.Plugin, s.ObjectStore)
+	}
+	if s.Catalog != "s3://homelab-postgres-backups/auth" || s.EndpointURL != "https://truenas.example.com:9000" || s.ServerName != "authentik-postgresql" || s.EndpointCASecret != "truenas-ca" {
+		t.Errorf("source = %q %q %q", s.Catalog, s.EndpointURL, s.ServerName)
+	}
+	if s.Cluster.File != "apps/auth/authentik-postgresql/cluster.yaml" || s.Cluster.Line != 2 || s.Cluster.Namespace != "auth" {
+		t.Errorf("cluster found at %s:%d in namespace %q", s.Cluster.File, s.Cluster.Line, s.Cluster.Namespace)
+	}
+	var skipped []string
+	for _, sk := range r.Skipped {
+		skipped = append(skipped, sk.File+": "+sk.Reason)
+	}
+	got := strings.Join(skipped, "\n")
+	for _, want := range []string{"charts/authentik/templates/deployment.yaml: Helm template", "apps/auth/secrets.sops.yaml: SOPS-encrypted"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("skipped = %s, want %s", got, want)
+		}
+	}
+}
+
+func TestFindSourceLegacyMultiDocument(t *testing.T) {
+	r, err := Scan("testdata/repos/flux-legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.FindSource("apps", "pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Plugin || s.Catalog != "s3://backups/apps" || s.EndpointURL != "http://minio.minio.svc:9000" || s.ServerName != "pg-2024" {
+		t.Errorf("source = %+v", s)
+	}
+	if s.Cluster.Line != 7 {
+		t.Errorf("cluster document starts at line %d, want 7", s.Cluster.Line)
+	}
+	if len(r.Find("", "Service", "apps", "pg-restored-rw")) != 1 {
+		t.Errorf("service in the same file not found: %+v", r.Objects)
+	}
+}
+
+func TestFindSourceErrors(t *testing.T) {
+	r, err := Scan("testdata/repos/duplicate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.FindSource("db", "pg"); err == nil || !strings.Contains(err.Error(), "defined 2 times (a/cluster.yaml:1, b/cluster.yaml:1)") {
+		t.Errorf("duplicate cluster: %v", err)
+	}
+	r, _ = Scan("testdata/repos/argocd-plugin")
+	if _, err := r.FindSource("auth", "authentik"); err == nil || !strings.Contains(err.Error(), "clusters there: auth/authentik-postgresql") {
+		t.Errorf("unknown cluster: %v", err)
+	}
+	if _, err := Scan("testdata/repos/nope"); err == nil {
+		t.Errorf("Scan(missing) = nil error")
+	}
+}
