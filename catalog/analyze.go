@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -317,7 +318,7 @@ func (c *Catalog) tliAt(path []TimelineSpan, segno uint64) uint32 {
 
 func hasDataTar(files []Object) bool {
 	for _, f := range files {
-		if strings.HasPrefix(BaseName(f.Key), "data.tar") {
+		if strings.HasPrefix(path.Base(f.Key), "data.tar") {
 			return true
 		}
 	}

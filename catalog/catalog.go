@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -452,6 +451,3 @@ func (c *Catalog) segmentSize() SegmentSize {
 	}
 	return best
 }
-
-// BaseName returns the last element of a key.
-func BaseName(key string) string { return path.Base(key) }

@@ -118,6 +118,22 @@ func (c *Catalog) ReplayEnd(b *Backup) *PointReport {
 	return &PointReport{LSN: r.EndLSN(size).String(), Timeline: r.LastTLI, WAL: size.Name(r.LastTLI, r.Reached-1), Time: rfc3339(r.LastModified)}
 }
 
+// BackupReport is the stable form of one backup.
+func (c *Catalog) BackupReport(b *Backup) BackupReport {
+	br := BackupReport{ID: b.ID, Status: b.Status(), Size: b.Size(), SystemID: b.SystemID(), Usable: b.Usable(), Problems: b.Problems, RecoverableTo: c.ReplayEnd(b)}
+	if i := b.Info; i != nil {
+		br.Name, br.BeginTime, br.EndTime = i.BackupName, rfc3339(i.BeginTime), rfc3339(i.EndTime)
+		br.BeginWAL, br.EndWAL, br.Timeline = i.BeginWAL, i.EndWAL, i.Timeline
+		if i.Present["begin_xlog"] {
+			br.BeginLSN = i.BeginLSN.String()
+		}
+		if i.Present["end_xlog"] {
+			br.EndLSN = i.EndLSN.String()
+		}
+	}
+	return br
+}
+
 // Report builds the stable report.
 func (c *Catalog) Report() Report {
 	size := c.WAL.SegmentSize()
@@ -126,18 +142,7 @@ func (c *Catalog) Report() Report {
 		r.Findings = []Finding{}
 	}
 	for _, b := range c.Backups {
-		br := BackupReport{ID: b.ID, Status: b.Status(), Size: b.Size(), SystemID: b.SystemID(), Usable: b.Usable(), Problems: b.Problems, RecoverableTo: c.ReplayEnd(b)}
-		if i := b.Info; i != nil {
-			br.Name, br.BeginTime, br.EndTime = i.BackupName, rfc3339(i.BeginTime), rfc3339(i.EndTime)
-			br.BeginWAL, br.EndWAL, br.Timeline = i.BeginWAL, i.EndWAL, i.Timeline
-			if i.Present["begin_xlog"] {
-				br.BeginLSN = i.BeginLSN.String()
-			}
-			if i.Present["end_xlog"] {
-				br.EndLSN = i.EndLSN.String()
-			}
-		}
-		r.Backups = append(r.Backups, br)
+		r.Backups = append(r.Backups, c.BackupReport(b))
 	}
 	for _, t := range c.timelineIDs() {
 		tr := TimelineReport{ID: t}

@@ -23,7 +23,8 @@ func (s *selector) run() {
 		return
 	}
 	b := s.backup
-	s.p.Backup = s.report(b)
+	br := s.c.BackupReport(b)
+	s.p.Backup = &br
 	s.p.SystemID = b.SystemID()
 	s.p.Target = s.recoveryTarget()
 	if !s.checkTarget() {
@@ -32,15 +33,6 @@ func (s *selector) run() {
 	s.checkWAL()
 	s.checkTimelines()
 	s.estimate()
-}
-
-func (s *selector) report(b *catalog.Backup) *catalog.BackupReport {
-	for _, br := range s.c.Report().Backups {
-		if br.ID == b.ID {
-			return &br
-		}
-	}
-	return nil
 }
 
 func window(c *catalog.Catalog, l *catalog.Lineage) string {
