@@ -5,16 +5,12 @@ package overlays
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Object is one Kubernetes object found in the repo.
@@ -26,6 +22,7 @@ type Object struct {
 	File       string // relative to the repo root, with "/"
 	Line       int    // where the document starts
 	Body       map[string]any
+	Doc        *Doc // the document, for edits
 }
 
 func (o Object) String() string {
@@ -36,6 +33,7 @@ func (o Object) String() string {
 type Skip struct {
 	File   string
 	Reason string
+	Data   []byte `json:"-"` // the bytes, to look for references the tool won't rewrite
 }
 
 // Repo is what Scan found.
@@ -43,6 +41,18 @@ type Repo struct {
 	Root    string
 	Objects []Object
 	Skipped []Skip
+	// Files are the YAML files read, byte for byte, in path order.
+	Files []*File
+}
+
+// File returns the file at a repo-relative path, or nil.
+func (r *Repo) File(path string) *File {
+	for _, f := range r.Files {
+		if f.Path == path {
+			return f
+		}
+	}
+	return nil
 }
 
 // maxManifest caps the size of a file the scan reads.
@@ -82,7 +92,7 @@ func Scan(root string) (*Repo, error) {
 			return err
 		}
 		if info.Size() > maxManifest {
-			r.Skipped = append(r.Skipped, Skip{rel, fmt.Sprintf("larger than %d bytes", maxManifest)})
+			r.Skipped = append(r.Skipped, Skip{File: rel, Reason: fmt.Sprintf("larger than %d bytes", maxManifest)})
 			return nil
 		}
 		data, err := os.ReadFile(p)
@@ -98,6 +108,7 @@ func Scan(root string) (*Repo, error) {
 	// Namespaces from the nearest kustomization above each object without one.
 	for i := range r.Objects {
 		o := &r.Objects[i]
+		o.Doc.Object = o
 		if o.Namespace != "" {
 			continue
 		}
@@ -117,29 +128,28 @@ func Scan(root string) (*Repo, error) {
 func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 	switch {
 	case bytes.Contains(data, []byte("{{")):
-		r.Skipped = append(r.Skipped, Skip{rel, "Helm template ({{ }}): not a plain manifest"})
+		r.Skipped = append(r.Skipped, Skip{rel, "Helm template ({{ }}): not a plain manifest", data})
 		return
 	case bytes.Contains(data, []byte("\nsops:")) && bytes.Contains(data, []byte("ENC[")):
-		r.Skipped = append(r.Skipped, Skip{rel, "SOPS-encrypted: never read or rewritten"})
+		r.Skipped = append(r.Skipped, Skip{rel, "SOPS-encrypted: never read or rewritten", data})
 		return
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var node yaml.Node
-		err := dec.Decode(&node)
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			r.Skipped = append(r.Skipped, Skip{rel, "not valid YAML: " + err.Error()})
-			return
+	f, err := ParseFile(rel, data)
+	if err != nil {
+		r.Skipped = append(r.Skipped, Skip{rel, "not valid YAML: " + err.Error(), data})
+		return
+	}
+	r.Files = append(r.Files, f)
+	for _, doc := range f.Docs {
+		root := doc.Root()
+		if root == nil {
+			continue
 		}
 		var body map[string]any
-		if err := node.Decode(&body); err != nil || body == nil {
+		if err := root.Decode(&body); err != nil || body == nil {
 			continue // a scalar or list document: not an object
 		}
-		base := filepath.Base(rel)
-		if base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization" {
+		if isKustomization(rel) {
 			ns, _ := body["namespace"].(string)
 			namespaces[filepath.ToSlash(filepath.Dir(rel))] = ns
 		}
@@ -151,12 +161,13 @@ func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 		}
 		name, _ := meta["name"].(string)
 		ns, _ := meta["namespace"].(string)
-		line := node.Line
-		if len(node.Content) > 0 {
-			line = node.Content[0].Line // the mapping, after any "---" and comments
-		}
-		r.Objects = append(r.Objects, Object{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name, File: rel, Line: line, Body: body})
+		r.Objects = append(r.Objects, Object{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name, File: rel, Line: root.Line, Body: body, Doc: doc})
 	}
+}
+
+func isKustomization(rel string) bool {
+	base := filepath.Base(rel)
+	return base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization"
 }
 
 // Find returns the objects of a kind (and API group, when group is not "") with that

@@ -1,0 +1,370 @@
+// Package generator turns a restore plan into files for the GitOps repository: an overlay
+// directory with the restored Cluster (a copy of the source's spec with bootstrap.recovery)
+// and its ScheduledBackup, the wiring into the kustomization that included the source, the
+// ordering the GitOps controller needs, and the cutover edits that point the application at
+// the restored cluster. It reads the repo it is given and returns files; it writes nothing.
+package generator
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+)
+
+// Phases of a restore.
+const (
+	PhaseAll     = "all"     // the restored cluster and the cutover in one change
+	PhaseRestore = "restore" // the restored cluster only
+	PhaseCutover = "cutover" // the cutover only, once the restored cluster is in the repo
+)
+
+// Input is what Render needs.
+type Input struct {
+	Repo   *overlays.Repo
+	Source *overlays.Source
+	// Plan is the checked plan; for PhaseCutover only Restored is used.
+	Plan *plan.Plan
+	// OverlayDir is the repo-relative directory of the restored cluster's overlay; empty
+	// means <directory of the source cluster's file>/<restored name>.
+	OverlayDir string
+	Phase      string
+}
+
+// File is one file the change writes or deletes.
+type File struct {
+	Path    string // repo-relative, with "/"
+	Content []byte // nil when Delete
+	Delete  bool
+	Old     []byte // the file before the change; nil for a new file
+}
+
+// Edit is one cutover edit, for the pull request body.
+type Edit struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
+}
+
+// FollowUp is something the tool would not change by itself: the reviewer does it by hand.
+type FollowUp struct {
+	File   string `json:"file"`
+	Line   int    `json:"line,omitempty"`
+	Detail string `json:"detail"`
+}
+
+// Result is the change.
+type Result struct {
+	Files     []File        `json:"-"`
+	Changes   []plan.Change `json:"changes"`
+	Edits     []Edit        `json:"edits"`
+	FollowUps []FollowUp    `json:"followUps"`
+	Notes     []string      `json:"notes"`
+	// TwoStep is set when the cutover must be a second change, merged once the restored
+	// cluster is ready (the GitOps layout can't order them in one).
+	TwoStep bool `json:"twoStep"`
+}
+
+const (
+	cnpgAPI          = "postgresql.cnpg.io/v1"
+	barmanPlugin     = "barman-cloud.cloudnative-pg.io"
+	fluxKustomizeAPI = "kustomize.toolkit.fluxcd.io/"
+	argoAPI          = "argoproj.io/"
+)
+
+type gen struct {
+	in      Input
+	src     *overlays.Source
+	ns      string
+	old     string // the source cluster's name
+	name    string // the restored cluster's name
+	overlay string // overlay directory
+	work    map[string]*overlays.File
+	orig    map[string][]byte
+	deleted map[string]bool
+	// fileNotes say what changed in an edited file besides cutover edits.
+	fileNotes map[string][]string
+	res       *Result
+}
+
+func (g *gen) note(p, what string) {
+	g.fileNotes[p] = append(g.fileNotes[p], what)
+}
+
+// Render builds the change for a restore.
+func Render(in Input) (*Result, error) {
+	if in.Repo == nil || in.Source == nil || in.Plan == nil {
+		return nil, errors.New("generator: repo, source and plan are required")
+	}
+	if in.Phase == "" {
+		in.Phase = PhaseAll
+	}
+	g := &gen{in: in, src: in.Source, ns: in.Source.Cluster.Namespace, old: in.Source.Cluster.Name, name: in.Plan.Restored.Name,
+		work: map[string]*overlays.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
+		res: &Result{Changes: []plan.Change{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
+	if g.name == "" {
+		return nil, errors.New("generator: the plan has no restored cluster name")
+	}
+	inPlace := g.name == g.old
+	dir := in.OverlayDir
+	if dir == "" {
+		dir = path.Join(path.Dir(g.src.Cluster.File), g.name)
+	}
+	var err error
+	if g.overlay, err = overlays.SafeJoin(dir); err != nil {
+		return nil, fmt.Errorf("overlay directory: %w", err)
+	}
+	switch in.Phase {
+	case PhaseAll, PhaseRestore:
+		for _, f := range in.Repo.Files {
+			if strings.HasPrefix(f.Path, g.overlay+"/") {
+				return nil, fmt.Errorf("%s already exists in the repository: pass --overlay-dir or another --new-name", g.overlay)
+			}
+		}
+	case PhaseCutover:
+		if inPlace {
+			return nil, errors.New("an in-place restore keeps the cluster's name: there is no cutover to make")
+		}
+		if len(in.Repo.Find("postgresql.cnpg.io", "Cluster", g.ns, g.name)) == 0 {
+			return nil, fmt.Errorf("the restored cluster %s/%s is not in the repository: merge the restore first, or pass its name with --new-name", g.ns, g.name)
+		}
+	default:
+		return nil, fmt.Errorf("phase %q is not %s, %s or %s", in.Phase, PhaseAll, PhaseRestore, PhaseCutover)
+	}
+
+	var edited []string // files with cutover edits
+	if in.Phase != PhaseRestore && !inPlace {
+		if edited, err = g.cutover(); err != nil {
+			return nil, err
+		}
+	}
+	if in.Phase != PhaseCutover {
+		if err := g.restore(edited); err != nil {
+			return nil, err
+		}
+	}
+	return g.finish()
+}
+
+// restore writes the overlay and wires it in.
+func (g *gen) restore(edited []string) error {
+	p := g.in.Plan
+	inPlace := g.name == g.old
+	order := g.ordering(edited)
+	cluster, err := g.restoredCluster(order.argo)
+	if err != nil {
+		return err
+	}
+	clusterYAML, err := encode(cluster)
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{"cluster.yaml": clusterYAML}
+	resources := []string{"cluster.yaml"}
+	if !inPlace {
+		sbs, err := encode(g.scheduledBackups()...)
+		if err != nil {
+			return err
+		}
+		files["scheduledbackup.yaml"] = sbs
+		resources = append(resources, "scheduledbackup.yaml")
+	}
+	if err := g.writeOverlay(files, resources); err != nil {
+		return err
+	}
+	if inPlace {
+		if err := g.removeSourceCluster(); err != nil {
+			return err
+		}
+		g.res.Notes = append(g.res.Notes,
+			fmt.Sprintf("IN PLACE: the restored cluster keeps the name %s. Only merge this if the Cluster %s/%s and its PVCs no longer exist in Kubernetes: bootstrap.recovery runs only when a Cluster is created, so an existing cluster would be patched, not restored.", g.old, g.ns, g.old),
+			fmt.Sprintf("IN PLACE: CloudNativePG creates a new %s-app secret with a new password; restart the applications that read it once the cluster is ready.", g.old),
+			fmt.Sprintf("IN PLACE: the restored cluster archives to server name %s, not %s: the old backups stay untouched.", p.Restored.ServerName, p.Source.ServerName))
+	}
+	if order.flux != nil {
+		return g.fluxSplit(order)
+	}
+	return g.wire()
+}
+
+// writeOverlay adds the overlay's files and its kustomization.yaml.
+func (g *gen) writeOverlay(files map[string][]byte, resources []string) error {
+	k, err := encode(mapping(
+		"apiVersion", "kustomize.config.k8s.io/v1beta1",
+		"kind", "Kustomization",
+		"namespace", g.ns,
+		"resources", sequence(scalars(resources)...),
+	))
+	if err != nil {
+		return err
+	}
+	files["kustomization.yaml"] = k
+	if err := buildOverlay(files); err != nil {
+		return fmt.Errorf("the generated overlay does not build with kustomize: %w", err)
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		g.put(path.Join(g.overlay, n), files[n])
+	}
+	return nil
+}
+
+func scalars(v []string) []*yaml.Node {
+	out := make([]*yaml.Node, len(v))
+	for i, s := range v {
+		out[i] = scalar(s)
+	}
+	return out
+}
+
+// buildOverlay runs kustomize over the overlay alone, in memory.
+func buildOverlay(files map[string][]byte) error {
+	fs := filesys.MakeFsInMemory()
+	for n, b := range files {
+		if err := fs.WriteFile("/overlay/"+n, b); err != nil {
+			return err
+		}
+	}
+	_, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/overlay")
+	return err
+}
+
+// wire adds the overlay to the kustomization that includes the source cluster's file.
+func (g *gen) wire() error {
+	k, _ := g.in.Repo.IncludedBy(g.src.Cluster.File)
+	if k == nil {
+		g.res.FollowUps = append(g.res.FollowUps, FollowUp{File: g.src.Cluster.File,
+			Detail: fmt.Sprintf("no kustomization.yaml lists %s: add %s/ to whatever applies it (Flux applies directories holding a kustomization.yaml; an Argo CD directory app needs it listed)", g.src.Cluster.File, g.overlay)})
+		return nil
+	}
+	entry := overlays.Relative(k.Dir, g.overlay)
+	g.note(k.File.Path, "includes the restored cluster's overlay "+entry)
+	return g.addResource(k.File.Path, entry)
+}
+
+func (g *gen) addResource(kfile, entry string) error {
+	f := g.current(kfile)
+	out, err := f.AddListItem(f.Docs[0], []string{"resources"}, entry)
+	if err != nil {
+		return fmt.Errorf("while adding %s to %s: %w", entry, kfile, err)
+	}
+	g.put(kfile, out)
+	return nil
+}
+
+// current is the file as the change has it so far.
+func (g *gen) current(p string) *overlays.File {
+	if f, ok := g.work[p]; ok {
+		return f
+	}
+	return g.in.Repo.File(p)
+}
+
+// put records new content for a file (keeping the original for the diff).
+func (g *gen) put(p string, content []byte) {
+	if _, ok := g.orig[p]; !ok {
+		if f := g.in.Repo.File(p); f != nil {
+			g.orig[p] = f.Data
+		} else {
+			g.orig[p] = nil
+		}
+	}
+	f, err := overlays.ParseFile(p, content)
+	if err != nil {
+		// Every edit is verified by parsing it back before it gets here.
+		panic(fmt.Sprintf("generator: %s does not parse after an edit: %v", p, err))
+	}
+	g.work[p] = f
+	delete(g.deleted, p)
+}
+
+func (g *gen) remove(p string) {
+	if _, ok := g.orig[p]; !ok {
+		g.orig[p] = g.in.Repo.File(p).Data
+	}
+	delete(g.work, p)
+	g.deleted[p] = true
+}
+
+// finish turns the work into the ordered list of files and the change summary.
+func (g *gen) finish() (*Result, error) {
+	paths := make([]string, 0, len(g.orig))
+	for p := range g.orig {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		switch {
+		case g.deleted[p]:
+			g.res.Files = append(g.res.Files, File{Path: p, Delete: true, Old: g.orig[p]})
+			g.res.Changes = append(g.res.Changes, plan.Change{Path: p, Summary: "deleted"})
+		case g.orig[p] == nil:
+			g.res.Files = append(g.res.Files, File{Path: p, Content: g.work[p].Data})
+			g.res.Changes = append(g.res.Changes, plan.Change{Path: p, Summary: "new: " + describe(g.work[p])})
+		default:
+			if string(g.orig[p]) == string(g.work[p].Data) {
+				continue
+			}
+			g.res.Files = append(g.res.Files, File{Path: p, Content: g.work[p].Data, Old: g.orig[p]})
+			g.res.Changes = append(g.res.Changes, plan.Change{Path: p, Summary: g.summary(p)})
+		}
+	}
+	sort.Slice(g.res.Edits, func(i, j int) bool {
+		a, b := g.res.Edits[i], g.res.Edits[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	return g.res, nil
+}
+
+func describe(f *overlays.File) string {
+	var kinds []string
+	for _, d := range f.Docs {
+		root := d.Root()
+		if root == nil {
+			continue
+		}
+		kind, name := str(root, "kind"), str(root, "metadata", "name")
+		if name != "" {
+			kinds = append(kinds, kind+" "+name)
+		} else {
+			kinds = append(kinds, kind)
+		}
+	}
+	return strings.Join(kinds, ", ")
+}
+
+func (g *gen) summary(p string) string {
+	n := 0
+	for _, e := range g.res.Edits {
+		if e.File == p {
+			n++
+		}
+	}
+	var parts []string
+	if n > 0 {
+		parts = append(parts, fmt.Sprintf("cutover: %d reference(s) to %s now name %s", n, g.old, g.name))
+	}
+	if note, ok := g.fileNotes[p]; ok {
+		parts = append(parts, note...)
+	}
+	if len(parts) == 0 {
+		return "edited"
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,230 @@
+package generator
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	udiff "github.com/aymanbagabas/go-udiff"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+)
+
+// canary is in the fixture repos' secrets: it must never appear in anything generated.
+const canary = "CANARY-s3cr3t-7f3a9"
+
+type fixture struct {
+	repo, ns, name string
+	strategy       string
+	target         plan.RecoveryTarget
+}
+
+var fixtures = []fixture{
+	{repo: "argocd-helm", ns: "auth", name: "authentik-postgresql", target: plan.RecoveryTarget{BackupID: "20260205T020001", TargetTime: "2026-02-05T08:05:58+00:00"}},
+	{repo: "flux-helmrelease", ns: "gitea", name: "gitea-db"},
+	{repo: "plain-manifests", ns: "shop", name: "shop-db", target: plan.RecoveryTarget{BackupID: "20261120T020000", TargetLSN: "0/5000060"}},
+	{repo: "multi-doc", ns: "wiki", name: "wiki-pg"},
+	{repo: "pooler", ns: "billing", name: "billing"},
+	{repo: "pooler", ns: "billing", name: "billing", strategy: plan.InPlace},
+}
+
+func (f fixture) testName() string {
+	if f.strategy == plan.InPlace {
+		return f.repo + "-in-place"
+	}
+	return f.repo
+}
+
+// testPlan is the plan the plan package would make for the fixture: the generator only reads
+// the names and the target.
+func testPlan(t *testing.T, src *overlays.Source, f fixture) *plan.Plan {
+	t.Helper()
+	target := f.target
+	if target.BackupID == "" {
+		target.BackupID = "20261123T020000"
+	}
+	restored := plan.Restored{Namespace: f.ns, Name: f.name + "-restored", ServerName: f.name + "-restored"}
+	strategy := plan.SideBySide
+	if f.strategy == plan.InPlace {
+		restored.Name, restored.ServerName, strategy = f.name, f.name+"-2", plan.InPlace
+	}
+	return &plan.Plan{
+		Source:   plan.Source{Namespace: f.ns, Name: f.name, ServerName: src.ServerName, Catalog: src.Catalog},
+		Target:   target,
+		Restored: restored,
+		Strategy: strategy,
+		Estimate: &plan.Estimate{Seconds: 1400},
+	}
+}
+
+func render(t *testing.T, f fixture, phase string) (*overlays.Repo, *Result) {
+	t.Helper()
+	repo, err := overlays.Scan(filepath.Join("testdata", "repos", f.repo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := repo.FindSource(f.ns, f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Render(Input{Repo: repo, Source: src, Plan: testPlan(t, src, f), Phase: phase})
+	if err != nil {
+		t.Fatalf("Render(%s): %v", f.repo, err)
+	}
+	return repo, res
+}
+
+// report is what the golden files hold: the summary as JSON, then the diff.
+func report(t *testing.T, res *Result) []byte {
+	t.Helper()
+	j, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(string(j) + "\n\n" + Diff(res.Files))
+}
+
+func TestRender(t *testing.T) {
+	for _, f := range fixtures {
+		t.Run(f.testName(), func(t *testing.T) {
+			repo, res := render(t, f, PhaseAll)
+			golden.Assert(t, "generator", ".diff", report(t, res))
+			checkUnchangedLines(t, res)
+			checkNoSecrets(t, res)
+			dir := applyTo(t, repo, res)
+			checkBuilds(t, dir)
+			checkFixedPoint(t, dir, f, res)
+		})
+	}
+}
+
+// checkUnchangedLines: every line of an edited file stays byte-identical except the lines
+// a cutover edit changed (the cluster name replaced, nothing else), text inserted into a line
+// (an entry added to a flow list), added lines, and removed documents.
+func checkUnchangedLines(t *testing.T, res *Result) {
+	t.Helper()
+	for _, f := range res.Files {
+		if f.Old == nil || f.Delete {
+			continue
+		}
+		removedDoc := false
+		for _, c := range res.Changes {
+			removedDoc = removedDoc || c.Path == f.Path && strings.Contains(c.Summary, "removed")
+		}
+		for _, e := range udiff.Lines(string(f.Old), string(f.Content)) {
+			oldLines := strings.SplitAfter(string(f.Old[e.Start:e.End]), "\n")
+			newLines := strings.SplitAfter(e.New, "\n")
+			oldLines, newLines = oldLines[:len(oldLines)-1], newLines[:len(newLines)-1]
+			switch {
+			case len(oldLines) == 0: // lines added
+			case len(newLines) == 0:
+				if !removedDoc {
+					t.Errorf("%s: lines removed: %q", f.Path, oldLines)
+				}
+			case len(oldLines) != len(newLines):
+				t.Errorf("%s: %q became %q", f.Path, oldLines, newLines)
+			default:
+				for i := range oldLines {
+					if !cutoverLine(res, oldLines[i], newLines[i]) && !insertion(oldLines[i], newLines[i]) {
+						t.Errorf("%s: line changed beyond the edit:\n-%q\n+%q", f.Path, oldLines[i], newLines[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// cutoverLine: the new line is the old one with references renamed and nothing else.
+func cutoverLine(res *Result, old, new string) bool {
+	for _, e := range res.Edits {
+		if strings.ReplaceAll(old, e.Old, e.New) == new {
+			return true
+		}
+	}
+	return false
+}
+
+// insertion: the new line is the old one with text inserted at one place.
+func insertion(old, new string) bool {
+	p := 0
+	for p < len(old) && p < len(new) && old[p] == new[p] {
+		p++
+	}
+	return len(new) > len(old) && strings.HasSuffix(new, old[p:])
+}
+
+// checkNoSecrets: nothing generated carries data from the repo's secrets (the fixtures'
+// secrets hold the canary): not new files, not lines added to edited ones, not the summary.
+func checkNoSecrets(t *testing.T, res *Result) {
+	t.Helper()
+	for _, f := range res.Files {
+		added := f.Content
+		if f.Old != nil {
+			var b strings.Builder
+			for _, e := range udiff.Lines(string(f.Old), string(f.Content)) {
+				b.WriteString(e.New)
+			}
+			added = []byte(b.String())
+		}
+		if bytes.Contains(added, []byte(canary)) {
+			t.Errorf("%s: the change writes secret data", f.Path)
+		}
+	}
+	j, _ := json.Marshal(res)
+	if bytes.Contains(j, []byte(canary)) {
+		t.Errorf("the summary contains secret data: %s", j)
+	}
+}
+
+// applyTo copies the fixture repo to a temporary directory and applies the change.
+func applyTo(t *testing.T, repo *overlays.Repo, res *Result) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(repo.Root)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if f.Delete {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f.Content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// checkFixedPoint: on the changed repo, a cutover finds nothing left to change.
+func checkFixedPoint(t *testing.T, dir string, f fixture, res *Result) {
+	t.Helper()
+	if f.strategy == plan.InPlace || res.TwoStep {
+		return
+	}
+	repo, err := overlays.Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := repo.FindSource(f.ns, f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Render(Input{Repo: repo, Source: src, Plan: testPlan(t, src, f), Phase: PhaseCutover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Files) != 0 || len(again.Edits) != 0 {
+		t.Errorf("a second cutover changes %d files, %d edits: %+v", len(again.Files), len(again.Edits), again.Edits)
+	}
+}

@@ -1,0 +1,232 @@
+package generator
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+)
+
+// order is how the GitOps controller is made to apply the restored cluster before the
+// cutover.
+type order struct {
+	argo bool
+	// flux is set when Flux Kustomizations apply the repo: the restore gets its own.
+	flux *fluxOrder
+}
+
+type fluxOrder struct {
+	cluster   overlays.Object   // the Flux Kustomization that applies the source cluster
+	dependers []overlays.Object // those that apply cutover edits: they dependsOn the restore
+}
+
+func (g *gen) fluxKustomizations() []overlays.Object {
+	var out []overlays.Object
+	for _, o := range g.in.Repo.Objects {
+		if o.Kind == "Kustomization" && strings.HasPrefix(o.APIVersion, fluxKustomizeAPI) && str(o.Doc.Root(), "spec", "path") != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (g *gen) argoApplications() []overlays.Object {
+	var out []overlays.Object
+	for _, o := range g.in.Repo.Objects {
+		if (o.Kind == "Application" || o.Kind == "ApplicationSet") && strings.HasPrefix(o.APIVersion, argoAPI) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func fluxPath(o overlays.Object) []string { return []string{str(o.Doc.Root(), "spec", "path")} }
+
+func argoPaths(o overlays.Object) []string {
+	root := o.Doc.Root()
+	var out []string
+	if p := str(root, "spec", "source", "path"); p != "" {
+		out = append(out, p)
+	}
+	if srcs := get(root, "spec", "sources"); srcs != nil {
+		for _, s := range srcs.Content {
+			if p := str(s, "path"); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// ordering decides how the restore is ordered before the cutover, and notes what the
+// reviewer must know about it.
+func (g *gen) ordering(edited []string) order {
+	var o order
+	fluxKS := g.fluxKustomizations()
+	apps := g.argoApplications()
+	o.argo = len(apps) > 0 || len(fluxKS) == 0
+	if len(fluxKS) > 0 {
+		if c, ok := overlays.Owner(g.src.Cluster.File, fluxKS, fluxPath); ok {
+			o.flux = &fluxOrder{cluster: c}
+			seen := map[string]bool{}
+			for _, f := range edited {
+				if d, ok := overlays.Owner(f, fluxKS, fluxPath); ok && !seen[d.Namespace+"/"+d.Name] {
+					seen[d.Namespace+"/"+d.Name] = true
+					o.flux.dependers = append(o.flux.dependers, d)
+				}
+			}
+		}
+	}
+	if o.argo && g.in.Phase == PhaseAll && len(edited) > 0 {
+		lead := ""
+		if len(apps) == 0 {
+			lead = "If Argo CD applies this repo: "
+		}
+		g.res.Notes = append(g.res.Notes, lead+"Argo CD applies the restored Cluster in sync wave -1 and the cutover in wave 0, so the application moves only once the cluster is healthy. Argo CD has a built-in health check for CloudNativePG Clusters only from v3.1: older versions need one in argocd-cm (resource.customizations.health.postgresql.cnpg.io_Cluster), or the waves won't wait.")
+		if c, ok := overlays.Owner(g.src.Cluster.File, apps, argoPaths); ok {
+			var others []string
+			for _, f := range edited {
+				if a, ok := overlays.Owner(f, apps, argoPaths); ok && a.Name != c.Name {
+					others = append(others, a.Name)
+				}
+			}
+			if len(others) > 0 {
+				sort.Strings(others)
+				g.res.Notes = append(g.res.Notes, fmt.Sprintf("the restored cluster is in Argo CD application %s but the cutover is in %s: sync waves don't order across applications. Merge in two steps: generate --phase restore now, --phase cutover once the cluster is ready.", c.Name, strings.Join(dedupe(others), ", ")))
+				g.res.TwoStep = true
+			}
+		}
+	}
+	return o
+}
+
+func dedupe(v []string) []string {
+	var out []string
+	for i, s := range v {
+		if i == 0 || s != v[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// fluxSplit gives the restored cluster its own Flux Kustomization, with a health check on the
+// Cluster's Ready condition, and makes every Kustomization holding cutover edits depend on
+// it. When the new Kustomization would be applied by one that depends on it, the layout
+// can't order the two in one change: the restore goes first and the cutover follows.
+func (g *gen) fluxSplit(o order) error {
+	c := o.flux.cluster
+	ksName := g.name
+	for _, k := range g.fluxKustomizations() {
+		if k.Name == ksName && k.Namespace == c.Namespace {
+			return fmt.Errorf("a Flux Kustomization %s/%s already exists: pass another --new-name", c.Namespace, ksName)
+		}
+	}
+	ksFile := path.Join(path.Dir(c.File), g.name+".yaml")
+	applier, ok := overlays.Owner(ksFile, g.fluxKustomizations(), fluxPath)
+	deadlock := !ok
+	for _, d := range o.flux.dependers {
+		if ok && d.Name == applier.Name && d.Namespace == applier.Namespace {
+			deadlock = true
+		}
+	}
+	if deadlock || len(o.flux.dependers) == 0 && g.in.Phase == PhaseAll && len(g.res.Edits) > 0 {
+		// Restore first: the overlay goes where the source cluster is, the cutover waits.
+		g.dropCutover(fmt.Sprintf("Flux Kustomization %s applies both the cluster and the application, and a Kustomization of its own for the restore would be applied by the one that must wait for it", c.Name))
+		return g.wire()
+	}
+	root := c.Doc.Root()
+	spec := mapping(
+		"interval", orDefault(str(root, "spec", "interval"), "10m"),
+		"path", "./"+g.overlay,
+		"prune", false,
+		"sourceRef", deepCopy(get(root, "spec", "sourceRef")),
+		"wait", true,
+		"timeout", g.fluxTimeout(),
+	)
+	for _, k := range []string{"decryption", "postBuild", "serviceAccountName", "kubeConfig"} {
+		if v := get(root, "spec", k); v != nil {
+			set(spec, k, deepCopy(v))
+		}
+	}
+	set(spec, "healthCheckExprs", sequence(mapping(
+		"apiVersion", cnpgAPI,
+		"kind", "Cluster",
+		"current", "status.conditions.exists(e, e.type == 'Ready' && e.status == 'True')",
+	)))
+	ks := mapping("apiVersion", str(root, "apiVersion"), "kind", "Kustomization",
+		"metadata", mapping("name", ksName, "namespace", c.Namespace), "spec", spec)
+	ks.HeadComment = fmt.Sprintf("# The restored cluster %s/%s, applied on its own so that what depends on it waits\n# until CloudNativePG reports it Ready. prune: false: removing this never deletes the database.", g.ns, g.name)
+	b, err := encode(ks)
+	if err != nil {
+		return err
+	}
+	g.put(ksFile, b)
+	if k, _ := g.in.Repo.IncludedBy(c.File); k != nil {
+		entry := overlays.Relative(k.Dir, ksFile)
+		g.note(k.File.Path, "includes the Flux Kustomization "+entry)
+		if err := g.addResource(k.File.Path, entry); err != nil {
+			return err
+		}
+	}
+	for _, d := range o.flux.dependers {
+		f := g.current(d.File)
+		item := map[string]any{"name": ksName}
+		if d.Namespace != c.Namespace {
+			item["namespace"] = c.Namespace
+		}
+		var doc *overlays.Doc
+		for _, x := range f.Docs {
+			if r := x.Root(); r != nil && str(r, "kind") == "Kustomization" && str(r, "metadata", "name") == d.Name {
+				doc = x
+			}
+		}
+		out, err := f.AddListItem(doc, []string{"spec", "dependsOn"}, item)
+		if err != nil {
+			return fmt.Errorf("while making Flux Kustomization %s depend on %s: %w", d.Name, ksName, err)
+		}
+		g.put(d.File, out)
+		g.note(d.File, fmt.Sprintf("Flux Kustomization %s waits for %s", d.Name, ksName))
+	}
+	g.res.Notes = append(g.res.Notes, fmt.Sprintf("Flux applies the restored cluster through its own Kustomization %s/%s (health check on the Cluster's Ready condition; healthCheckExprs need Flux v2.5 or later)", c.Namespace, ksName))
+	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// fluxTimeout is how long Flux waits for the cluster: three times the estimate, at least 30m.
+func (g *gen) fluxTimeout() *yaml.Node {
+	minutes := 30
+	if e := g.in.Plan.Estimate; e != nil && e.Seconds*3/60+1 > minutes {
+		minutes = e.Seconds*3/60 + 1
+	}
+	if minutes%60 == 0 {
+		return scalar(fmt.Sprintf("%dh", minutes/60))
+	}
+	return scalar(fmt.Sprintf("%dm", minutes))
+}
+
+// dropCutover turns the cutover into a second step.
+func (g *gen) dropCutover(why string) {
+	for p := range g.orig {
+		if len(g.fileNotes[p]) == 0 && g.orig[p] != nil {
+			delete(g.work, p)
+			delete(g.orig, p)
+		}
+	}
+	n := len(g.res.Edits)
+	g.res.Edits = []Edit{}
+	if n > 0 {
+		g.res.TwoStep = true
+		g.res.Notes = append(g.res.Notes, fmt.Sprintf("TWO STEPS: %s. This change restores the cluster only; once it is Ready, run generate again with --phase cutover (and the same --new-name) for the %d cutover edit(s).", why, n))
+	}
+}

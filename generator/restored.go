@@ -1,0 +1,248 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+)
+
+// Fields the API server sets; a copy of a manifest exported from a cluster may carry them.
+var serverFields = []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "ownerReferences", "deletionTimestamp"}
+
+// restoredCluster copies the source Cluster (everything the user tuned, in their field
+// order) and makes it a restore: new name, bootstrap.recovery from the plan, an
+// externalClusters entry for the source catalog, and archiving to a new server name.
+func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
+	p := g.in.Plan
+	src := g.src.Cluster.Doc.Root()
+	if src == nil || src.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s is not a mapping", g.src.Cluster)
+	}
+	c := deepCopy(src)
+	meta := child(c, "metadata")
+	set(meta, "name", scalar(g.name))
+	del(meta, serverFields...)
+	if ann := get(meta, "annotations"); ann != nil {
+		del(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		if opts := str(ann, "argocd.argoproj.io/sync-options"); strings.Contains(opts, "Replace=true") || strings.Contains(opts, "Force=true") {
+			g.res.Notes = append(g.res.Notes, fmt.Sprintf("the source cluster's sync-options %q were not copied: Replace or Force would delete and recreate the Cluster, volumes included", opts))
+		}
+		if len(ann.Content) == 0 {
+			del(meta, "annotations")
+		}
+	}
+	if argo {
+		ann := child(meta, "annotations")
+		set(ann, "argocd.argoproj.io/sync-wave", quoted("-1"))
+		set(ann, "argocd.argoproj.io/sync-options", scalar("Prune=false,Delete=false"))
+	}
+	del(c, "status")
+	spec := get(c, "spec")
+	if spec == nil || spec.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s has no spec", g.src.Cluster)
+	}
+	if get(spec, "replica") != nil {
+		del(spec, "replica")
+		g.res.Notes = append(g.res.Notes, "the source cluster is a replica cluster: spec.replica was not copied, the restored cluster is a primary")
+	}
+
+	// The source catalog, as an external cluster.
+	source := g.old
+	ext := get(spec, "externalClusters")
+	for ext != nil && hasEntry(ext, source) {
+		source += "-backup"
+	}
+	entry := mapping("name", source)
+	if g.src.Plugin {
+		set(entry, "plugin", mapping(
+			"name", barmanPlugin,
+			"parameters", mapping("barmanObjectName", g.src.ObjectStore.Name, "serverName", p.Source.ServerName)))
+	} else {
+		g.res.Notes = append(g.res.Notes, "the source cluster uses the in-tree barmanObjectStore, deprecated since CloudNativePG 1.26 in favour of the barman-cloud plugin: the restored cluster keeps that form (recovery and archiving); move to the plugin in a separate change")
+		bos := deepCopy(get(src, "spec", "backup", "barmanObjectStore"))
+		set(bos, "serverName", scalar(p.Source.ServerName))
+		set(entry, "barmanObjectStore", bos)
+	}
+	if ext == nil || ext.Kind != yaml.SequenceNode {
+		ext = sequence()
+	}
+	ext.Content = append(ext.Content, entry)
+
+	// bootstrap.recovery, keeping the application database, owner and secret.
+	recovery := mapping("source", source)
+	boot := get(spec, "bootstrap")
+	for _, method := range []string{"initdb", "recovery", "pg_basebackup"} {
+		m := get(boot, method)
+		if m == nil {
+			continue
+		}
+		for _, k := range []string{"database", "owner"} {
+			if v := str(m, k); v != "" {
+				set(recovery, k, scalar(v))
+			}
+		}
+		if s := get(m, "secret"); s != nil {
+			set(recovery, "secret", deepCopy(s))
+		}
+	}
+	set(recovery, "recoveryTarget", recoveryTarget(p.Target))
+	setAfter(spec, "bootstrap", mapping("recovery", recovery), "storage")
+	setAfter(spec, "externalClusters", ext, "bootstrap")
+
+	// Archive somewhere new: barman-cloud refuses a non-empty archive.
+	if g.src.Plugin {
+		for _, pl := range get(spec, "plugins").Content {
+			if str(pl, "name") == barmanPlugin {
+				setAfter(child(pl, "parameters"), "serverName", scalar(p.Restored.ServerName), "barmanObjectName")
+			}
+		}
+	} else {
+		setAfter(get(spec, "backup", "barmanObjectStore"), "serverName", scalar(p.Restored.ServerName), "destinationPath")
+	}
+
+	what := "the latest point"
+	if t := describeTarget(p.Target); t != "" {
+		what = t
+	}
+	c.HeadComment = strings.TrimSpace(fmt.Sprintf(
+		"# Restored by cnpg-restore-gen from %s/%s (%s/%s): backup %s, recovering to %s.\n"+
+			"# bootstrap.recovery runs once, when the cluster is created; editing it later does nothing.\n%s",
+		g.ns, g.old, p.Source.Catalog, p.Source.ServerName, p.Target.BackupID, what, src.HeadComment))
+	return c, nil
+}
+
+func hasEntry(seq *yaml.Node, name string) bool {
+	for _, e := range seq.Content {
+		if str(e, "name") == name {
+			return true
+		}
+	}
+	return false
+}
+
+// recoveryTarget is the plan's target as it goes into the Cluster, fields in CNPG's order.
+func recoveryTarget(t plan.RecoveryTarget) *yaml.Node {
+	m := mapping("backupID", t.BackupID)
+	for _, kv := range [][2]string{{"targetTLI", t.TargetTLI}, {"targetTime", t.TargetTime}, {"targetLSN", t.TargetLSN}, {"targetXID", t.TargetXID}, {"targetName", t.TargetName}} {
+		if kv[1] != "" {
+			set(m, kv[0], quoted(kv[1]))
+		}
+	}
+	if t.TargetImmediate != nil {
+		set(m, "targetImmediate", boolean(*t.TargetImmediate))
+	}
+	if t.Exclusive != nil {
+		set(m, "exclusive", boolean(*t.Exclusive))
+	}
+	return m
+}
+
+func describeTarget(t plan.RecoveryTarget) string {
+	switch {
+	case t.TargetTime != "":
+		return "time " + t.TargetTime
+	case t.TargetLSN != "":
+		return "LSN " + t.TargetLSN
+	case t.TargetXID != "":
+		return "transaction " + t.TargetXID
+	case t.TargetName != "":
+		return "restore point " + t.TargetName
+	case t.TargetImmediate != nil:
+		return "the end of the backup"
+	}
+	return ""
+}
+
+// scheduledBackups copies the source's ScheduledBackups for the restored cluster, or makes a
+// daily one; the first takes a backup at once, so the new archive has a base backup early.
+func (g *gen) scheduledBackups() []*yaml.Node {
+	var out []*yaml.Node
+	for _, o := range g.sourceScheduledBackups() {
+		sb := deepCopy(o.Doc.Root())
+		meta := child(sb, "metadata")
+		set(meta, "name", scalar(g.rename(o.Name)))
+		del(meta, serverFields...)
+		del(sb, "status")
+		set(child(child(sb, "spec"), "cluster"), "name", scalar(g.name))
+		out = append(out, sb)
+	}
+	if len(out) == 0 {
+		spec := mapping("schedule", quoted("0 0 2 * * *"), "backupOwnerReference", "self", "cluster", mapping("name", g.name))
+		if g.src.Plugin {
+			set(spec, "method", scalar("plugin"))
+			set(spec, "pluginConfiguration", mapping("name", barmanPlugin))
+		} else {
+			set(spec, "method", scalar("barmanObjectStore"))
+		}
+		out = append(out, mapping("apiVersion", cnpgAPI, "kind", "ScheduledBackup",
+			"metadata", mapping("name", g.name+"-daily"), "spec", spec))
+		g.res.Notes = append(g.res.Notes, fmt.Sprintf("the source cluster has no ScheduledBackup in the repo: %s-daily backs up the restored cluster at 02:00 every day", g.name))
+	}
+	spec := get(out[0], "spec")
+	if get(spec, "immediate") == nil {
+		setAfter(spec, "immediate", boolean(true), "schedule")
+	}
+	return out
+}
+
+// sourceScheduledBackups are the ScheduledBackups of the source cluster.
+func (g *gen) sourceScheduledBackups() []overlays.Object {
+	var out []overlays.Object
+	for _, o := range g.in.Repo.Objects {
+		if o.Kind == "ScheduledBackup" && strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/") && o.Namespace == g.ns && str(o.Doc.Root(), "spec", "cluster", "name") == g.old {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// rename gives an object of the source cluster its restored name: authentik-postgresql-daily
+// becomes authentik-postgresql-restored-daily.
+func (g *gen) rename(name string) string {
+	if strings.HasPrefix(name, g.old) {
+		return g.name + strings.TrimPrefix(name, g.old)
+	}
+	return g.name + "-" + name
+}
+
+// removeSourceCluster deletes the source Cluster's document (in place: the overlay replaces
+// it), and its file when nothing else is in it.
+func (g *gen) removeSourceCluster() error {
+	return g.removeDoc(g.src.Cluster)
+}
+
+func (g *gen) removeDoc(o overlays.Object) error {
+	f := g.current(o.File)
+	var doc *overlays.Doc
+	for _, d := range f.Docs {
+		if r := d.Root(); r != nil && str(r, "kind") == o.Kind && str(r, "metadata", "name") == o.Name {
+			doc = d
+		}
+	}
+	if doc == nil {
+		return fmt.Errorf("%s: the document is gone", o)
+	}
+	out, remains := f.RemoveDoc(doc)
+	if remains {
+		g.put(o.File, out)
+		g.note(o.File, fmt.Sprintf("%s %s removed", o.Kind, o.Name))
+		return nil
+	}
+	g.remove(o.File)
+	k, entry := g.in.Repo.IncludedBy(o.File)
+	if k == nil {
+		return nil
+	}
+	kf := g.current(k.File.Path)
+	out, err := kf.RemoveListItem(kf.Docs[0], []string{"resources"}, entry)
+	if err != nil {
+		return fmt.Errorf("while removing %s from %s: %w", entry, k.File.Path, err)
+	}
+	g.put(k.File.Path, out)
+	g.note(k.File.Path, "no longer lists "+entry)
+	return nil
+}
