@@ -191,7 +191,7 @@ func (g *gen) scan(f *overlays.File, m matcher, doc *overlays.Doc, kind, ctx str
 		last = keys[len(keys)-1]
 	}
 	if mentions > 0 && len(keys) > 0 && keys[0] != "metadata" && last != "namespace" && last != "targetNamespace" &&
-		!(isKustomizationFile(f.Path) && len(keys) == 2 && keys[1] == "[]") {
+		(!isKustomizationFile(f.Path) || len(keys) != 2 || keys[1] != "[]") {
 		g.res.FollowUps = append(g.res.FollowUps, FollowUp{File: f.Path, Line: n.Line,
 			Detail: fmt.Sprintf("%s mentions %s: not a service or secret name the tool knows; check whether it should name %s", p, m.old, m.new)})
 	}

@@ -50,6 +50,9 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 		g.res.Notes = append(g.res.Notes, "the source cluster is a replica cluster: spec.replica was not copied, the restored cluster is a primary")
 	}
 
+	if strings.TrimSuffix(p.Source.Catalog, "/") != strings.TrimSuffix(g.src.Catalog, "/") {
+		g.res.Notes = append(g.res.Notes, fmt.Sprintf("the plan read the catalog at %s, but CloudNativePG will recover from %s (the cluster's own backup configuration): make sure both hold the same backups", p.Source.Catalog, g.src.Catalog))
+	}
 	// The source catalog, as an external cluster.
 	source := g.old
 	ext := get(spec, "externalClusters")

@@ -111,6 +111,6 @@ kustomize overlays and opens the pull request that performs the restore through 
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newCatalogCmd(s), newPlanCmd(s, nil))
+	root.AddCommand(newCatalogCmd(s), newPlanCmd(s, nil), newGenerateCmd(s, nil))
 	return root
 }

@@ -136,16 +136,19 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	var taken []plan.Object
 	var notes []string
 	if opts.Repo != "" {
-		if taken, notes, err = opts.discover(); err != nil {
+		repo, err := overlays.Scan(opts.Repo)
+		if err != nil {
+			return err
+		}
+		src, err := repo.FindSource(opts.Namespace, opts.Cluster)
+		if err != nil {
+			return err
+		}
+		if taken, notes, err = opts.discover(repo, src); err != nil {
 			return err
 		}
 	}
-	// A plan needs only the WAL from its backup on: scan that first; when the plan fails a
-	// check, plan again on the whole catalog so that the refusal is explained from all of it.
-	p, err := makePlan(ctx, s, opts, target, taken, plan.WALFrom(target))
-	if err == nil && !p.OK() {
-		p, err = makePlan(ctx, s, opts, target, taken, nil)
-	}
+	p, err := checkedPlan(ctx, s, opts, target, taken)
 	if err != nil {
 		return err
 	}
@@ -161,27 +164,35 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	if !p.OK() {
-		var names []string
-		for _, c := range p.Failed() {
-			names = append(names, c.Name)
-		}
-		return safetyError{msg: "the plan failed its safety checks: " + strings.Join(names, ", ")}
+	return refusal(p)
+}
+
+// checkedPlan makes the plan. A plan needs only the WAL from its backup on: scan that first;
+// when the plan fails a check, plan again on the whole catalog so that the refusal is
+// explained from all of it.
+func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, taken []plan.Object) (*plan.Plan, error) {
+	p, err := makePlan(ctx, s, opts, target, taken, plan.WALFrom(target))
+	if err == nil && !p.OK() {
+		p, err = makePlan(ctx, s, opts, target, taken, nil)
 	}
-	return nil
+	return p, err
+}
+
+// refusal is the safety error of a plan that failed a check, nil for a good one.
+func refusal(p *plan.Plan) error {
+	if p.OK() {
+		return nil
+	}
+	var names []string
+	for _, c := range p.Failed() {
+		names = append(names, c.Name)
+	}
+	return safetyError{msg: "the plan failed its safety checks: " + strings.Join(names, ", ")}
 }
 
 // discover fills the catalog flags the user left empty from the cluster's manifests in the
 // repo, and returns the repo's objects (for the name-collision check) and notes for the plan.
-func (o *planOptions) discover() ([]plan.Object, []string, error) {
-	repo, err := overlays.Scan(o.Repo)
-	if err != nil {
-		return nil, nil, err
-	}
-	src, err := repo.FindSource(o.Namespace, o.Cluster)
-	if err != nil {
-		return nil, nil, err
-	}
+func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) ([]plan.Object, []string, error) {
 	var notes []string
 	if o.Catalog == "" {
 		o.Catalog = src.Catalog

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+)
+
+type generateOptions struct {
+	planOptions
+	OverlayDir string
+	Phase      string
+	Cleanup    bool
+	DryRun     bool
+	Out        string
+	AllowDirty bool
+}
+
+func newGenerateCmd(s *streams, runF func(context.Context, *generateOptions) error) *cobra.Command {
+	opts := &generateOptions{}
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Write the restore into the GitOps repo: the restored Cluster's overlay and the cutover",
+		Long: `Generate the restore as changes to the GitOps repository in --repo:
+
+  - an overlay directory (<cluster dir>/<new name>/, or --overlay-dir) with the restored Cluster,
+    a copy of the source's spec with bootstrap.recovery pinned to the plan's backup and target,
+    an externalClusters entry for the source catalog and archiving to a new server name, plus
+    its ScheduledBackup, wired into the kustomization that included the source cluster;
+  - the cutover: every reference the application makes to the old cluster (services -rw/-ro/-r
+    in any form, the -app/-superuser/-ca secrets, Pooler and Database cluster names) rewritten
+    in place, byte for byte except the name; what can't be rewritten safely is listed;
+  - the ordering: Argo CD sync waves, or a Flux Kustomization of its own with a health check
+    that the application's Kustomization depends on.
+
+It plans first (the same checks as 'plan') and writes nothing when a check fails (exit 3) or
+any step fails. It refuses a repo with uncommitted changes unless --allow-dirty. Secret
+values are never read or written.
+
+--phase restore and --phase cutover split the change in two; --cleanup is the follow-up that
+removes the old cluster once the restored one is verified.`,
+		Example: `  # see the change without touching anything
+  cnpg-restore-gen generate --repo ~/src/homelab --cluster auth/authentik-postgresql --dry-run
+
+  # point-in-time restore, written into the checkout
+  cnpg-restore-gen generate --repo ~/src/homelab --cluster auth/authentik-postgresql \
+      --target-time "2026-02-05 08:05:00+00" --ca-bundle truenas-ca.pem
+
+  # after the restore is verified: remove the old cluster and its scheduled backups
+  cnpg-restore-gen generate --repo ~/src/homelab --cluster auth/authentik-postgresql --cleanup`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.complete(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runGenerate(cmd.Context(), s, opts)
+		},
+	}
+	fs := cmd.Flags()
+	opts.catalogFlags.register(fs)
+	opts.targetFlags.register(fs)
+	fs.StringVar(&opts.Repo, "repo", "", "GitOps repository checkout to read and change (required)")
+	fs.StringVar(&opts.Cluster, "cluster", "", "the source cluster, NAMESPACE/NAME (or NAME with -n)")
+	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "the source cluster's namespace")
+	fs.StringVar(&opts.NewName, "new-name", "", "name of the restored cluster (default <name>-restored, or the source's name in place)")
+	fs.StringVar(&opts.NewServerName, "new-server-name", "", "barman server name the restored cluster archives to (default its name)")
+	fs.StringVar(&opts.Strategy, "strategy", plan.SideBySide, "side-by-side (a new cluster, then the cutover) or in-place (same name, for a cluster that no longer exists)")
+	fs.BoolVar(&opts.Exclusive, "target-exclusive", false, "stop just before the target time, LSN or XID instead of just after it")
+	fs.StringVar(&opts.OverlayDir, "overlay-dir", "", "repo-relative directory for the restored cluster (default <cluster dir>/<new name>)")
+	fs.StringVar(&opts.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
+	fs.BoolVar(&opts.Cleanup, "cleanup", false, "the follow-up change: remove the old cluster and its ScheduledBackups (needs the restored cluster and the cutover merged)")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the change as a unified diff and write nothing")
+	fs.StringVar(&opts.Out, "out", "", "write the changed and new files under this directory instead of the repo")
+	fs.BoolVar(&opts.AllowDirty, "allow-dirty", false, "write into a checkout that has uncommitted changes")
+	fs.StringVarP(&opts.Output, "output", "o", "table", "summary format: table, json or yaml")
+	return cmd
+}
+
+func (o *generateOptions) complete() error {
+	if o.Repo == "" {
+		return usagef("--repo is required: generate reads the cluster's manifests from the GitOps repository and changes them")
+	}
+	switch o.Phase {
+	case generator.PhaseAll, generator.PhaseRestore, generator.PhaseCutover:
+	default:
+		return usagef("--phase %q is not all, restore or cutover", o.Phase)
+	}
+	if o.Cleanup && o.Phase != generator.PhaseAll {
+		return usagef("--cleanup and --phase are separate changes: use one")
+	}
+	if o.DryRun && o.Out != "" {
+		return usagef("--dry-run writes nothing: drop --out")
+	}
+	if o.OverlayDir != "" {
+		if _, err := overlays.SafeJoin(filepath.ToSlash(o.OverlayDir)); err != nil {
+			return usagef("--overlay-dir: %v", err)
+		}
+	}
+	return o.planOptions.complete()
+}
+
+// generateReport is what -o json|yaml prints.
+type generateReport struct {
+	Plan     *plan.Plan        `json:"plan,omitempty"`
+	Phase    string            `json:"phase"`
+	Written  string            `json:"written"` // the repo, the --out directory, or "" for --dry-run
+	Result   *generator.Result `json:"result"`
+	Deleted  []string          `json:"deleted"`
+	Restored string            `json:"restored"`
+}
+
+func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
+	repo, err := overlays.Scan(opts.Repo)
+	if err != nil {
+		return err
+	}
+	src, err := repo.FindSource(opts.Namespace, opts.Cluster)
+	if err != nil {
+		return err
+	}
+	if opts.NewName != "" && !dnsLabel(opts.NewName) {
+		return usagef("--new-name %q is not a valid cluster name (lowercase letters, digits and '-')", opts.NewName)
+	}
+	report := generateReport{Phase: opts.Phase}
+	var res *generator.Result
+	switch {
+	case opts.Cleanup:
+		report.Phase = "cleanup"
+		report.Restored = orDefaultName(opts.NewName, opts.Cluster+"-restored")
+		res, err = generator.Cleanup(generator.CleanupInput{Repo: repo, Source: src, Restored: report.Restored})
+	case opts.Phase == generator.PhaseCutover:
+		report.Restored = orDefaultName(opts.NewName, opts.Cluster+"-restored")
+		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Phase: opts.Phase, OverlayDir: opts.OverlayDir,
+			Plan: &plan.Plan{Restored: plan.Restored{Namespace: opts.Namespace, Name: report.Restored}}})
+	default:
+		target, terr := opts.target()
+		if terr != nil {
+			return terr
+		}
+		taken, notes, derr := opts.discover(repo, src)
+		if derr != nil {
+			return derr
+		}
+		p, perr := checkedPlan(ctx, s, &opts.planOptions, target, taken)
+		if perr != nil {
+			return perr
+		}
+		p.Warnings = append(p.Warnings, notes...)
+		p.Candidates = nil
+		report.Plan, report.Restored = p, p.Restored.Name
+		if !p.OK() {
+			fmt.Fprintln(s.ErrOut, "nothing written: the plan failed its safety checks")
+			if werr := writePlanTable(s.Out, p); werr != nil {
+				return werr
+			}
+			return refusal(p)
+		}
+		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Plan: p, Phase: opts.Phase, OverlayDir: opts.OverlayDir})
+		if err == nil {
+			p.Changes = res.Changes
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("nothing written: %w", err)
+	}
+	report.Result = res
+	report.Deleted = []string{}
+	for _, f := range res.Files {
+		if f.Delete {
+			report.Deleted = append(report.Deleted, f.Path)
+		}
+	}
+	switch {
+	case opts.DryRun:
+		if _, err := io.WriteString(s.Out, generator.Diff(res.Files)); err != nil {
+			return err
+		}
+		if opts.Output == "table" {
+			return writeGenerateSummary(s.ErrOut, report)
+		}
+		return writeData(s.ErrOut, opts.Output, report)
+	case opts.Out != "":
+		report.Written = opts.Out
+		var changes []overlays.Change
+		for _, f := range res.Files {
+			if !f.Delete {
+				changes = append(changes, overlays.Change{Path: f.Path, Content: f.Content})
+			}
+		}
+		if err := (overlays.Writer{Root: opts.Out}).Write(changes); err != nil {
+			return fmt.Errorf("nothing written to %s: %w", opts.Out, err)
+		}
+	default:
+		report.Written = opts.Repo
+		if len(res.Files) > 0 {
+			if err := checkClean(opts); err != nil {
+				return err
+			}
+			var changes []overlays.Change
+			for _, f := range res.Files {
+				changes = append(changes, overlays.Change{Path: f.Path, Content: f.Content, Delete: f.Delete})
+			}
+			if err := (overlays.Writer{Root: opts.Repo}).Write(changes); err != nil {
+				return fmt.Errorf("nothing written to %s: %w", opts.Repo, err)
+			}
+		}
+	}
+	if opts.Output != "table" {
+		return writeData(s.Out, opts.Output, report)
+	}
+	return writeGenerateSummary(s.Out, report)
+}
+
+func orDefaultName(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// checkClean refuses to write into a checkout with uncommitted changes: the change must be
+// reviewable on its own.
+func checkClean(opts *generateOptions) error {
+	if opts.AllowDirty {
+		return nil
+	}
+	dirty, err := gitops.Dirty(opts.Repo)
+	if errors.Is(err, gitops.ErrNotARepository) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(dirty) > 0 {
+		more := ""
+		if len(dirty) > 3 {
+			more = fmt.Sprintf(" and %d more", len(dirty)-3)
+			dirty = dirty[:3]
+		}
+		return fmt.Errorf("nothing written: %s has uncommitted changes (%s%s): commit or stash them, or pass --allow-dirty", opts.Repo, strings.Join(dirty, ", "), more)
+	}
+	return nil
+}
+
+func writeGenerateSummary(w io.Writer, r generateReport) error {
+	var b strings.Builder
+	res := r.Result
+	if p := r.Plan; p != nil {
+		fmt.Fprintf(&b, "Restore   %s/%s → %s/%s (%s), backup %s, %s\n", p.Source.Namespace, p.Source.Name, p.Restored.Namespace, p.Restored.Name,
+			p.Strategy, p.Target.BackupID, describeTarget(p.Target))
+	}
+	verb := "Changed"
+	switch {
+	case r.Written == "":
+		verb = "Would change"
+	case len(res.Files) == 0:
+		verb = "Nothing to change"
+	}
+	where := ""
+	if r.Written != "" {
+		where = " in " + r.Written
+	}
+	fmt.Fprintf(&b, "%s%s (%s)\n", verb, where, r.Phase)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, c := range res.Changes {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.Path, c.Summary)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(res.Edits) > 0 {
+		fmt.Fprintf(&b, "\nCutover\n")
+		for _, e := range res.Edits {
+			fmt.Fprintf(&b, "  %s:%d  %s → %s\n", e.File, e.Line, e.Old, e.New)
+		}
+	}
+	if len(res.FollowUps) > 0 {
+		fmt.Fprintf(&b, "\nFollow-ups (by hand)\n")
+		for _, f := range res.FollowUps {
+			at := f.File
+			if f.Line > 0 {
+				at = fmt.Sprintf("%s:%d", f.File, f.Line)
+			}
+			fmt.Fprintf(&b, "  %s  %s\n", at, f.Detail)
+		}
+	}
+	var notes []string
+	if r.Plan != nil {
+		notes = append(notes, r.Plan.Warnings...)
+	}
+	notes = append(notes, res.Notes...)
+	if len(notes) > 0 {
+		fmt.Fprintf(&b, "\nNotes\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
