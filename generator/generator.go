@@ -141,6 +141,10 @@ func Render(in Input) (*Result, error) {
 		return nil, fmt.Errorf("phase %q is not %s, %s or %s", in.Phase, PhaseAll, PhaseRestore, PhaseCutover)
 	}
 
+	if in.Phase == PhaseRestore && !inPlace {
+		g.res.TwoStep = true
+		g.res.Notes = append(g.res.Notes, fmt.Sprintf("TWO STEPS: this change restores the cluster only; once %s is Ready, run generate again with --phase cutover (and the same --new-name)", g.name))
+	}
 	var edited []string // files with cutover edits
 	if in.Phase != PhaseRestore && !inPlace {
 		if edited, err = g.cutover(); err != nil {

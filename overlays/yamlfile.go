@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -163,7 +164,7 @@ func (f *File) indentOf(off int) int {
 // scalar (| or >) its content lines without the header. ok is false when the text can't be
 // located exactly (a multi-line plain scalar, an anchor or tag in front of it).
 func (f *File) Span(n *yaml.Node) (start, end int, ok bool) {
-	if n.Kind != yaml.ScalarNode {
+	if n == nil || n.Kind != yaml.ScalarNode {
 		return 0, 0, false
 	}
 	start, ok = f.offset(n.Line, n.Column)
@@ -451,6 +452,9 @@ func (f *File) AddListItem(doc *Doc, path []string, item any) ([]byte, error) {
 			lead = "\n"
 		}
 		rep = Replacement{at, at, lead + string(f.Data[lineStart:dash]) + string(f.Data[dash:first]) + text + "\n"}
+	}
+	if bytes.Contains(f.Data, []byte("\r\n")) {
+		rep.New = strings.ReplaceAll(rep.New, "\n", "\r\n") // keep the file's line endings
 	}
 	out, err := Apply(f.Data, []Replacement{rep})
 	if err != nil {

@@ -1,0 +1,140 @@
+package overlays
+
+import (
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func parse(t *testing.T, src string) *File {
+	t.Helper()
+	f, err := ParseFile("f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestSpanLocatesEachScalarStyle(t *testing.T) {
+	src := "# c\n---\na: plain-value  # comment\nb: \"double \\\" quoted\"\nc: 'single ''quoted'''\nd: |\n  line one\n  line two\ne: [x, \"y\"]\nf: é-ünïcode\ng: pre-\u00e9 tail\n"
+	f := parse(t, src)
+	if len(f.Docs) != 2 || f.Docs[0].Root() != nil {
+		t.Fatalf("want a comment-only document and the mapping, got %d documents", len(f.Docs))
+	}
+	root := f.Docs[1].Root()
+	want := map[string]string{
+		"a": "plain-value",
+		"b": `"double \" quoted"`,
+		"c": `'single ''quoted'''`,
+		"d": "  line one\n  line two\n",
+		"f": "é-ünïcode",
+		"g": "pre-é tail",
+	}
+	for k, w := range want {
+		_, n := lookup(root, k)
+		s, e, ok := f.Span(n)
+		if !ok || src[s:e] != w {
+			t.Errorf("Span(%s) = %q, %v; want %q", k, src[s:e], ok, w)
+		}
+	}
+	_, seq := lookup(root, "e")
+	if s, e, ok := f.Span(seq.Content[1]); !ok || src[s:e] != `"y"` {
+		t.Errorf("Span(e[1]) = %q %v", src[s:e], ok)
+	}
+	if root.Line != 3 {
+		t.Errorf("line numbers are not counted from the start of the file")
+	}
+}
+
+func TestDocumentsHaveByteRanges(t *testing.T) {
+	src := "a: 1\n---\nb: 2\n--- # x\nc: 3\n"
+	f := parse(t, src)
+	if len(f.Docs) != 3 {
+		t.Fatalf("%d documents", len(f.Docs))
+	}
+	var got []string
+	for _, d := range f.Docs {
+		got = append(got, src[d.Start:d.End])
+	}
+	if strings.Join(got, "|") != "a: 1\n|---\nb: 2\n|--- # x\nc: 3\n" {
+		t.Errorf("documents = %q", got)
+	}
+	out, remains := f.RemoveDoc(f.Docs[1])
+	if string(out) != "a: 1\n--- # x\nc: 3\n" || !remains {
+		t.Errorf("RemoveDoc = %q %v", out, remains)
+	}
+}
+
+func TestAddListItemKeepsStyle(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{"resources:\n  - a.yaml\n  - b.yaml  # note\nnamespace: x\n", "resources:\n  - a.yaml\n  - b.yaml  # note\n  - new\nnamespace: x\n"},
+		{"resources:\n- a.yaml\n", "resources:\n- a.yaml\n- new\n"},
+		{"resources: [a.yaml, b.yaml]\n", "resources: [a.yaml, b.yaml, new]\n"},
+		{"resources: []\n", "resources: [new]\n"},
+		{"kind: Kustomization\n", "kind: Kustomization\nresources:\n  - new\n"},
+		{"kind: Kustomization", "kind: Kustomization\nresources:\n  - new\n"},
+		{"resources:\r\n  - a.yaml\r\n", "resources:\r\n  - a.yaml\r\n  - new\r\n"},
+	}
+	for _, tc := range cases {
+		f := parse(t, tc.src)
+		got, err := f.AddListItem(f.Docs[0], []string{"resources"}, "new")
+		if err != nil || string(got) != tc.want {
+			t.Errorf("AddListItem(%q) = %q, %v; want %q", tc.src, got, err, tc.want)
+		}
+	}
+	f := parse(t, "spec:\n  path: ./apps\n  dependsOn:\n    - name: db\n")
+	got, err := f.AddListItem(f.Docs[0], []string{"spec", "dependsOn"}, map[string]any{"name": "pg-restored"})
+	if err != nil || string(got) != "spec:\n  path: ./apps\n  dependsOn:\n    - name: db\n    - name: pg-restored\n" {
+		t.Errorf("AddListItem(mapping) = %q, %v", got, err)
+	}
+	f = parse(t, "spec:\n  path: ./apps\n  prune: true\n")
+	got, err = f.AddListItem(f.Docs[0], []string{"spec", "dependsOn"}, map[string]any{"name": "pg-restored"})
+	if err != nil || string(got) != "spec:\n  path: ./apps\n  prune: true\n  dependsOn:\n    - name: pg-restored\n" {
+		t.Errorf("AddListItem(new key) = %q, %v", got, err)
+	}
+}
+
+func TestRemoveListItem(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{"resources:\n  - a.yaml\n  - b.yaml # c\n  - c.yaml\n", "resources:\n  - a.yaml\n  - c.yaml\n"},
+		{"resources: [a.yaml, b.yaml, c.yaml]\n", "resources: [a.yaml, c.yaml]\n"},
+		{"resources: [a.yaml, b.yaml]\n", "resources: [a.yaml]\n"},
+		{"resources: [b.yaml, a.yaml]\n", "resources: [a.yaml]\n"},
+		{"resources: [b.yaml]\n", "resources: []\n"},
+	}
+	for _, tc := range cases {
+		f := parse(t, tc.src)
+		got, err := f.RemoveListItem(f.Docs[0], []string{"resources"}, "b.yaml")
+		if err != nil || string(got) != tc.want {
+			t.Errorf("RemoveListItem(%q) = %q, %v; want %q", tc.src, got, err, tc.want)
+		}
+	}
+}
+
+// VerifyScalars catches an edit that changes more than the values it was asked to.
+func TestVerifyScalarsRefusesCollateralChanges(t *testing.T) {
+	f := parse(t, "a: pg-rw\nb: x\n")
+	_, a := lookup(f.Docs[0].Root(), "a")
+	if err := f.VerifyScalars([]byte("a: pg2-rw\nb: x\n"), map[*yaml.Node]string{a: "pg2-rw"}); err != nil {
+		t.Errorf("intended edit refused: %v", err)
+	}
+	for _, bad := range []string{"a: pg2-rw\nb: y\n", "a: pg2-rw\n", "a: [pg2-rw]\nb: x\n", "a: pg2-rw\nb: x\n---\nc: 1\n", "a: pg3-rw\nb: x\n"} {
+		if err := f.VerifyScalars([]byte(bad), map[*yaml.Node]string{a: "pg2-rw"}); err == nil {
+			t.Errorf("VerifyScalars(%q) = nil", bad)
+		}
+	}
+}
+
+func TestRelativeAndSafeJoin(t *testing.T) {
+	for _, tc := range [][3]string{{"apps/auth", "apps/auth/pg", "pg"}, {"apps/auth/db", "apps/auth/pg", "../pg"}, {".", "a/b", "a/b"}, {"a", "a", "."}} {
+		if got := Relative(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("Relative(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
+		}
+	}
+	for _, bad := range []string{"", "/abs", "../x", "a/../../x", `a\b`} {
+		if _, err := SafeJoin(bad); err == nil {
+			t.Errorf("SafeJoin(%q) = nil error", bad)
+		}
+	}
+}
