@@ -27,3 +27,9 @@ step cnpg-restore-gen catalog check --catalog "$cat_url" --server-name pg-main -
 
 step cnpg-restore-gen plan --cluster auth/pg-main --catalog "$cat_url" --system-id "$sys" --explain
 "$tool" plan --cluster auth/pg-main --catalog "$cat_url" --system-id "$sys" --explain | sed "s#$work#/tmp/sample#g"
+
+# The GitOps side: a copy of an Argo CD repo whose Authentik chart names the database.
+cp -r "$top/generator/testdata/repos/argocd-helm" "$work/repo"
+step cnpg-restore-gen generate --repo ./repo --cluster auth/authentik-postgresql --catalog "$cat_url" --server-name pg-main --system-id "$sys" --dry-run
+(cd "$work" && "$tool" generate --repo ./repo --cluster auth/authentik-postgresql --catalog "$cat_url" \
+  --server-name pg-main --system-id "$sys" --dry-run 2>&1) | sed "s#$work#/tmp/sample#g"
