@@ -31,9 +31,9 @@ test-integration: tools ## integration tests only
 FUZZTIME ?= 30s
 fuzz: ## run every fuzz target for FUZZTIME each
 	@for t in catalog:FuzzParseBackupInfo catalog:FuzzParseWALName catalog:FuzzParseHistory catalog:FuzzParseTargetTime \
-	          internal/objstore:FuzzParseListV2; do \
+	          internal/objstore:FuzzParseListV2 generator:FuzzCutover; do \
 	  pkg=$${t%%:*}; f=$${t#*:}; echo "fuzz: $$f ($(FUZZTIME))"; \
-	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) >/dev/null || exit 1; \
+	  out=$$($(GO) test ./$$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) 2>&1) || { echo "$$out" | tail -40; exit 1; }; \
 	done
 
 golden: ## rewrite golden files (read every diff before committing)
