@@ -107,14 +107,14 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 		setAfter(get(spec, "backup", "barmanObjectStore"), "serverName", scalar(p.Restored.ServerName), "destinationPath")
 	}
 
-	what := "the latest point"
-	if t := describeTarget(p.Target); t != "" {
-		what = t
+	what := p.Target.Describe()
+	if !strings.Contains(what, p.Target.BackupID) {
+		what += " from backup " + p.Target.BackupID
 	}
 	c.HeadComment = strings.TrimSpace(fmt.Sprintf(
-		"# Restored by cnpg-restore-gen from %s/%s (%s/%s): backup %s, recovering to %s.\n"+
+		"# Restored by cnpg-restore-gen from %s/%s (%s/%s): recovering to %s.\n"+
 			"# bootstrap.recovery runs once, when the cluster is created; editing it later does nothing.\n%s",
-		g.ns, g.old, p.Source.Catalog, p.Source.ServerName, p.Target.BackupID, what, src.HeadComment))
+		g.ns, g.old, p.Source.Catalog, p.Source.ServerName, what, src.HeadComment))
 	return c, nil
 }
 
@@ -142,22 +142,6 @@ func recoveryTarget(t plan.RecoveryTarget) *yaml.Node {
 		set(m, "exclusive", boolean(*t.Exclusive))
 	}
 	return m
-}
-
-func describeTarget(t plan.RecoveryTarget) string {
-	switch {
-	case t.TargetTime != "":
-		return "time " + t.TargetTime
-	case t.TargetLSN != "":
-		return "LSN " + t.TargetLSN
-	case t.TargetXID != "":
-		return "transaction " + t.TargetXID
-	case t.TargetName != "":
-		return "restore point " + t.TargetName
-	case t.TargetImmediate != nil:
-		return "the end of the backup"
-	}
-	return ""
 }
 
 // scheduledBackups copies the source's ScheduledBackups for the restored cluster, or makes a

@@ -101,6 +101,23 @@ type RecoveryTarget struct {
 	Exclusive       *bool  `json:"exclusive,omitempty"`
 }
 
+// Describe says in words where the recovery stops.
+func (t RecoveryTarget) Describe() string {
+	switch {
+	case t.TargetTime != "":
+		return "time " + t.TargetTime
+	case t.TargetLSN != "":
+		return "LSN " + t.TargetLSN
+	case t.TargetXID != "":
+		return "transaction " + t.TargetXID
+	case t.TargetName != "":
+		return "restore point " + t.TargetName
+	case t.TargetImmediate != nil:
+		return "the end of backup " + t.BackupID
+	}
+	return "the latest point reachable from backup " + t.BackupID
+}
+
 // Check is one named safety check.
 type Check struct {
 	Name   string `json:"name"`

@@ -71,15 +71,7 @@ removes the old cluster once the restored one is verified.`,
 		},
 	}
 	fs := cmd.Flags()
-	opts.catalogFlags.register(fs)
-	opts.targetFlags.register(fs)
-	fs.StringVar(&opts.Repo, "repo", "", "GitOps repository checkout to read and change (required)")
-	fs.StringVar(&opts.Cluster, "cluster", "", "the source cluster, NAMESPACE/NAME (or NAME with -n)")
-	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "the source cluster's namespace")
-	fs.StringVar(&opts.NewName, "new-name", "", "name of the restored cluster (default <name>-restored, or the source's name in place)")
-	fs.StringVar(&opts.NewServerName, "new-server-name", "", "barman server name the restored cluster archives to (default its name)")
-	fs.StringVar(&opts.Strategy, "strategy", plan.SideBySide, "side-by-side (a new cluster, then the cutover) or in-place (same name, for a cluster that no longer exists)")
-	fs.BoolVar(&opts.Exclusive, "target-exclusive", false, "stop just before the target time, LSN or XID instead of just after it")
+	opts.register(fs, "GitOps repository checkout to read and change (required)")
 	fs.StringVar(&opts.OverlayDir, "overlay-dir", "", "repo-relative directory for the restored cluster (default <cluster dir>/<new name>)")
 	fs.StringVar(&opts.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
 	fs.BoolVar(&opts.Cleanup, "cleanup", false, "the follow-up change: remove the old cluster and its ScheduledBackups (needs the restored cluster and the cutover merged)")
@@ -261,7 +253,7 @@ func writeGenerateSummary(w io.Writer, r generateReport) error {
 	res := r.Result
 	if p := r.Plan; p != nil {
 		fmt.Fprintf(&b, "Restore   %s/%s → %s/%s (%s), backup %s, %s\n", p.Source.Namespace, p.Source.Name, p.Restored.Namespace, p.Restored.Name,
-			p.Strategy, p.Target.BackupID, describeTarget(p.Target))
+			p.Strategy, p.Target.BackupID, p.Target.Describe())
 	}
 	verb := "Changed"
 	switch {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
@@ -61,18 +62,23 @@ PostgreSQL's "2026-02-05 02:00:00+00"; a time without a zone is refused.`,
 		},
 	}
 	fs := cmd.Flags()
-	opts.catalogFlags.register(fs)
-	opts.targetFlags.register(fs)
-	fs.StringVar(&opts.Repo, "repo", "", "GitOps repository checkout: the cluster's manifests give the catalog location, endpoint and server name (flags win)")
-	fs.StringVar(&opts.Cluster, "cluster", "", "the source cluster, NAMESPACE/NAME (or NAME with -n)")
-	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "the source cluster's namespace")
-	fs.StringVar(&opts.NewName, "new-name", "", "name of the restored cluster (default <name>-restored, or the source's name in place)")
-	fs.StringVar(&opts.NewServerName, "new-server-name", "", "barman server name the restored cluster archives to (default its name)")
-	fs.StringVar(&opts.Strategy, "strategy", plan.SideBySide, "side-by-side (a new cluster next to the old) or in-place (same name)")
-	fs.BoolVar(&opts.Exclusive, "target-exclusive", false, "stop just before the target time, LSN or XID instead of just after it")
+	opts.register(fs, "GitOps repository checkout: the cluster's manifests give the catalog location, endpoint and server name (flags win)")
 	fs.BoolVar(&opts.Explain, "explain", false, "say why each backup was or wasn't chosen")
 	fs.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
+}
+
+// register adds the flags plan and generate share; repoHelp says what --repo is for.
+func (o *planOptions) register(fs *pflag.FlagSet, repoHelp string) {
+	o.catalogFlags.register(fs)
+	o.targetFlags.register(fs)
+	fs.StringVar(&o.Repo, "repo", "", repoHelp)
+	fs.StringVar(&o.Cluster, "cluster", "", "the source cluster, NAMESPACE/NAME (or NAME with -n)")
+	fs.StringVarP(&o.Namespace, "namespace", "n", "", "the source cluster's namespace")
+	fs.StringVar(&o.NewName, "new-name", "", "name of the restored cluster (default <name>-restored, or the source's name in place)")
+	fs.StringVar(&o.NewServerName, "new-server-name", "", "barman server name the restored cluster archives to (default its name)")
+	fs.StringVar(&o.Strategy, "strategy", plan.SideBySide, "side-by-side (a new cluster next to the old, then the cutover) or in-place (same name, for a cluster that no longer exists)")
+	fs.BoolVar(&o.Exclusive, "target-exclusive", false, "stop just before the target time, LSN or XID instead of just after it")
 }
 
 // complete resolves --cluster/-n and defaults, and validates the flags.
@@ -257,7 +263,7 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "Target    %s\n", describeTarget(p.Target))
+		fmt.Fprintf(&b, "Target    %s\n", p.Target.Describe())
 		for _, line := range strings.Split(strings.TrimSpace(string(rt)), "\n") {
 			fmt.Fprintf(&b, "          %s\n", line)
 		}
@@ -304,22 +310,6 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func describeTarget(t plan.RecoveryTarget) string {
-	switch {
-	case t.TargetTime != "":
-		return "time " + t.TargetTime
-	case t.TargetLSN != "":
-		return "LSN " + t.TargetLSN
-	case t.TargetXID != "":
-		return "transaction " + t.TargetXID
-	case t.TargetName != "":
-		return "restore point " + t.TargetName
-	case t.TargetImmediate != nil:
-		return "the end of backup " + t.BackupID
-	}
-	return "the latest point reachable from backup " + t.BackupID
 }
 
 func joinU32Arrow(v []uint32) string {
