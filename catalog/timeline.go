@@ -1,0 +1,186 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Span kinds of the timeline picture.
+const (
+	SpanBackup = "backup"
+	SpanWAL    = "wal"
+	SpanGap    = "gap"
+)
+
+// Span is one bar of the catalog's timeline picture: a backup from its start to its end, a run
+// of archived WAL from the archive time of its first segment to that of its last, or a gap
+// between two runs of one timeline.
+type Span struct {
+	Kind     string
+	Timeline uint32
+	ID       string // the backup ID; the first segment for WAL and gaps
+	Label    string
+	From, To time.Time
+	// Usable is false for a backup that can't be restored (failed, unreadable, no WAL).
+	Usable bool
+}
+
+// Spans lists the catalog's backups (oldest first) and, timeline by timeline, its WAL runs
+// and the gaps between them. Spans without a time (a backup.info without begin_time) are left
+// out: a picture can't place them.
+func (c *Catalog) Spans() []Span {
+	var out []Span
+	for _, b := range c.Backups {
+		if b.Info == nil || b.Info.BeginTime.IsZero() {
+			continue
+		}
+		end := b.Info.EndTime
+		if end.IsZero() {
+			end = b.Info.BeginTime
+		}
+		label := b.ID
+		if b.Info.BackupName != "" {
+			label += " " + b.Info.BackupName
+		}
+		out = append(out, Span{Kind: SpanBackup, Timeline: b.Info.Timeline, ID: b.ID, Label: label,
+			From: b.Info.BeginTime.UTC(), To: end.UTC(), Usable: b.Usable()})
+	}
+	if c.WAL == nil {
+		return out
+	}
+	size := c.WAL.SegmentSize()
+	for _, tli := range c.WAL.Timelines() {
+		runs := c.WAL.Runs(tli)
+		for i, r := range runs {
+			if i > 0 {
+				prev := runs[i-1]
+				out = append(out, Span{Kind: SpanGap, Timeline: tli, ID: size.Name(tli, prev.Last+1),
+					Label: fmt.Sprintf("gap, %s missing from %s", plural(int(r.First-prev.Last-1), "segment"), size.Name(tli, prev.Last+1)),
+					From:  prev.Modified(prev.Last), To: r.Modified(r.First)})
+			}
+			out = append(out, Span{Kind: SpanWAL, Timeline: tli, ID: size.Name(tli, r.First),
+				Label: fmt.Sprintf("%s %s to %s", plural(int(r.Segments()), "segment"), size.Name(tli, r.First), size.Name(tli, r.Last)),
+				From:  r.Modified(r.First), To: r.Modified(r.Last), Usable: true})
+		}
+	}
+	return out
+}
+
+// Mark is a point in time drawn on the picture: the recovery target, say.
+type Mark struct {
+	Label string
+	At    time.Time
+}
+
+// maxBars bounds each section of the picture; a renderer can't lay out thousands of bars and
+// a reader can't use them.
+const maxBars = 30
+
+// Mermaid renders spans as a Mermaid gantt chart (GitHub, Gitea and Forgejo draw it in
+// Markdown): a section for the backups and one per timeline for the WAL, gaps in red, the
+// highlighted backup as active and marks as milestones. Times are UTC. When a section has more
+// than maxBars bars, the newest are kept (and the highlighted backup) and the rest counted.
+func Mermaid(title string, spans []Span, highlight string, marks []Mark) string {
+	var b strings.Builder
+	b.WriteString("gantt\n")
+	fmt.Fprintf(&b, "    title %s\n", mermaidText(title))
+	b.WriteString("    dateFormat YYYY-MM-DDTHH:mm:ss\n")
+	b.WriteString("    axisFormat %m-%d %H:%M\n")
+	var backups []Span
+	byTLI := map[uint32][]Span{}
+	var tlis []uint32
+	for _, s := range spans {
+		if s.Kind == SpanBackup {
+			backups = append(backups, s)
+			continue
+		}
+		if _, ok := byTLI[s.Timeline]; !ok {
+			tlis = append(tlis, s.Timeline)
+		}
+		byTLI[s.Timeline] = append(byTLI[s.Timeline], s)
+	}
+	slices.Sort(tlis)
+	n := 0
+	bar := func(s Span, tags ...string) {
+		n++
+		to := s.To
+		if !to.After(s.From) {
+			to = s.From.Add(time.Second) // a bar needs a length
+		}
+		tags = append(tags, fmt.Sprintf("s%d", n))
+		fmt.Fprintf(&b, "    %s :%s, %s, %s\n", mermaidText(s.Label), strings.Join(tags, ", "), mermaidTime(s.From), mermaidTime(to))
+	}
+	section := func(name string, list []Span, keep func(Span) bool, draw func(Span)) {
+		if len(list) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "    section %s\n", mermaidText(name))
+		shown, dropped := trimBars(list, keep)
+		if dropped > 0 {
+			fmt.Fprintf(&b, "    %d older not shown :s%d, %s, %s\n", dropped, n+1, mermaidTime(list[0].From), mermaidTime(list[0].From.Add(time.Second)))
+			n++
+		}
+		for _, s := range shown {
+			draw(s)
+		}
+	}
+	section("Backups", backups, func(s Span) bool { return s.ID == highlight }, func(s Span) {
+		switch {
+		case s.ID == highlight:
+			bar(s, "active")
+		case !s.Usable:
+			bar(s, "crit")
+		default:
+			bar(s, "done")
+		}
+	})
+	for _, tli := range tlis {
+		section(fmt.Sprintf("WAL timeline %d", tli), byTLI[tli], func(s Span) bool { return s.Kind == SpanGap }, func(s Span) {
+			if s.Kind == SpanGap {
+				bar(s, "crit")
+			} else {
+				bar(s)
+			}
+		})
+	}
+	if len(marks) > 0 {
+		b.WriteString("    section Restore\n")
+		for _, m := range marks {
+			n++
+			fmt.Fprintf(&b, "    %s :milestone, crit, s%d, %s, 0s\n", mermaidText(m.Label), n, mermaidTime(m.At))
+		}
+	}
+	return b.String()
+}
+
+// trimBars keeps the newest maxBars spans of a section and every span keep selects.
+func trimBars(list []Span, keep func(Span) bool) ([]Span, int) {
+	if len(list) <= maxBars {
+		return list, 0
+	}
+	cut := len(list) - maxBars
+	var out []Span
+	for i, s := range list {
+		if i >= cut || keep(s) {
+			out = append(out, s)
+		}
+	}
+	return out, len(list) - len(out)
+}
+
+func mermaidTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") }
+
+// mermaidText makes a label safe for a gantt line: ':' ends the label, '#' and ';' start
+// comments and entities, and a line break ends the task.
+func mermaidText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ':', '#', ';', '\n', '\r', '\t':
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
