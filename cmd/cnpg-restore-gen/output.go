@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 )
 
 func validOutput(o string) error {
@@ -36,19 +37,6 @@ func writeData(w io.Writer, format string, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func shortTime(s string) string {
@@ -77,7 +65,7 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 		tls = append(tls, fmt.Sprint(t.ID))
 	}
 	fmt.Fprintf(&b, "WAL       %d segments of %s (%s stored), %s to %s, timelines %s\n",
-		r.WAL.Segments, humanBytes(int64(r.WAL.SegmentSize)), humanBytes(r.WAL.Bytes), orDash(r.WAL.First), orDash(r.WAL.Last), orDash(strings.Join(tls, ", ")))
+		r.WAL.Segments, human.Bytes(int64(r.WAL.SegmentSize)), human.Bytes(r.WAL.Bytes), orDash(r.WAL.First), orDash(r.WAL.Last), orDash(strings.Join(tls, ", ")))
 	if len(r.Lineages) > 1 {
 		fmt.Fprintf(&b, "\n!! %d database systems share this path: pick one with --system-id or --backup-id.\n", len(r.Lineages))
 	}
@@ -107,7 +95,7 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 			if br.Timeline != 0 {
 				tl = fmt.Sprint(br.Timeline)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", br.ID, orDash(br.Name), br.Status, shortTime(br.BeginTime), shortTime(br.EndTime), tl, humanBytes(br.Size), ok)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", br.ID, orDash(br.Name), br.Status, shortTime(br.BeginTime), shortTime(br.EndTime), tl, human.Bytes(br.Size), ok)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
@@ -258,7 +259,7 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 	if p.Backup != nil {
 		br := p.Backup
 		fmt.Fprintf(&b, "Backup    %s (%s) %s, %s to %s, timeline %d, %s, system %s\n", br.ID, orDash(br.Name), br.Status,
-			shortTime(br.BeginTime), shortTime(br.EndTime), br.Timeline, humanBytes(br.Size), br.SystemID)
+			shortTime(br.BeginTime), shortTime(br.EndTime), br.Timeline, human.Bytes(br.Size), br.SystemID)
 		rt, err := yaml.Marshal(map[string]any{"recoveryTarget": p.Target})
 		if err != nil {
 			return err
@@ -275,7 +276,7 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 			bound = "at most "
 		}
 		fmt.Fprintf(&b, "WAL       %s%d segments, %s to %s on timeline(s) %s (%s to replay, %s to download)\n", bound, p.WAL.Segments, p.WAL.From, p.WAL.To,
-			joinU32Arrow(p.TimelinePath), humanBytes(int64(p.WAL.Bytes)), humanBytes(p.WAL.StoredBytes))
+			joinU32Arrow(p.TimelinePath), human.Bytes(int64(p.WAL.Bytes)), human.Bytes(p.WAL.StoredBytes))
 	}
 	if p.Estimate != nil {
 		fmt.Fprintf(&b, "Estimate  about %s (%s)\n", time.Duration(p.Estimate.Seconds)*time.Second, p.Estimate.Model)

@@ -1,0 +1,112 @@
+package generator
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+)
+
+// The sections issue 5 asks of the body, in order.
+var bodySections = []string{
+	"## Restore ",
+	"### What is restored, from where",
+	"| Catalog |", "| Backup |", "| Recovery target |", "| Database system (lineage) |", "| Timeline path |",
+	"### Estimated recovery time",
+	"### Timeline of the catalog", "```mermaid\ngantt\n",
+	"### Safety checks",
+	"### Changes in this pull request",
+	"### Cutover edits",
+	"### What the reviewer must check",
+	"### After the merge: post-restore checklist",
+	"data size", "Row counts", "timestamps", "log in", "new backup",
+	"### Roll back and clean up", "revert this pull request", "--cleanup",
+}
+
+func TestPullRequestBody(t *testing.T) {
+	f := catalogtest.Healthy(t)
+	cat := f.Load()
+	repo, err := overlays.Scan(filepath.Join("testdata", "repos", "argocd-helm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := repo.FindSource("auth", "authentik-postgresql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taken []plan.Object
+	for _, o := range repo.Objects {
+		taken = append(taken, plan.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name})
+	}
+	at := time.Date(2026, 2, 5, 2, 21, 0, 0, time.UTC)
+	p, err := plan.Make(plan.Input{Catalog: cat, Source: plan.Source{Namespace: "auth", Name: "authentik-postgresql", ServerName: cat.ServerName, Catalog: "s3://homelab-postgres-backups/auth"},
+		Target: plan.Target{Time: &at}, Taken: taken, Now: at.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.OK() {
+		t.Fatalf("plan refused: %+v", p.Failed())
+	}
+	res, err := Render(Input{Repo: repo, Source: src, Plan: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Changes = res.Changes
+	pr, err := RenderPullRequest(PullRequestInput{Plan: p, Result: res, Source: src, Spans: cat.Spans(), Phase: PhaseAll,
+		Branch: "restore/auth/authentik-postgresql-" + p.Backup.ID, Base: "main", Version: "v0.0.0-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "generator", ".md", []byte("# "+pr.Title+"\n\n"+pr.Body))
+	rest := pr.Body
+	for _, s := range bodySections {
+		i := strings.Index(rest, s)
+		if i < 0 {
+			t.Errorf("body lacks %q (or has it out of order)", s)
+			continue
+		}
+		rest = rest[i:]
+	}
+	if strings.Contains(pr.Body, canary) {
+		t.Errorf("the body carries secret data")
+	}
+	if !strings.Contains(pr.Title, p.Backup.ID) || !strings.Contains(pr.Title, "auth/authentik-postgresql-restored") {
+		t.Errorf("title %q names neither the backup nor the restored cluster", pr.Title)
+	}
+}
+
+func TestPullRequestBodyForCleanupAndCutover(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		phase   string
+		cleanup bool
+		want    []string
+	}{
+		{"cleanup", PhaseAll, true, []string{"## Clean up after the restore of `auth/authentik-postgresql`", "A backup of `auth/authentik-postgresql-restored` has completed"}},
+		{"cutover", PhaseCutover, false, []string{"## Cut over from `auth/authentik-postgresql` to `auth/authentik-postgresql-restored`", "### After the merge"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &plan.Plan{Source: plan.Source{Namespace: "auth", Name: "authentik-postgresql"}, Restored: plan.Restored{Namespace: "auth", Name: "authentik-postgresql-restored"}}
+			pr, err := RenderPullRequest(PullRequestInput{Plan: p, Result: &Result{Changes: []plan.Change{{Path: "a.yaml", Summary: "x | y"}}}, Phase: tc.phase, Cleanup: tc.cleanup, Branch: "b", Base: "main"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(pr.Body, w) {
+					t.Errorf("body lacks %q:\n%s", w, pr.Body)
+				}
+			}
+			if strings.Contains(pr.Body, "### What is restored") || strings.Contains(pr.Body, "mermaid") {
+				t.Errorf("a change without a plan describes a backup:\n%s", pr.Body)
+			}
+			if !strings.Contains(pr.Body, `x \| y`) {
+				t.Errorf("a '|' in a summary is not escaped in its table cell")
+			}
+		})
+	}
+}

@@ -1,0 +1,25 @@
+// Package human formats sizes and durations for people, the same way in the terminal and in
+// the pull request.
+package human
+
+import (
+	"fmt"
+	"time"
+)
+
+// Bytes is n in binary units: "512 B", "1.5 MiB".
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Seconds is a whole number of seconds as a duration: "1m30s".
+func Seconds(s int) string { return (time.Duration(s) * time.Second).String() }
