@@ -1,0 +1,411 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+)
+
+// TokenAuth is HTTPS authentication with a forge token (GitHub, Gitea and Forgejo take the
+// token as the password).
+func TokenAuth(token string) transport.AuthMethod {
+	if token == "" {
+		return nil
+	}
+	return &githttp.BasicAuth{Username: "cnpg-restore-gen", Password: token}
+}
+
+// IsURL tells a remote URL (https://, ssh://, git@host:path, file://) from a directory.
+func IsURL(s string) bool {
+	if strings.Contains(s, "://") {
+		return true
+	}
+	// scp-like: user@host:path, but not a Windows drive or a relative path with a colon.
+	return scpLike.MatchString(s)
+}
+
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`)
+
+// OpenOptions says where the restore branch is built.
+type OpenOptions struct {
+	// Repo is a checkout directory or a remote URL.
+	Repo string
+	// RemoteName is the checkout's remote the branch is pushed to (default origin).
+	RemoteName string
+	// Base is the branch the restore branch starts from; empty means the remote's default
+	// branch (its HEAD).
+	Base string
+	// Local works from the checkout's own base branch and leaves the branch in the checkout,
+	// without reading or writing any remote (--no-push, --dry-run).
+	Local bool
+	Auth  transport.AuthMethod
+	// Progress receives the remote's progress messages; nil discards them.
+	Progress io.Writer
+}
+
+// Workspace is a private clone of the base branch's tip, in a temporary directory: the user's
+// own checkout (its work tree, index and HEAD) is never touched.
+type Workspace struct {
+	// Dir is the clone's work tree, at the base tip.
+	Dir string
+	// Base is the base branch; BaseHash its tip.
+	Base     string
+	BaseHash plumbing.Hash
+	// Remote is where the branch goes: the remote's URL, or the checkout itself when Local.
+	Remote string
+	repo   *git.Repository
+	auth   transport.AuthMethod
+	tmp    string
+	prog   io.Writer
+	// beforePush runs between reading the remote branch and pushing (tests race it).
+	beforePush func()
+}
+
+// Open clones the base branch into a temporary directory. Close removes it.
+func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
+	if o.RemoteName == "" {
+		o.RemoteName = "origin"
+	}
+	w := &Workspace{auth: o.Auth, prog: o.Progress}
+	source := o.Repo
+	switch {
+	case IsURL(o.Repo):
+		if o.Local {
+			return nil, fmt.Errorf("%s is a URL: --no-push and --dry-run work on a checkout, and leave the branch there: clone it and pass its directory", redactURL(o.Repo))
+		}
+		w.Remote = o.Repo
+	default:
+		local, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true})
+		if errors.Is(err, git.ErrRepositoryNotExists) {
+			return nil, fmt.Errorf("%s is not in a git repository: clone the GitOps repository and pass its directory, or pass its URL", o.Repo)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("while opening the git repository at %s: %w", o.Repo, err)
+		}
+		top, err := workTree(local, o.Repo)
+		if err != nil {
+			return nil, err
+		}
+		if o.Local {
+			w.Remote, source = top, top
+			if o.Base == "" {
+				head, err := local.Head()
+				if err != nil {
+					return nil, fmt.Errorf("%s has no commit on HEAD: commit the GitOps repository first, or pass --base: %w", top, err)
+				}
+				if !head.Name().IsBranch() {
+					return nil, fmt.Errorf("%s has a detached HEAD: pass --base BRANCH", top)
+				}
+				o.Base = head.Name().Short()
+			}
+			break
+		}
+		rem, err := local.Remote(o.RemoteName)
+		if err != nil {
+			return nil, fmt.Errorf("%s has no remote %q to push the branch to: add it, pass --remote, or use --no-push to commit locally: %w", top, o.RemoteName, err)
+		}
+		if len(rem.Config().URLs) == 0 {
+			return nil, fmt.Errorf("remote %q of %s has no URL", o.RemoteName, top)
+		}
+		w.Remote, source = rem.Config().URLs[0], rem.Config().URLs[0]
+		if !IsURL(source) {
+			// A remote that is a path on this machine, relative to the checkout.
+			if !filepath.IsAbs(source) {
+				source = filepath.Join(top, source)
+			}
+			w.Remote = source
+		}
+	}
+	if o.Base == "" {
+		base, err := defaultBranch(ctx, source, o.Auth)
+		if err != nil {
+			return nil, err
+		}
+		o.Base = base
+	}
+	w.Base = o.Base
+	tmp, err := os.MkdirTemp("", "cnpg-restore-gen-git-")
+	if err != nil {
+		return nil, err
+	}
+	w.tmp, w.Dir = tmp, filepath.Join(tmp, "repo")
+	co := &git.CloneOptions{URL: source, Auth: o.Auth, ReferenceName: plumbing.NewBranchReferenceName(o.Base), SingleBranch: true, Tags: git.NoTags, Progress: o.Progress}
+	repo, err := git.PlainCloneContext(ctx, w.Dir, false, co)
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		if errors.Is(err, git.NoMatchingRefSpecError{}) {
+			return nil, fmt.Errorf("%s has no branch %s: pass --base with the branch the GitOps controller follows: %w", redactURL(source), o.Base, err)
+		}
+		return nil, fmt.Errorf("while cloning branch %s of %s: %w", o.Base, redactURL(source), explain(err, w.auth))
+	}
+	head, err := repo.Head()
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, err
+	}
+	w.repo, w.BaseHash = repo, head.Hash()
+	return w, nil
+}
+
+// Close removes the temporary clone.
+func (w *Workspace) Close() error {
+	if w == nil || w.tmp == "" {
+		return nil
+	}
+	return os.RemoveAll(w.tmp)
+}
+
+func workTree(r *git.Repository, dir string) (string, error) {
+	wt, err := r.Worktree()
+	if err != nil {
+		return "", fmt.Errorf("%s is a bare repository: pass a checkout or a URL: %w", dir, err)
+	}
+	return wt.Filesystem.Root(), nil
+}
+
+// defaultBranch asks the remote which branch its HEAD points at.
+func defaultBranch(ctx context.Context, source string, auth transport.AuthMethod) (string, error) {
+	refs, err := listRemote(ctx, source, auth)
+	if err != nil {
+		return "", err
+	}
+	have := map[plumbing.ReferenceName]bool{}
+	for _, r := range refs {
+		if r.Name() == plumbing.HEAD && r.Type() == plumbing.SymbolicReference && r.Target().IsBranch() {
+			return r.Target().Short(), nil
+		}
+		have[r.Name()] = true
+	}
+	for _, b := range []string{"main", "master"} {
+		if have[plumbing.NewBranchReferenceName(b)] {
+			return b, nil
+		}
+	}
+	return "", fmt.Errorf("%s does not say its default branch and has neither main nor master: pass --base", redactURL(source))
+}
+
+func listRemote(ctx context.Context, source string, auth transport.AuthMethod) ([]*plumbing.Reference, error) {
+	rem := git.NewRemote(nil, &config.RemoteConfig{Name: "origin", URLs: []string{source}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil {
+		return nil, fmt.Errorf("while listing the branches of %s: %w", redactURL(source), explain(err, auth))
+	}
+	return refs, nil
+}
+
+// Commit is what Publish did.
+type Commit struct {
+	Branch string `json:"branch"`
+	Base   string `json:"base"`
+	// Hash is the branch's commit: the new one, or the existing one when Unchanged.
+	Hash string `json:"commit"`
+	// Unchanged is set when the branch already held exactly this tree: nothing was committed
+	// or pushed.
+	Unchanged bool `json:"unchanged"`
+	// Replaced is the branch's previous commit when it was rebuilt (force-pushed with lease).
+	Replaced string `json:"replaced,omitempty"`
+	Pushed   bool   `json:"pushed"`
+	Remote   string `json:"remote"`
+}
+
+// PublishOptions is the commit to make.
+type PublishOptions struct {
+	Branch  string
+	Changes []overlays.Change
+	Message string
+	Author  object.Signature
+	// Push sends the branch to the remote; without it the commit stays in the workspace
+	// (--dry-run reads the result and pushes nothing).
+	Push bool
+}
+
+// Publish makes the branch from the base tip with one commit holding the changes, and
+// pushes it. When the remote branch already has the same tree it does nothing; when it has
+// another, the branch is rebuilt from the base tip and force-pushed with a lease on the commit
+// it had, so a concurrent push is never overwritten.
+func (w *Workspace) Publish(ctx context.Context, o PublishOptions) (*Commit, error) {
+	if err := validBranch(o.Branch); err != nil {
+		return nil, err
+	}
+	ref := plumbing.NewBranchReferenceName(o.Branch)
+	res := &Commit{Branch: o.Branch, Base: w.Base, Remote: redactURL(w.Remote)}
+	wt, err := w.repo.Worktree()
+	if err != nil {
+		return nil, err
+	}
+	if err := wt.Checkout(&git.CheckoutOptions{Hash: w.BaseHash, Branch: ref, Create: true, Force: true}); err != nil {
+		return nil, fmt.Errorf("while creating branch %s from %s: %w", o.Branch, w.Base, err)
+	}
+	if err := (overlays.Writer{Root: w.Dir}).Write(o.Changes); err != nil {
+		return nil, err
+	}
+	for _, c := range o.Changes {
+		if c.Delete {
+			_, err = wt.Remove(c.Path)
+		} else {
+			_, err = wt.Add(c.Path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("while staging %s: %w", c.Path, err)
+		}
+	}
+	author := o.Author
+	if author.When.IsZero() {
+		author.When = time.Now()
+	}
+	hash, err := wt.Commit(o.Message, &git.CommitOptions{Author: &author, Committer: &author})
+	if err != nil {
+		return nil, fmt.Errorf("while committing on %s: %w", o.Branch, err)
+	}
+	res.Hash = hash.String()
+	commit, err := w.repo.CommitObject(hash)
+	if err != nil {
+		return nil, err
+	}
+	if !o.Push {
+		return res, nil
+	}
+	existing, err := w.remoteBranch(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	var lease *git.ForceWithLease
+	if !existing.IsZero() {
+		old, err := w.fetch(ctx, ref, existing)
+		if err != nil {
+			return nil, err
+		}
+		if old.TreeHash == commit.TreeHash {
+			// The same tree (even on an older base tip): nothing a reviewer would see changes.
+			res.Hash, res.Unchanged = existing.String(), true
+			return res, nil
+		}
+		res.Replaced = existing.String()
+		lease = &git.ForceWithLease{RefName: ref, Hash: existing}
+	}
+	if w.beforePush != nil {
+		w.beforePush()
+	}
+	err = w.repo.PushContext(ctx, &git.PushOptions{
+		RemoteName:     "origin",
+		RefSpecs:       []config.RefSpec{config.RefSpec(ref + ":" + ref)},
+		Auth:           w.auth,
+		ForceWithLease: lease,
+		Progress:       w.prog,
+	})
+	switch {
+	case errors.Is(err, git.NoErrAlreadyUpToDate):
+	case err != nil && strings.Contains(err.Error(), "non-fast-forward"):
+		return nil, fmt.Errorf("branch %s changed on %s while this run worked on it (another run or a person pushed to it): run again to rebuild it from %s: %w", o.Branch, res.Remote, w.Base, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s refused branch %s: %w; check that the token may push, and that restore/ branches are not protected", res.Remote, o.Branch, explain(err, w.auth))
+	}
+	res.Pushed = true
+	return res, nil
+}
+
+// remoteBranch is the remote's commit for ref, zero when it has none.
+func (w *Workspace) remoteBranch(ctx context.Context, ref plumbing.ReferenceName) (plumbing.Hash, error) {
+	refs, err := listRemote(ctx, w.Remote, w.auth)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	for _, r := range refs {
+		if r.Name() == ref && r.Type() == plumbing.HashReference {
+			return r.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, nil
+}
+
+// fetch brings the remote's commit of ref into the workspace, as refs/remotes/origin/<branch>
+// (where the lease looks for it).
+func (w *Workspace) fetch(ctx context.Context, ref plumbing.ReferenceName, want plumbing.Hash) (*object.Commit, error) {
+	tracking := plumbing.NewRemoteReferenceName("origin", ref.Short())
+	err := w.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin",
+		RefSpecs:   []config.RefSpec{config.RefSpec("+" + ref + ":" + tracking)},
+		Auth:       w.auth,
+		Tags:       git.NoTags,
+		Progress:   w.prog,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil, fmt.Errorf("while fetching branch %s from %s: %w", ref.Short(), redactURL(w.Remote), explain(err, w.auth))
+	}
+	got, err := w.repo.Reference(tracking, true)
+	if err != nil {
+		return nil, err
+	}
+	if got.Hash() != want {
+		return nil, fmt.Errorf("branch %s changed on %s while this run read it: run again", ref.Short(), redactURL(w.Remote))
+	}
+	return w.repo.CommitObject(want)
+}
+
+// Diff is the patch of the workspace's last commit against the base, for --dry-run.
+func (w *Workspace) Diff(hash string) (string, error) {
+	c, err := w.repo.CommitObject(plumbing.NewHash(hash))
+	if err != nil {
+		return "", err
+	}
+	base, err := w.repo.CommitObject(w.BaseHash)
+	if err != nil {
+		return "", err
+	}
+	patch, err := base.Patch(c)
+	if err != nil {
+		return "", err
+	}
+	return patch.String(), nil
+}
+
+var branchRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+
+func validBranch(b string) error {
+	if !branchRE.MatchString(b) || strings.Contains(b, "..") || strings.Contains(b, "//") ||
+		strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") || strings.HasSuffix(b, ".lock") || strings.HasPrefix(b, "-") {
+		return fmt.Errorf("%q is not a valid branch name", b)
+	}
+	return nil
+}
+
+// explain adds what to do to go-git's terse transport errors.
+func explain(err error, auth transport.AuthMethod) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired) && auth != nil:
+		return fmt.Errorf("%w: the server refused the token: check GITHUB_TOKEN, GITEA_TOKEN or --token-file", err)
+	case errors.Is(err, transport.ErrAuthenticationRequired):
+		return fmt.Errorf("%w: set GITHUB_TOKEN or GITEA_TOKEN (or --token-file) for HTTPS, or use an SSH URL with a key in ssh-agent", err)
+	case errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%w: the token was refused or may not push to this repository", err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("%w: check the URL, and that the token can see the repository", err)
+	}
+	return err
+}
+
+// redactURL drops credentials from a URL before it goes into a message.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	u.User = nil
+	return u.String()
+}

@@ -1,0 +1,178 @@
+package gitops
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+)
+
+const token = "test-token-1234"
+
+// upstream is a GitOps repo on a real git server, with its checkout.
+func upstream(t *testing.T, head string) (*gittest.Server, string, string) {
+	t.Helper()
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "app.yaml"), []byte("host: db-rw\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, src, "init", "-q", "-b", head)
+	gittest.Git(t, src, "add", ".")
+	gittest.Git(t, src, "commit", "-qm", "init")
+	srv := gittest.Start(t, token)
+	return srv, srv.Repo(t, "homelab", src, head), src
+}
+
+func publish(t *testing.T, url, content string) (*Commit, error) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := Open(ctx, OpenOptions{Repo: url, Auth: TokenAuth(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	return w.Publish(ctx, PublishOptions{Branch: "restore/auth/db-20260205T020001", Message: "Restore db",
+		Author:  object.Signature{Name: "t", Email: "t@example.com"},
+		Changes: []overlays.Change{{Path: "app.yaml", Content: []byte(content)}, {Path: "db/cluster.yaml", Content: []byte("kind: Cluster\n")}},
+		Push:    true})
+}
+
+func lsRemote(t *testing.T, url string) string {
+	return gittest.Git(t, "", "-c", "http.extraHeader=Authorization: Basic "+basic(token), "ls-remote", url)
+}
+
+func basic(tok string) string {
+	// user "x", password tok
+	return b64("x:" + tok)
+}
+
+func TestPublishBranchesFromTheBaseTipAndIsIdempotent(t *testing.T) {
+	srv, url, _ := upstream(t, "trunk")
+	c, err := publish(t, url, "host: db-restored-rw\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Pushed || c.Unchanged || c.Base != "trunk" {
+		t.Fatalf("first run: %+v, want a push from the remote's default branch trunk", c)
+	}
+	refs := lsRemote(t, url)
+	if !strings.Contains(refs, c.Hash+"\trefs/heads/restore/auth/db-20260205T020001") {
+		t.Fatalf("the server has no branch at %s:\n%s", c.Hash, refs)
+	}
+	// The commit's parent is the base tip, and it holds the changes.
+	clone := t.TempDir()
+	gittest.Git(t, "", "-c", "http.extraHeader=Authorization: Basic "+basic(token), "clone", "-q", "-b", "restore/auth/db-20260205T020001", url, clone)
+	if got := strings.TrimSpace(gittest.Git(t, clone, "log", "-1", "--format=%s", "HEAD^")); got != "init" {
+		t.Errorf("the restore commit's parent is %q, want the base tip", got)
+	}
+	if n := strings.TrimSpace(gittest.Git(t, clone, "rev-list", "--count", "HEAD")); n != "2" {
+		t.Errorf("branch has %s commits, want the base's one plus the restore", n)
+	}
+	if b, _ := os.ReadFile(filepath.Join(clone, "app.yaml")); string(b) != "host: db-restored-rw\n" {
+		t.Errorf("app.yaml on the branch = %q", b)
+	}
+
+	pushes := srv.Pushes.Load()
+	again, err := publish(t, url, "host: db-restored-rw\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Unchanged || again.Pushed || again.Hash != c.Hash || srv.Pushes.Load() != pushes {
+		t.Fatalf("same inputs: %+v (%d pushes after %d), want nothing new", again, srv.Pushes.Load(), pushes)
+	}
+
+	changed, err := publish(t, url, "host: db-restored-2-rw\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changed.Pushed || changed.Replaced != c.Hash {
+		t.Fatalf("new inputs: %+v, want the branch rebuilt over %s", changed, c.Hash)
+	}
+	gittest.Git(t, clone, "-c", "http.extraHeader=Authorization: Basic "+basic(token), "fetch", "-q", "origin")
+	if n := strings.TrimSpace(gittest.Git(t, clone, "rev-list", "--count", "origin/restore/auth/db-20260205T020001")); n != "2" {
+		t.Errorf("rebuilt branch has %s commits, want one on the base (not stacked on the old one)", n)
+	}
+}
+
+func TestPublishNeverOverwritesAConcurrentPush(t *testing.T) {
+	_, url, _ := upstream(t, "main")
+	if _, err := publish(t, url, "host: a\n"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	w, err := Open(ctx, OpenOptions{Repo: url, Auth: TokenAuth(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.beforePush = func() {
+		// Someone else rebuilds the branch after this run read it.
+		if _, err := publish(t, url, "host: someone-else\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = w.Publish(ctx, PublishOptions{Branch: "restore/auth/db-20260205T020001", Message: "m", Author: object.Signature{Name: "t", Email: "t@e"},
+		Changes: []overlays.Change{{Path: "app.yaml", Content: []byte("host: mine\n")}}, Push: true})
+	if err == nil || !strings.Contains(err.Error(), "changed on") || !strings.Contains(err.Error(), "run again") {
+		t.Fatalf("err = %v, want the lease to refuse", err)
+	}
+}
+
+func TestPublishErrorsSayWhatToDo(t *testing.T) {
+	srv, url, _ := upstream(t, "main")
+	ctx := context.Background()
+	if _, err := Open(ctx, OpenOptions{Repo: url, Auth: TokenAuth("wrong")}); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Errorf("wrong token: %v", err)
+	}
+	if _, err := Open(ctx, OpenOptions{Repo: url}); err == nil || !strings.Contains(err.Error(), "GITEA_TOKEN") {
+		t.Errorf("no token: %v", err)
+	}
+	srv.Hook(t, "homelab", "pre-receive", `while read old new ref; do case "$ref" in refs/heads/restore/*) echo "branch is protected" >&2; exit 1;; esac; done`)
+	_, err := publish(t, url, "host: x\n")
+	if err == nil || !strings.Contains(err.Error(), "refused branch restore/auth/db-20260205T020001") || !strings.Contains(err.Error(), "protected") {
+		t.Errorf("protected branch: %v", err)
+	}
+	if _, err := Open(ctx, OpenOptions{Repo: url, Base: "nope", Auth: TokenAuth(token)}); err == nil || !strings.Contains(err.Error(), "has no branch nope: pass --base") {
+		t.Errorf("missing base: %v", err)
+	}
+}
+
+func TestLocalPublishLeavesTheBranchInTheCheckoutOnly(t *testing.T) {
+	srv, _, src := upstream(t, "main")
+	if err := os.WriteFile(filepath.Join(src, "scratch.txt"), []byte("uncommitted\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pushes := srv.Pushes.Load()
+	ctx := context.Background()
+	w, err := Open(ctx, OpenOptions{Repo: filepath.Join(src), Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := w.Publish(ctx, PublishOptions{Branch: "restore/auth/db-x", Message: "m", Author: object.Signature{Name: "t", Email: "t@e"},
+		Changes: []overlays.Change{{Path: "app.yaml", Content: []byte("host: local\n")}}, Push: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(gittest.Git(t, src, "rev-parse", "restore/auth/db-x")); got != c.Hash {
+		t.Errorf("checkout's branch = %s, want %s", got, c.Hash)
+	}
+	if head := strings.TrimSpace(gittest.Git(t, src, "rev-parse", "--abbrev-ref", "HEAD")); head != "main" {
+		t.Errorf("the checkout moved to %s", head)
+	}
+	if b, _ := os.ReadFile(filepath.Join(src, "app.yaml")); string(b) != "host: db-rw\n" {
+		t.Errorf("the checkout's work tree changed: %q", b)
+	}
+	if srv.Pushes.Load() != pushes {
+		t.Errorf("a local run pushed to the server")
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
