@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
@@ -87,7 +87,7 @@ func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
 	switch {
 	case IsURL(o.Repo):
 		if o.Local {
-			return nil, fmt.Errorf("%s is a URL: --no-push and --dry-run work on a checkout, and leave the branch there: clone it and pass its directory", redactURL(o.Repo))
+			return nil, fmt.Errorf("%s is a URL: --no-push and --dry-run work on a checkout, and leave the branch there: clone it and pass its directory", redact.URL(o.Repo))
 		}
 		w.Remote = o.Repo
 	default:
@@ -150,9 +150,9 @@ func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
 	if err != nil {
 		_ = os.RemoveAll(tmp)
 		if errors.Is(err, git.NoMatchingRefSpecError{}) {
-			return nil, fmt.Errorf("%s has no branch %s: pass --base with the branch the GitOps controller follows: %w", redactURL(source), o.Base, err)
+			return nil, fmt.Errorf("%s has no branch %s: pass --base with the branch the GitOps controller follows: %w", redact.URL(source), o.Base, err)
 		}
-		return nil, fmt.Errorf("while cloning branch %s of %s: %w", o.Base, redactURL(source), explain(err, w.auth))
+		return nil, fmt.Errorf("while cloning branch %s of %s: %w", o.Base, redact.URL(source), explain(err, w.auth))
 	}
 	head, err := repo.Head()
 	if err != nil {
@@ -197,14 +197,14 @@ func defaultBranch(ctx context.Context, source string, auth transport.AuthMethod
 			return b, nil
 		}
 	}
-	return "", fmt.Errorf("%s does not say its default branch and has neither main nor master: pass --base", redactURL(source))
+	return "", fmt.Errorf("%s does not say its default branch and has neither main nor master: pass --base", redact.URL(source))
 }
 
 func listRemote(ctx context.Context, source string, auth transport.AuthMethod) ([]*plumbing.Reference, error) {
 	rem := git.NewRemote(nil, &config.RemoteConfig{Name: "origin", URLs: []string{source}})
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil {
-		return nil, fmt.Errorf("while listing the branches of %s: %w", redactURL(source), explain(err, auth))
+		return nil, fmt.Errorf("while listing the branches of %s: %w", redact.URL(source), explain(err, auth))
 	}
 	return refs, nil
 }
@@ -244,7 +244,7 @@ func (w *Workspace) Publish(ctx context.Context, o PublishOptions) (*Commit, err
 		return nil, err
 	}
 	ref := plumbing.NewBranchReferenceName(o.Branch)
-	res := &Commit{Branch: o.Branch, Base: w.Base, Remote: redactURL(w.Remote)}
+	res := &Commit{Branch: o.Branch, Base: w.Base, Remote: redact.URL(w.Remote)}
 	wt, err := w.repo.Worktree()
 	if err != nil {
 		return nil, err
@@ -346,14 +346,14 @@ func (w *Workspace) fetch(ctx context.Context, ref plumbing.ReferenceName, want 
 		Progress:   w.prog,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil, fmt.Errorf("while fetching branch %s from %s: %w", ref.Short(), redactURL(w.Remote), explain(err, w.auth))
+		return nil, fmt.Errorf("while fetching branch %s from %s: %w", ref.Short(), redact.URL(w.Remote), explain(err, w.auth))
 	}
 	got, err := w.repo.Reference(tracking, true)
 	if err != nil {
 		return nil, err
 	}
 	if got.Hash() != want {
-		return nil, fmt.Errorf("branch %s changed on %s while this run read it: run again", ref.Short(), redactURL(w.Remote))
+		return nil, fmt.Errorf("branch %s changed on %s while this run read it: run again", ref.Short(), redact.URL(w.Remote))
 	}
 	return w.repo.CommitObject(want)
 }
@@ -398,14 +398,4 @@ func explain(err error, auth transport.AuthMethod) error {
 		return fmt.Errorf("%w: check the URL, and that the token can see the repository", err)
 	}
 	return err
-}
-
-// redactURL drops credentials from a URL before it goes into a message.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	u.User = nil
-	return u.String()
 }

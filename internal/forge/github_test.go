@@ -1,0 +1,169 @@
+package forge
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type waits struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (w *waits) sleep(_ context.Context, d time.Duration) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.d = append(w.d, d)
+	return nil
+}
+
+func newTestGitHub(t *testing.T, token string) (*fakeGitHub, *GitHubClient, *waits) {
+	t.Helper()
+	f, srv := startFakeGitHub(t)
+	ws := &waits{}
+	httpc := &http.Client{Transport: &Retry{Sleep: ws.sleep, MaxWait: time.Minute}}
+	g, err := NewGitHub(httpc, srv.URL+"/", token, f.owner, f.repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, g, ws
+}
+
+var want = PullRequest{Head: "restore/auth/db-20260205T020001", Base: "main", Title: "Restore auth/db", Body: "## Restore\nbody\n", Labels: []string{"restore"}}
+
+func TestGitHubEnsureCreatesThenLeavesThenUpdatesTheSamePullRequest(t *testing.T) {
+	f, g, _ := newTestGitHub(t, "ghp_test")
+	ctx := context.Background()
+	pr, outcome, err := Ensure(ctx, g, want)
+	if err != nil || outcome != Created || pr.Number != 1 || !strings.HasSuffix(pr.URL, "/homelab/gitops/pull/1") || !contains(pr.Labels, "restore") {
+		t.Fatalf("first: %+v %s %v", pr, outcome, err)
+	}
+	calls := len(f.calls)
+	pr, outcome, err = Ensure(ctx, g, want)
+	if err != nil || outcome != Unchanged || pr.Number != 1 {
+		t.Fatalf("same inputs: %+v %s %v", pr, outcome, err)
+	}
+	if got := f.calls[calls:]; len(got) != 1 || !strings.HasPrefix(got[0], "GET ") {
+		t.Errorf("same inputs made %v, want only the lookup", got)
+	}
+	changed := want
+	changed.Body = "## Restore\nnew target\n"
+	pr, outcome, err = Ensure(ctx, g, changed)
+	if err != nil || outcome != Updated || pr.Number != 1 || f.prs[0].Body != changed.Body || len(f.prs) != 1 {
+		t.Fatalf("new inputs: %+v %s %v (%d PRs)", pr, outcome, err, len(f.prs))
+	}
+}
+
+func TestGitHubEnsureWhenAnotherRunOpensItFirst(t *testing.T) {
+	f, g, _ := newTestGitHub(t, "ghp_test")
+	f.beforeCreate = func() {
+		f.mu.Lock()
+		f.prs = append(f.prs, &fakePR{Number: 7, Title: "other run", Body: "old", Head: want.Head, Base: want.Base, State: "open"})
+		f.mu.Unlock()
+	}
+	pr, outcome, err := Ensure(context.Background(), g, want)
+	if err != nil || outcome != Updated || pr.Number != 7 || len(f.prs) != 1 || f.prs[0].Body != want.Body {
+		t.Fatalf("got %+v %s %v, %d PRs; want PR 7 updated (422 already exists handled)", pr, outcome, err, len(f.prs))
+	}
+}
+
+func TestGitHubRetriesRateLimitsAndTransientErrorsAsTheHeadersSay(t *testing.T) {
+	f, g, ws := newTestGitHub(t, "ghp_test")
+	reset := time.Now().Add(30 * time.Second).Unix()
+	f.fault(status(http.StatusTooManyRequests, "Retry-After", "3"))
+	f.fault(status(http.StatusForbidden, "Retry-After", "5")) // secondary rate limit
+	f.fault(status(http.StatusForbidden, "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(reset, 10)))
+	f.fault(status(http.StatusBadGateway))
+	pr, outcome, err := Ensure(context.Background(), g, want)
+	if err != nil || outcome != Created || pr.Number != 1 {
+		t.Fatalf("after faults: %+v %s %v", pr, outcome, err)
+	}
+	if len(ws.d) != 4 {
+		t.Fatalf("waits %v, want 4", ws.d)
+	}
+	if ws.d[0] != 3*time.Second || ws.d[1] != 5*time.Second {
+		t.Errorf("Retry-After not honoured: waited %v and %v", ws.d[0], ws.d[1])
+	}
+	if ws.d[2] < 25*time.Second || ws.d[2] > 32*time.Second {
+		t.Errorf("X-RateLimit-Reset not honoured: waited %v for a reset 30s away", ws.d[2])
+	}
+	if ws.d[3] < 8*time.Second || ws.d[3] > 10*time.Second {
+		t.Errorf("502 on the fourth try: backoff %v, want 8s plus jitter", ws.d[3])
+	}
+}
+
+func TestGitHubGivesUpWithAClearError(t *testing.T) {
+	t.Run("persistent 503", func(t *testing.T) {
+		f, g, ws := newTestGitHub(t, "ghp_test")
+		for range 5 {
+			f.fault(status(http.StatusServiceUnavailable))
+		}
+		_, _, err := Ensure(context.Background(), g, want)
+		if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "homelab/gitops") || len(ws.d) != 4 {
+			t.Fatalf("err = %v after %d waits", err, len(ws.d))
+		}
+	})
+	t.Run("reset an hour away", func(t *testing.T) {
+		f, g, ws := newTestGitHub(t, "ghp_test")
+		f.fault(status(http.StatusForbidden, "X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)))
+		_, _, err := Ensure(context.Background(), g, want)
+		if err == nil || !strings.Contains(err.Error(), "rate limit spent until") || len(ws.d) != 0 {
+			t.Fatalf("err = %v after waits %v, want no hour-long wait and a clear error", err, ws.d)
+		}
+	})
+	t.Run("bad token", func(t *testing.T) {
+		_, g, _ := newTestGitHub(t, "ghp_wrong")
+		_, _, err := Ensure(context.Background(), g, want)
+		if err == nil || !strings.Contains(err.Error(), "GITHUB_TOKEN") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		f, g, _ := newTestGitHub(t, "ghp_test")
+		f.fault(status(http.StatusTooManyRequests, "Retry-After", "30"))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, _, err := Ensure(ctx, g, want); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestParseRemoteAndDetect(t *testing.T) {
+	for _, tc := range []struct {
+		in, forge, root, owner, name string
+	}{
+		{"https://github.com/homelab/gitops.git", GitHub, "https://github.com/", "homelab", "gitops"},
+		{"git@github.com:homelab/gitops.git", GitHub, "https://github.com/", "homelab", "gitops"},
+		{"ssh://git@gitea.lan:2222/ops/cluster", Gitea, "https://gitea.lan/", "ops", "cluster"},
+		{"http://user:pw@git.example.com:3000/forgejo/ops/cluster.git", "", "http://git.example.com:3000/forgejo/", "ops", "cluster"},
+	} {
+		r, err := ParseRemote(tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if r.WebRoot() != tc.root || r.Owner != tc.owner || r.Name != tc.name {
+			t.Errorf("%s: %+v root %s", tc.in, r, r.WebRoot())
+		}
+		got, err := Detect(r)
+		if tc.forge == "" {
+			if err == nil || !strings.Contains(err.Error(), "--forge") {
+				t.Errorf("%s: detected %q, want an error asking for --forge", tc.in, got)
+			}
+		} else if got != tc.forge {
+			t.Errorf("%s: forge %q, want %q", tc.in, got, tc.forge)
+		}
+		if strings.Contains(r.WebRoot(), "pw") {
+			t.Errorf("credentials leaked into %s", r.WebRoot())
+		}
+	}
+	if _, err := ParseRemote("/srv/git/gitops"); err == nil {
+		t.Errorf("a path parsed as a forge remote")
+	}
+}
