@@ -8,6 +8,7 @@ mkdir -p "$bin"
 
 VERSITYGW_VERSION=v1.8.0
 GOLANGCI_LINT_VERSION=v2.15.0
+GITEA_VERSION=v1.26.0
 
 need_go_tool() { # name module version
   local stamp=$bin/.$1.version
@@ -18,6 +19,21 @@ need_go_tool() { # name module version
 }
 
 need_go_tool versitygw github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION"
+
+# Gitea for the pull request tests. `go install` refuses its module (replace directives): build it
+# from the downloaded module source with sqlite. Its templates and assets are read from that
+# source tree at run time (STATIC_ROOT_PATH), recorded in bin/.gitea.root.
+need_gitea() {
+  local stamp=$bin/.gitea.version root
+  if [ -x "$bin/gitea" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$GITEA_VERSION" ] && [ -d "$(cat "$bin/.gitea.root" 2>/dev/null)" ]; then return 0; fi
+  echo "tools: building gitea $GITEA_VERSION into bin/ (once; a few minutes)" >&2
+  root=$(cd "$(mktemp -d)" && go mod download -json "code.gitea.io/gitea@$GITEA_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  (cd "$root" && CGO_ENABLED=1 go build -trimpath -tags "sqlite sqlite_unlock_notify" \
+      -ldflags "-s -w -X main.Version=${GITEA_VERSION#v}" -o "$bin/gitea" .)
+  echo "$root" >"$bin/.gitea.root"
+  echo "$GITEA_VERSION" >"$stamp"
+}
+[ "${TOOLS_GITEA:-1}" = 1 ] && need_gitea
 if [ "${TOOLS_BENCH:-0}" = 1 ] && ! command -v aws >/dev/null; then
   bench_missing=awscli
 fi
@@ -28,6 +44,7 @@ fi
 # Debian packages: PostgreSQL (server binaries) and barman-cli-cloud make the real catalogs.
 missing=()
 command -v barman-cloud-backup >/dev/null || missing+=(barman-cli-cloud)
+command -v git >/dev/null || missing+=(git)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
 [ -n "${bench_missing:-}" ] && missing+=("$bench_missing")

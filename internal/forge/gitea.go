@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"code.gitea.io/sdk/gitea"
 )
@@ -47,14 +48,21 @@ func (g *GiteaClient) Find(_ context.Context, head, base string) (*PullRequest, 
 }
 
 // Create implements Forge.
-func (g *GiteaClient) Create(_ context.Context, want PullRequest) (*PullRequest, error) {
+// Gitea records a pushed branch in its database from the push's hooks, so for a moment after
+// the push it may answer 404 for the head branch: that 404 is retried a few times.
+func (g *GiteaClient) Create(ctx context.Context, want PullRequest) (*PullRequest, error) {
 	ids, err := g.labelIDs(want.Labels)
 	if err != nil {
 		return nil, err
 	}
-	pr, resp, err := g.c.CreatePullRequest(g.owner, g.repo, gitea.CreatePullRequestOption{
-		Head: want.Head, Base: want.Base, Title: g.title(want), Body: want.Body, Labels: ids,
-	})
+	opt := gitea.CreatePullRequestOption{Head: want.Head, Base: want.Base, Title: g.title(want), Body: want.Body, Labels: ids}
+	pr, resp, err := g.c.CreatePullRequest(g.owner, g.repo, opt)
+	for try := 1; try <= 5 && resp != nil && resp.StatusCode == http.StatusNotFound; try++ {
+		if err := timerSleep(ctx, time.Duration(try)*300*time.Millisecond); err != nil {
+			return nil, err
+		}
+		pr, resp, err = g.c.CreatePullRequest(g.owner, g.repo, opt)
+	}
 	if resp != nil && resp.StatusCode == http.StatusConflict {
 		return nil, ErrExists
 	}
