@@ -20,6 +20,7 @@ const (
 type Span struct {
 	Kind     string
 	Timeline uint32
+	SystemID string // backups only
 	ID       string // the backup ID; the first segment for WAL and gaps
 	Label    string
 	From, To time.Time
@@ -28,7 +29,8 @@ type Span struct {
 }
 
 // Spans lists the catalog's backups (oldest first) and, timeline by timeline, its WAL runs
-// and the gaps between them. Spans without a time (a backup.info without begin_time) are left
+// and the gaps between them. A WAL run spans the oldest to the newest archive time of its
+// segments. Spans without a time (a backup.info without begin_time) are left
 // out: a picture can't place them.
 func (c *Catalog) Spans() []Span {
 	var out []Span
@@ -44,7 +46,7 @@ func (c *Catalog) Spans() []Span {
 		if b.Info.BackupName != "" {
 			label += " " + b.Info.BackupName
 		}
-		out = append(out, Span{Kind: SpanBackup, Timeline: b.Info.Timeline, ID: b.ID, Label: label,
+		out = append(out, Span{Kind: SpanBackup, Timeline: b.Info.Timeline, SystemID: b.SystemID(), ID: b.ID, Label: label,
 			From: b.Info.BeginTime.UTC(), To: end.UTC(), Usable: b.Usable()})
 	}
 	if c.WAL == nil {
@@ -60,9 +62,10 @@ func (c *Catalog) Spans() []Span {
 					Label: fmt.Sprintf("gap, %s missing from %s", plural(int(r.First-prev.Last-1), "segment"), size.Name(tli, prev.Last+1)),
 					From:  prev.Modified(prev.Last), To: r.Modified(r.First)})
 			}
+			from, to := r.TimeRange()
 			out = append(out, Span{Kind: SpanWAL, Timeline: tli, ID: size.Name(tli, r.First),
 				Label: fmt.Sprintf("%s %s to %s", plural(int(r.Segments()), "segment"), size.Name(tli, r.First), size.Name(tli, r.Last)),
-				From:  r.Modified(r.First), To: r.Modified(r.Last), Usable: true})
+				From:  from, To: to, Usable: true})
 		}
 	}
 	return out
@@ -91,8 +94,17 @@ func Mermaid(title string, spans []Span, highlight string, marks []Mark) string 
 	var backups []Span
 	byTLI := map[uint32][]Span{}
 	var tlis []uint32
+	systems := map[string]bool{}
+	for _, s := range spans {
+		if s.Kind == SpanBackup && s.SystemID != "" {
+			systems[s.SystemID] = true
+		}
+	}
 	for _, s := range spans {
 		if s.Kind == SpanBackup {
+			if len(systems) > 1 {
+				s.Label += " (system " + s.SystemID + ")"
+			}
 			backups = append(backups, s)
 			continue
 		}

@@ -52,6 +52,19 @@ func (r Run) Modified(segno uint64) time.Time {
 	return time.Unix(int64(r.mtimes[segno-r.First]), 0).UTC()
 }
 
+// TimeRange is the oldest and newest archive time of the run's segments (a segment archived
+// again later, by another system, makes them differ from those of its ends).
+func (r Run) TimeRange() (time.Time, time.Time) {
+	if len(r.mtimes) == 0 {
+		return r.LastModified, r.LastModified
+	}
+	lo, hi := r.mtimes[0], r.mtimes[0]
+	for _, m := range r.mtimes {
+		lo, hi = min(lo, m), max(hi, m)
+	}
+	return time.Unix(int64(lo), 0).UTC(), time.Unix(int64(hi), 0).UTC()
+}
+
 // Segments is the number of segments in the run.
 func (r Run) Segments() uint64 { return r.Last - r.First + 1 }
 

@@ -25,12 +25,14 @@ type PullRequestInput struct {
 	// checklist); may be nil.
 	Source *overlays.Source
 	// Spans are the catalog's timeline (catalog.Spans); nil draws no picture.
-	Spans   []catalog.Span
-	Phase   string
-	Cleanup bool
-	Branch  string
-	Base    string
-	Version string
+	Spans []catalog.Span
+	// PartialWAL says the WAL before the candidate backups was not read (nor drawn).
+	PartialWAL bool
+	Phase      string
+	Cleanup    bool
+	Branch     string
+	Base       string
+	Version    string
 }
 
 // PullRequest is the rendered title and body.

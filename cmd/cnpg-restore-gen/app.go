@@ -102,8 +102,14 @@ func newRootCmd(s *streams) *cobra.Command {
 		Use:   "cnpg-restore-gen",
 		Short: "Turn a CloudNativePG restore into a reviewed pull request",
 		Long: `cnpg-restore-gen reads a CloudNativePG cluster's barman-cloud backup catalog (S3 or a
-local directory), decides what can be recovered, and — in later commands — writes the
-kustomize overlays and opens the pull request that performs the restore through GitOps.`,
+local directory), decides what can be recovered, writes the restore into the GitOps repository
+(the restored Cluster's kustomize overlay and the cutover) and opens the pull request that
+performs it when merged.
+
+  catalog list|check   what the bucket holds, and whether it can deliver a restore
+  plan                 the backup and recovery target CloudNativePG will use, with safety checks
+  generate             the restore as changes to a checkout of the GitOps repository
+  pr                   the same on a branch, pushed, with the pull request opened or updated`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -111,6 +117,6 @@ kustomize overlays and opens the pull request that performs the restore through 
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newCatalogCmd(s), newPlanCmd(s, nil), newGenerateCmd(s, nil))
+	root.AddCommand(newCatalogCmd(s), newPlanCmd(s, nil), newGenerateCmd(s, nil), newPRCmd(s, nil))
 	return root
 }

@@ -115,19 +115,30 @@ type generateReport struct {
 	Restored string            `json:"restored"`
 }
 
-func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
-	repo, err := overlays.Scan(opts.Repo)
+// change is a rendered change and what it was made from.
+type change struct {
+	report  generateReport
+	res     *generator.Result
+	src     *overlays.Source
+	catalog scanned // the zero value for the cutover phase and cleanup
+}
+
+// renderChange scans the GitOps repo in dir, plans (unless the change needs no plan) and renders
+// the change. A plan that fails its checks is printed on s.Out and returned as a refusal.
+func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir string) (*change, error) {
+	repo, err := overlays.Scan(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	src, err := repo.FindSource(opts.Namespace, opts.Cluster)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if opts.NewName != "" && !dnsLabel(opts.NewName) {
-		return usagef("--new-name %q is not a valid cluster name (lowercase letters, digits and '-')", opts.NewName)
+		return nil, usagef("--new-name %q is not a valid cluster name (lowercase letters, digits and '-')", opts.NewName)
 	}
-	report := generateReport{Phase: opts.Phase}
+	ch := &change{src: src, report: generateReport{Phase: opts.Phase}}
+	report := &ch.report
 	var res *generator.Result
 	switch {
 	case opts.Cleanup:
@@ -141,25 +152,26 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 	default:
 		target, terr := opts.target()
 		if terr != nil {
-			return terr
+			return nil, terr
 		}
 		taken, notes, derr := opts.discover(repo, src)
 		if derr != nil {
-			return derr
+			return nil, derr
 		}
-		p, perr := checkedPlan(ctx, s, &opts.planOptions, target, taken)
+		p, cat, perr := checkedPlan(ctx, s, &opts.planOptions, target, taken)
 		if perr != nil {
-			return perr
+			return nil, perr
 		}
+		ch.catalog = cat
 		p.Warnings = append(p.Warnings, notes...)
 		p.Candidates = nil
 		report.Plan, report.Restored = p, p.Restored.Name
 		if !p.OK() {
 			fmt.Fprintln(s.ErrOut, "nothing written: the plan failed its safety checks")
 			if werr := writePlanTable(s.Out, p); werr != nil {
-				return werr
+				return nil, werr
 			}
-			return refusal(p)
+			return nil, refusal(p)
 		}
 		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Plan: p, Phase: opts.Phase, OverlayDir: opts.OverlayDir})
 		if err == nil {
@@ -167,8 +179,9 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("nothing written: %w", err)
+		return nil, fmt.Errorf("nothing written: %w", err)
 	}
+	ch.res = res
 	report.Result = res
 	report.Deleted = []string{}
 	for _, f := range res.Files {
@@ -176,6 +189,24 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 			report.Deleted = append(report.Deleted, f.Path)
 		}
 	}
+	return ch, nil
+}
+
+// changes are the files of the result as the writers take them.
+func (ch *change) changes() []overlays.Change {
+	var out []overlays.Change
+	for _, f := range ch.res.Files {
+		out = append(out, overlays.Change{Path: f.Path, Content: f.Content, Delete: f.Delete})
+	}
+	return out
+}
+
+func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
+	ch, err := renderChange(ctx, s, opts, opts.Repo)
+	if err != nil {
+		return err
+	}
+	report, res := ch.report, ch.res
 	switch {
 	case opts.DryRun:
 		if _, err := io.WriteString(s.Out, generator.Diff(res.Files)); err != nil {
@@ -202,11 +233,7 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 			if err := checkClean(opts); err != nil {
 				return err
 			}
-			var changes []overlays.Change
-			for _, f := range res.Files {
-				changes = append(changes, overlays.Change{Path: f.Path, Content: f.Content, Delete: f.Delete})
-			}
-			if err := (overlays.Writer{Root: opts.Repo}).Write(changes); err != nil {
+			if err := (overlays.Writer{Root: opts.Repo}).Write(ch.changes()); err != nil {
 				return fmt.Errorf("nothing written to %s: %w", opts.Repo, err)
 			}
 		}

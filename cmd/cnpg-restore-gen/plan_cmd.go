@@ -155,7 +155,7 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 			return err
 		}
 	}
-	p, err := checkedPlan(ctx, s, opts, target, taken)
+	p, _, err := checkedPlan(ctx, s, opts, target, taken)
 	if err != nil {
 		return err
 	}
@@ -174,15 +174,24 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	return refusal(p)
 }
 
+// scanned is the catalog a plan was made from.
+type scanned struct {
+	*catalog.Catalog
+	// Partial is set when only the WAL from the chosen backup's candidates on was read.
+	Partial bool
+}
+
 // checkedPlan makes the plan. A plan needs only the WAL from its backup on: scan that first;
 // when the plan fails a check, plan again on the whole catalog so that the refusal is
 // explained from all of it.
-func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, taken []plan.Object) (*plan.Plan, error) {
-	p, err := makePlan(ctx, s, opts, target, taken, plan.WALFrom(target))
+func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, taken []plan.Object) (*plan.Plan, scanned, error) {
+	walFrom := plan.WALFrom(target)
+	p, c, err := makePlan(ctx, s, opts, target, taken, walFrom)
 	if err == nil && !p.OK() {
-		p, err = makePlan(ctx, s, opts, target, taken, nil)
+		walFrom = nil
+		p, c, err = makePlan(ctx, s, opts, target, taken, nil)
 	}
-	return p, err
+	return p, scanned{Catalog: c, Partial: walFrom != nil}, err
 }
 
 // refusal is the safety error of a plan that failed a check, nil for a good one.
@@ -226,16 +235,16 @@ func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) ([]pla
 	return taken, notes, nil
 }
 
-func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, taken []plan.Object, walFrom func([]*catalog.Backup) string) (*plan.Plan, error) {
+func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, taken []plan.Object, walFrom func([]*catalog.Backup) string) (*plan.Plan, *catalog.Catalog, error) {
 	c, store, err := opts.openFrom(ctx, s, walFrom)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	servers, err := catalog.ServerNames(ctx, store)
 	if err != nil {
-		return nil, fmt.Errorf("while listing the server names under %s: %w", c.Location, err)
+		return nil, nil, fmt.Errorf("while listing the server names under %s: %w", c.Location, err)
 	}
-	return plan.Make(plan.Input{
+	p, err := plan.Make(plan.Input{
 		Catalog:          c,
 		Source:           plan.Source{Namespace: opts.Namespace, Name: opts.Cluster, ServerName: opts.ServerName, Catalog: strings.TrimSuffix(c.Location, "/"+c.ServerName)},
 		Target:           target,
@@ -246,6 +255,7 @@ func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Ta
 		ServersInCatalog: servers,
 		Now:              time.Now(),
 	})
+	return p, c, err
 }
 
 func writePlanTable(w io.Writer, p *plan.Plan) error {

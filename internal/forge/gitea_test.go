@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -63,7 +64,7 @@ func TestIntegrationGitea(t *testing.T) {
 		t.Fatalf("update: %+v %s %v", upd, outcome, err)
 	}
 	// Create on a branch that already has a PR: Gitea answers 409, which is ErrExists.
-	if _, err := f.Create(ctx, want); err != ErrExists {
+	if _, err := f.Create(ctx, want); !errors.Is(err, ErrExists) {
 		t.Fatalf("second create: %v, want ErrExists", err)
 	}
 	var open []map[string]any

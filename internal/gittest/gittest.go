@@ -86,3 +86,9 @@ func Git(t testing.TB, dir string, args ...string) string {
 	}
 	return string(out)
 }
+
+// Refs lists the refs of the bare repository name.git, read on disk.
+func (s *Server) Refs(t testing.TB, name string) string {
+	t.Helper()
+	return Git(t, filepath.Join(s.Root, name+".git"), "for-each-ref", "--format=%(objectname) %(refname)")
+}

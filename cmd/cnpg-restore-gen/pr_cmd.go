@@ -1,0 +1,442 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/spf13/cobra"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/forge"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+)
+
+type prOptions struct {
+	generateOptions
+	Forge     string
+	ForgeURL  string
+	Base      string
+	Branch    string
+	Remote    string
+	Draft     bool
+	Labels    []string
+	NoPush    bool
+	TokenFile string
+	Author    string
+}
+
+func newPRCmd(s *streams, runF func(context.Context, *prOptions) error) *cobra.Command {
+	opts := &prOptions{}
+	cmd := &cobra.Command{
+		Use:   "pr",
+		Short: "Commit the restore on a branch, push it and open (or update) the pull request",
+		Long: `Do everything 'generate' does, on a branch of its own, and open the pull request whose
+description is the restore plan: merging it is the restore.
+
+The branch, restore/<namespace>/<cluster>-<backup ID> (or --branch), starts at the tip of the
+base branch (--base, default the remote's default branch) and holds one commit. The work happens
+in a private clone: your checkout's work tree, index and HEAD are not touched.
+
+Running again with the same inputs changes nothing (no commit, no push, the pull request is
+left as it is). With new inputs — another target time, a fixed manifest, a moved base — the
+branch is rebuilt from the base tip and force-pushed with a lease (a push someone else made
+meanwhile is never overwritten) and the pull request's title and description are updated.
+
+--repo is a checkout (the branch is pushed to its remote, --remote origin) or a URL. Tokens
+come from the environment or a file, never from a flag: GITHUB_TOKEN for GitHub, GITEA_TOKEN
+for Gitea and Forgejo, or --token-file. SSH remotes use your ssh-agent. The forge is inferred
+from the remote's host (github.com; hosts named gitea, forgejo or codeberg); otherwise pass
+--forge, and --forge-url for GitHub Enterprise (https://HOST/api/v3/) or a Gitea under a path.
+
+--forge none pushes the branch and opens no pull request; --no-push commits the branch in the
+checkout and stops; --dry-run prints the branch, the diff and the pull request and touches no
+remote and no file.`,
+		Example: `  # see what would be proposed
+  cnpg-restore-gen pr --repo ~/src/homelab --cluster auth/authentik-postgresql --dry-run
+
+  # open the pull request on Gitea (token from the environment)
+  GITEA_TOKEN=$(cat ~/.config/gitea-token) cnpg-restore-gen pr --repo ~/src/homelab \
+      --cluster auth/authentik-postgresql --target-time "2026-02-05 08:05:00+00" --label restore
+
+  # GitHub, straight from the URL, as a draft
+  GITHUB_TOKEN=... cnpg-restore-gen pr --repo https://github.com/acme/gitops.git \
+      --cluster auth/authentik-postgresql --draft`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.complete(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runPR(cmd.Context(), s, opts)
+		},
+	}
+	fs := cmd.Flags()
+	opts.register(fs, "GitOps repository: a checkout directory or a clone URL (required)")
+	fs.StringVar(&opts.OverlayDir, "overlay-dir", "", "repo-relative directory for the restored cluster (default <cluster dir>/<new name>)")
+	fs.StringVar(&opts.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
+	fs.BoolVar(&opts.Cleanup, "cleanup", false, "the follow-up pull request: remove the old cluster and its ScheduledBackups")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the branch, the diff and the pull request; touch nothing")
+	fs.StringVarP(&opts.Output, "output", "o", "table", "summary format: table, json or yaml")
+	fs.StringVar(&opts.Forge, "forge", "", "github, gitea (also Forgejo) or none (push the branch, open no pull request); default: from the remote's host")
+	fs.StringVar(&opts.ForgeURL, "forge-url", "", "API root for GitHub Enterprise (https://HOST/api/v3/), or Gitea's web root when it is not the remote's")
+	fs.StringVar(&opts.Base, "base", "", "branch the pull request merges into (default: the remote's default branch)")
+	fs.StringVar(&opts.Branch, "branch", "", "branch name (default restore/<namespace>/<cluster>-<backup ID>)")
+	fs.StringVar(&opts.Remote, "remote", "origin", "the checkout's remote to push to")
+	fs.BoolVar(&opts.Draft, "draft", false, "open the pull request as a draft (Gitea and Forgejo: a \"WIP:\" title)")
+	fs.StringSliceVar(&opts.Labels, "label", nil, "label for the pull request (repeatable; created when missing)")
+	fs.BoolVar(&opts.NoPush, "no-push", false, "commit the branch in the checkout and stop: no push, no pull request")
+	fs.StringVar(&opts.TokenFile, "token-file", "", "file holding the forge token (default: $GITHUB_TOKEN or $GITEA_TOKEN)")
+	fs.StringVar(&opts.Author, "author", "", `commit author "Name <email>" (default: your git config, else cnpg-restore-gen)`)
+	return cmd
+}
+
+func (o *prOptions) complete() error {
+	if o.Repo == "" {
+		return usagef("--repo is required: a checkout of the GitOps repository or its URL")
+	}
+	switch o.Forge {
+	case "", forge.GitHub, forge.Gitea, forge.None:
+	default:
+		return usagef("--forge %q is not github, gitea or none", o.Forge)
+	}
+	if o.NoPush && o.DryRun {
+		return usagef("--dry-run already pushes nothing: drop --no-push")
+	}
+	if o.NoPush && gitops.IsURL(o.Repo) {
+		return usagef("--no-push leaves the branch in a checkout: pass a directory, not a URL")
+	}
+	if o.Author != "" {
+		if _, err := parseAuthor(o.Author); err != nil {
+			return usagef("--author: %v", err)
+		}
+	}
+	// generate's checks, without the ones about writing into --repo.
+	repo := o.Repo
+	g := o.generateOptions
+	g.Repo = "."
+	if err := g.complete(); err != nil {
+		return err
+	}
+	o.planOptions = g.planOptions
+	o.Repo = repo
+	return nil
+}
+
+// prReport is what -o json|yaml prints.
+type prReport struct {
+	generateReport
+	Commit      *gitops.Commit     `json:"commit,omitempty"`
+	Forge       string             `json:"forge"`
+	PullRequest *forge.PullRequest `json:"pullRequest,omitempty"`
+	Outcome     string             `json:"outcome,omitempty"` // created, updated, unchanged
+	Title       string             `json:"title"`
+	Body        string             `json:"body,omitempty"`
+	Branch      string             `json:"branch"`
+}
+
+func runPR(ctx context.Context, s *streams, opts *prOptions) error {
+	remoteURL, err := opts.remoteURL()
+	if err != nil {
+		return err
+	}
+	forgeName, repoRef, err := opts.forge(remoteURL)
+	if err != nil {
+		return err
+	}
+	token, err := opts.token(s, forgeName)
+	if err != nil {
+		return err
+	}
+	local := opts.NoPush || (opts.DryRun && !gitops.IsURL(opts.Repo))
+	ws, err := gitops.Open(ctx, gitops.OpenOptions{Repo: opts.Repo, RemoteName: opts.Remote, Base: opts.Base, Local: local, Auth: gitops.TokenAuth(token)})
+	if err != nil {
+		return redactErr(err, token)
+	}
+	defer func() { _ = ws.Close() }()
+
+	ch, err := renderChange(ctx, s, &opts.generateOptions, ws.Dir)
+	if err != nil {
+		return err
+	}
+	branch := opts.Branch
+	if branch == "" {
+		branch = defaultBranch(opts, ch)
+	}
+	pr, err := generator.RenderPullRequest(generator.PullRequestInput{
+		Plan: prPlan(opts, ch), Result: ch.res, Source: ch.src, Spans: spansOf(ch), PartialWAL: ch.catalog.Partial,
+		Phase: opts.Phase, Cleanup: opts.Cleanup, Branch: branch, Base: ws.Base, Version: version(),
+	})
+	if err != nil {
+		return err
+	}
+	report := prReport{generateReport: ch.report, Forge: forgeName, Title: pr.Title, Body: pr.Body, Branch: branch}
+	if len(ch.res.Files) == 0 {
+		return fmt.Errorf("nothing to propose: %s on %s already has everything this change would make (phase %s)", opts.Repo, ws.Base, report.Phase)
+	}
+	if opts.DryRun {
+		return writePRDryRun(s, opts, report, ws.Base, generator.Diff(ch.res.Files))
+	}
+	author, err := opts.author()
+	if err != nil {
+		return err
+	}
+	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.changes(), Message: commitMessage(pr, ch), Author: author, Push: true})
+	if err != nil {
+		return redactErr(err, token)
+	}
+	report.Commit = commit
+	if !local && forgeName != forge.None {
+		f, err := opts.client(ctx, s, forgeName, repoRef, token)
+		if err != nil {
+			return redactErr(err, token)
+		}
+		got, outcome, err := forge.Ensure(ctx, f, forge.PullRequest{Head: branch, Base: ws.Base, Title: pr.Title, Body: pr.Body, Draft: opts.Draft, Labels: opts.Labels})
+		if err != nil {
+			return redactErr(fmt.Errorf("branch %s is pushed, but the pull request is not open: %w", branch, err), token)
+		}
+		report.PullRequest, report.Outcome = got, outcome
+	}
+	if opts.Output != "table" {
+		report.Body = ""
+		return writeData(s.Out, opts.Output, report)
+	}
+	return writePRSummary(s.Out, report, local)
+}
+
+// remoteURL is where the branch goes: the URL itself, or the checkout's remote.
+func (o *prOptions) remoteURL() (string, error) {
+	if gitops.IsURL(o.Repo) {
+		return o.Repo, nil
+	}
+	r, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return "", fmt.Errorf("%s is not a git checkout: clone the GitOps repository and pass its directory, or pass its URL: %w", o.Repo, err)
+	}
+	rem, err := r.Remote(o.Remote)
+	if err != nil || len(rem.Config().URLs) == 0 {
+		if o.NoPush || o.DryRun {
+			return "", nil
+		}
+		return "", fmt.Errorf("%s has no remote %q to push to: add it, pass --remote, or use --no-push", o.Repo, o.Remote)
+	}
+	return rem.Config().URLs[0], nil
+}
+
+// forge decides the forge and reads owner/repo from the remote.
+func (o *prOptions) forge(remote string) (string, forge.Repo, error) {
+	if o.NoPush || o.DryRun || o.Forge == forge.None {
+		name := o.Forge
+		if name == "" {
+			name = forge.None
+		}
+		ref, _ := forge.ParseRemote(remote)
+		return name, ref, nil
+	}
+	ref, err := forge.ParseRemote(remote)
+	if err != nil {
+		return "", forge.Repo{}, err
+	}
+	if o.Forge != "" {
+		return o.Forge, ref, nil
+	}
+	name, err := forge.Detect(ref)
+	return name, ref, err
+}
+
+// token reads the token from --token-file or the forge's variable; none is fine for SSH and
+// for local runs.
+func (o *prOptions) token(s *streams, forgeName string) (string, error) {
+	if o.TokenFile != "" {
+		b, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", fmt.Errorf("--token-file %s is empty", o.TokenFile)
+		}
+		return t, nil
+	}
+	var names []string
+	switch forgeName {
+	case forge.GitHub:
+		names = []string{"GITHUB_TOKEN", "GH_TOKEN"}
+	case forge.Gitea:
+		names = []string{"GITEA_TOKEN", "FORGEJO_TOKEN"}
+	default:
+		names = []string{"GITHUB_TOKEN", "GITEA_TOKEN", "FORGEJO_TOKEN"}
+	}
+	for _, n := range names {
+		if v := strings.TrimSpace(s.Getenv(n)); v != "" {
+			return v, nil
+		}
+	}
+	return "", nil
+}
+
+func (o *prOptions) client(ctx context.Context, s *streams, name string, ref forge.Repo, token string) (forge.Forge, error) {
+	var log io.Writer
+	if !o.Quiet {
+		log = s.ErrOut
+	}
+	httpc := &http.Client{Transport: &forge.Retry{Log: log}}
+	switch name {
+	case forge.GitHub:
+		if token == "" {
+			return nil, fmt.Errorf("no GitHub token: set GITHUB_TOKEN or pass --token-file (a token that may open pull requests on %s/%s)", ref.Owner, ref.Name)
+		}
+		api := o.ForgeURL
+		if api == "" && !strings.EqualFold(ref.Host, "github.com") {
+			api = ref.WebRoot() + "api/v3/"
+		}
+		return forge.NewGitHub(httpc, api, token, ref.Owner, ref.Name)
+	case forge.Gitea:
+		if token == "" {
+			return nil, fmt.Errorf("no Gitea token: set GITEA_TOKEN or pass --token-file (scopes write:repository and write:issue)")
+		}
+		root := o.ForgeURL
+		if root == "" {
+			root = ref.WebRoot()
+		}
+		return forge.NewGitea(ctx, httpc, root, token, ref.Owner, ref.Name)
+	}
+	return nil, fmt.Errorf("forge %q", name)
+}
+
+func (o *prOptions) author() (object.Signature, error) {
+	if o.Author != "" {
+		return parseAuthor(o.Author)
+	}
+	name, email := "", ""
+	if !gitops.IsURL(o.Repo) {
+		if r, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true}); err == nil {
+			if c, err := r.ConfigScoped(gitconfig.GlobalScope); err == nil {
+				name, email = c.User.Name, c.User.Email
+			}
+		}
+	} else if c, err := gitconfig.LoadConfig(gitconfig.GlobalScope); err == nil {
+		name, email = c.User.Name, c.User.Email
+	}
+	if name == "" || email == "" {
+		name, email = "cnpg-restore-gen", "cnpg-restore-gen@localhost"
+	}
+	return object.Signature{Name: name, Email: email}, nil
+}
+
+func parseAuthor(s string) (object.Signature, error) {
+	name, rest, ok := strings.Cut(s, "<")
+	email, _, ok2 := strings.Cut(rest, ">")
+	name, email = strings.TrimSpace(name), strings.TrimSpace(email)
+	if !ok || !ok2 || name == "" || !strings.Contains(email, "@") {
+		return object.Signature{}, fmt.Errorf("%q is not \"Name <email>\"", s)
+	}
+	return object.Signature{Name: name, Email: email}, nil
+}
+
+func defaultBranch(o *prOptions, ch *change) string {
+	prefix := "restore/" + o.Namespace + "/" + o.Cluster + "-"
+	switch {
+	case o.Cleanup:
+		return prefix + "cleanup"
+	case o.Phase == generator.PhaseCutover:
+		return prefix + "cutover"
+	case ch.report.Plan != nil && ch.report.Plan.Target.BackupID != "":
+		return prefix + ch.report.Plan.Target.BackupID
+	}
+	return prefix + ch.report.Restored
+}
+
+// prPlan is the plan the body describes: the real one, or the names alone for the cutover
+// phase and cleanup.
+func prPlan(o *prOptions, ch *change) *plan.Plan {
+	if ch.report.Plan != nil {
+		return ch.report.Plan
+	}
+	return &plan.Plan{Source: plan.Source{Namespace: o.Namespace, Name: o.Cluster}, Restored: plan.Restored{Namespace: o.Namespace, Name: ch.report.Restored}}
+}
+
+func spansOf(ch *change) []catalog.Span {
+	if ch.catalog.Catalog == nil {
+		return nil
+	}
+	return ch.catalog.Spans()
+}
+
+func commitMessage(pr generator.PullRequest, ch *change) string {
+	var b strings.Builder
+	b.WriteString(pr.Title)
+	b.WriteString("\n\n")
+	for _, c := range ch.res.Changes {
+		fmt.Fprintf(&b, "- %s: %s\n", c.Path, c.Summary)
+	}
+	b.WriteString("\nMade by cnpg-restore-gen; the pull request's description is the restore plan.\n")
+	return b.String()
+}
+
+// redactErr removes the token from an error (a URL with credentials, a server echoing it).
+func redactErr(err error, token string) error {
+	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return redactedError{msg: redact.Values(err.Error(), token), err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+func writePRDryRun(s *streams, o *prOptions, r prReport, base, diff string) error {
+	if o.Output != "table" {
+		return writeData(s.Out, o.Output, r)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Branch   %s (from %s)\n", r.Branch, base)
+	fmt.Fprintf(&b, "Title    %s\n\n", r.Title)
+	b.WriteString(diff)
+	fmt.Fprintf(&b, "\n──── pull request description ────\n\n%s", r.Body)
+	_, err := io.WriteString(s.Out, b.String())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(s.ErrOut, "dry run: no commit, no push, no pull request")
+	return nil
+}
+
+func writePRSummary(w io.Writer, r prReport, local bool) error {
+	if err := writeGenerateSummary(w, r.generateReport); err != nil {
+		return err
+	}
+	var b strings.Builder
+	c := r.Commit
+	switch {
+	case c.Unchanged:
+		fmt.Fprintf(&b, "\nBranch    %s is up to date on %s (commit %.12s): nothing pushed\n", c.Branch, c.Remote, c.Hash)
+	case local:
+		fmt.Fprintf(&b, "\nBranch    %s committed in %s (commit %.12s, from %s); not pushed\n", c.Branch, c.Remote, c.Hash, c.Base)
+	case c.Replaced != "":
+		fmt.Fprintf(&b, "\nBranch    %s rebuilt from %s and pushed to %s (commit %.12s, replaces %.12s)\n", c.Branch, c.Base, c.Remote, c.Hash, c.Replaced)
+	default:
+		fmt.Fprintf(&b, "\nBranch    %s pushed to %s (commit %.12s, from %s)\n", c.Branch, c.Remote, c.Hash, c.Base)
+	}
+	if pr := r.PullRequest; pr != nil {
+		fmt.Fprintf(&b, "Pull request #%d %s: %s\n", pr.Number, r.Outcome, pr.URL)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
