@@ -90,7 +90,7 @@ func Mermaid(title string, spans []Span, highlight string, marks []Mark) string 
 	b.WriteString("gantt\n")
 	fmt.Fprintf(&b, "    title %s\n", mermaidText(title))
 	b.WriteString("    dateFormat YYYY-MM-DDTHH:mm:ss\n")
-	b.WriteString("    axisFormat %m-%d %H:%M\n")
+	fmt.Fprintf(&b, "    axisFormat %s\n", axisFormat(spans, marks))
 	var backups []Span
 	byTLI := map[uint32][]Span{}
 	var tlis []uint32
@@ -165,6 +165,33 @@ func Mermaid(title string, spans []Span, highlight string, marks []Mark) string 
 		}
 	}
 	return b.String()
+}
+
+// axisFormat labels the time axis finely enough to tell its ticks apart.
+func axisFormat(spans []Span, marks []Mark) string {
+	var lo, hi time.Time
+	see := func(t time.Time) {
+		if lo.IsZero() || t.Before(lo) {
+			lo = t
+		}
+		if t.After(hi) {
+			hi = t
+		}
+	}
+	for _, s := range spans {
+		see(s.From)
+		see(s.To)
+	}
+	for _, m := range marks {
+		see(m.At)
+	}
+	switch d := hi.Sub(lo); {
+	case d < 15*time.Minute:
+		return "%H:%M:%S"
+	case d < 3*24*time.Hour:
+		return "%m-%d %H:%M"
+	}
+	return "%Y-%m-%d"
 }
 
 // trimBars keeps the newest maxBars spans of a section and every span keep selects.
