@@ -28,8 +28,18 @@ step cnpg-restore-gen catalog check --catalog "$cat_url" --server-name pg-main -
 step cnpg-restore-gen plan --cluster auth/pg-main --catalog "$cat_url" --system-id "$sys" --explain
 "$tool" plan --cluster auth/pg-main --catalog "$cat_url" --system-id "$sys" --explain | sed "s#$work#/tmp/sample#g"
 
-# The GitOps side: a copy of an Argo CD repo whose Authentik chart names the database.
+# The GitOps side: a copy of an Argo CD repo whose Authentik chart names the database, as a
+# checkout whose origin is a local bare repository (no forge, no network).
 cp -r "$top/generator/testdata/repos/argocd-helm" "$work/repo"
-step cnpg-restore-gen generate --repo ./repo --cluster auth/authentik-postgresql --catalog "$cat_url" --server-name pg-main --system-id "$sys" --dry-run
-(cd "$work" && "$tool" generate --repo ./repo --cluster auth/authentik-postgresql --catalog "$cat_url" \
-  --server-name pg-main --system-id "$sys" --dry-run 2>&1) | sed "s#$work#/tmp/sample#g"
+git() { command git -c user.name=demo -c user.email=demo@example.com -c init.defaultBranch=main "$@"; }
+git init -q --bare "$work/remote.git"
+(cd "$work/repo" && git init -q && git add . && git commit -qm "the GitOps repo" && git remote add origin "$work/remote.git" && git push -q origin main)
+args=(--cluster auth/authentik-postgresql --catalog "$cat_url" --server-name pg-main --system-id "$sys" --quiet)
+
+step cnpg-restore-gen pr --repo ./repo --cluster auth/authentik-postgresql --catalog "$cat_url" --server-name pg-main --system-id "$sys" --dry-run
+(cd "$work" && "$tool" pr --repo ./repo "${args[@]}" --dry-run 2>&1) | sed "s#$work#/tmp/sample#g"
+
+step cnpg-restore-gen pr --repo ./repo --cluster auth/authentik-postgresql ... --forge none
+(cd "$work" && "$tool" pr --repo ./repo "${args[@]}" --forge none 2>&1) | sed "s#$work#/tmp/sample#g"
+step git -C remote.git branch --list "restore/*"
+git -C "$work/remote.git" branch --list 'restore/*'

@@ -197,6 +197,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 		return redactErr(err, token)
 	}
 	report.Commit = commit
+	report.Written = "branch " + branch
 	if !local && forgeName != forge.None {
 		f, err := opts.client(ctx, s, forgeName, repoRef, token)
 		if err != nil {
