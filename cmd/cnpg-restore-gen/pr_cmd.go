@@ -431,7 +431,11 @@ func writePRSummary(w io.Writer, r prReport, local bool) error {
 	case local:
 		fmt.Fprintf(&b, "\nBranch    %s committed in %s (commit %.12s, from %s); not pushed\n", c.Branch, c.Remote, c.Hash, c.Base)
 	case c.Replaced != "":
-		fmt.Fprintf(&b, "\nBranch    %s rebuilt from %s and pushed to %s (commit %.12s, replaces %.12s)\n", c.Branch, c.Base, c.Remote, c.Hash, c.Replaced)
+		moved := ""
+		if c.BaseMoved {
+			moved = fmt.Sprintf("; %s moved since it was made", c.Base)
+		}
+		fmt.Fprintf(&b, "\nBranch    %s rebuilt from %s and pushed to %s (commit %.12s, replaces %.12s%s)\n", c.Branch, c.Base, c.Remote, c.Hash, c.Replaced, moved)
 	default:
 		fmt.Fprintf(&b, "\nBranch    %s pushed to %s (commit %.12s, from %s)\n", c.Branch, c.Remote, c.Hash, c.Base)
 	}

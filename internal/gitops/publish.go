@@ -220,6 +220,8 @@ type Commit struct {
 	Unchanged bool `json:"unchanged"`
 	// Replaced is the branch's previous commit when it was rebuilt (force-pushed with lease).
 	Replaced string `json:"replaced,omitempty"`
+	// BaseMoved is set when the replaced commit was made on an older tip of the base.
+	BaseMoved bool `json:"baseMoved,omitempty"`
 	Pushed   bool   `json:"pushed"`
 	Remote   string `json:"remote"`
 }
@@ -297,6 +299,7 @@ func (w *Workspace) Publish(ctx context.Context, o PublishOptions) (*Commit, err
 			return res, nil
 		}
 		res.Replaced = existing.String()
+		res.BaseMoved = len(old.ParentHashes) == 1 && old.ParentHashes[0] != w.BaseHash
 		lease = &git.ForceWithLease{RefName: ref, Hash: existing}
 	}
 	if w.beforePush != nil {
@@ -309,15 +312,27 @@ func (w *Workspace) Publish(ctx context.Context, o PublishOptions) (*Commit, err
 		ForceWithLease: lease,
 		Progress:       w.prog,
 	})
-	switch {
-	case errors.Is(err, git.NoErrAlreadyUpToDate):
-	case err != nil && strings.Contains(err.Error(), "non-fast-forward"):
-		return nil, fmt.Errorf("branch %s changed on %s while this run worked on it (another run or a person pushed to it): run again to rebuild it from %s: %w", o.Branch, res.Remote, w.Base, err)
-	case err != nil:
-		return nil, fmt.Errorf("%s refused branch %s: %w; check that the token may push, and that restore/ branches are not protected", res.Remote, o.Branch, explain(err, w.auth))
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return w.pushFailed(ctx, res, ref, existing, commit, err)
 	}
 	res.Pushed = true
 	return res, nil
+}
+
+// pushFailed explains a refused push. When the branch moved on the remote during this run
+// (another run for the same restore, or a person), the lease or the server refused it: if the
+// other push holds the same tree the outcome is the same and nothing more is needed; else the
+// user runs again. Otherwise the remote refused the branch itself (protection, permissions).
+func (w *Workspace) pushFailed(ctx context.Context, res *Commit, ref plumbing.ReferenceName, existing plumbing.Hash, commit *object.Commit, pushErr error) (*Commit, error) {
+	now, err := w.remoteBranch(ctx, ref)
+	if err == nil && now != existing && !now.IsZero() {
+		if other, ferr := w.fetch(ctx, ref, now); ferr == nil && other.TreeHash == commit.TreeHash {
+			res.Hash, res.Unchanged, res.Replaced = now.String(), true, ""
+			return res, nil
+		}
+		return nil, fmt.Errorf("branch %s changed on %s while this run worked on it (another run or a person pushed to it): run again to rebuild it from %s: %w", ref.Short(), res.Remote, w.Base, pushErr)
+	}
+	return nil, fmt.Errorf("%s refused branch %s: %w; check that the token may push, and that restore/ branches are not protected", res.Remote, ref.Short(), explain(pushErr, w.auth))
 }
 
 // remoteBranch is the remote's commit for ref, zero when it has none.

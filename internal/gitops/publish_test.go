@@ -125,6 +125,54 @@ func TestPublishNeverOverwritesAConcurrentPush(t *testing.T) {
 	}
 }
 
+func TestPublishRacingTheSameChangeEndsWithOneBranch(t *testing.T) {
+	srv, url, _ := upstream(t, "main")
+	ctx := context.Background()
+	w, err := Open(ctx, OpenOptions{Repo: url, Auth: TokenAuth(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var other *Commit
+	w.beforePush = func() {
+		// Another run with the same inputs pushes first.
+		if other, err = publish(t, url, "host: same\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := w.Publish(ctx, PublishOptions{Branch: "restore/auth/db-20260205T020001", Message: "m", Author: object.Signature{Name: "t", Email: "t@e"},
+		Changes: []overlays.Change{{Path: "app.yaml", Content: []byte("host: same\n")}, {Path: "db/cluster.yaml", Content: []byte("kind: Cluster\n")}}, Push: true})
+	if err != nil {
+		t.Fatalf("the slower run failed: %v", err)
+	}
+	if !c.Unchanged || c.Hash != other.Hash {
+		t.Errorf("slower run: %+v, want the other run's commit %s kept", c, other.Hash)
+	}
+	if refs := srv.Refs(t, "homelab"); strings.Count(refs, "refs/heads/restore/") != 1 || !strings.Contains(refs, other.Hash) {
+		t.Errorf("refs after the race:\n%s", refs)
+	}
+}
+
+func TestPublishSaysWhenTheBaseMoved(t *testing.T) {
+	srv, url, src := upstream(t, "main")
+	if _, err := publish(t, url, "host: a\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "other.yaml"), []byte("x: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, src, "add", ".")
+	gittest.Git(t, src, "commit", "-qm", "unrelated")
+	gittest.Git(t, src, "push", "-q", filepath.Join(srv.Root, "homelab.git"), "main")
+	c, err := publish(t, url, "host: a\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Pushed || !c.BaseMoved || c.Replaced == "" {
+		t.Errorf("after the base moved: %+v, want the branch rebuilt on the new tip", c)
+	}
+}
+
 func TestPublishErrorsSayWhatToDo(t *testing.T) {
 	srv, url, _ := upstream(t, "main")
 	ctx := context.Background()
