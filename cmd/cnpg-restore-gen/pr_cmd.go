@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -33,6 +34,10 @@ type prOptions struct {
 	NoPush    bool
 	TokenFile string
 	Author    string
+	// A GitHub App instead of a token.
+	AppID             int64
+	AppKeyFile        string
+	AppInstallationID int64
 }
 
 func newPRCmd(s *streams, runF func(context.Context, *prOptions) error) *cobra.Command {
@@ -98,6 +103,9 @@ remote and no file.`,
 	fs.StringSliceVar(&opts.Labels, "label", nil, "label for the pull request (repeatable; created when missing)")
 	fs.BoolVar(&opts.NoPush, "no-push", false, "commit the branch in the checkout and stop: no push, no pull request")
 	fs.StringVar(&opts.TokenFile, "token-file", "", "file holding the forge token (default: $GITHUB_TOKEN or $GITEA_TOKEN)")
+	fs.Int64Var(&opts.AppID, "github-app-id", 0, "act as this GitHub App instead of a token (default $GITHUB_APP_ID)")
+	fs.StringVar(&opts.AppKeyFile, "github-app-key-file", "", "the GitHub App's private key, PEM (default $GITHUB_APP_PRIVATE_KEY_FILE)")
+	fs.Int64Var(&opts.AppInstallationID, "github-app-installation-id", 0, "the App's installation (default $GITHUB_APP_INSTALLATION_ID, else found from the repository)")
 	fs.StringVar(&opts.Author, "author", "", `commit author "Name <email>" (default: your git config, else cnpg-restore-gen)`)
 	return cmd
 }
@@ -155,7 +163,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if err != nil {
 		return err
 	}
-	token, err := opts.token(s, forgeName)
+	token, err := opts.token(ctx, s, forgeName, repoRef)
 	if err != nil {
 		return err
 	}
@@ -256,9 +264,18 @@ func (o *prOptions) forge(remote string) (string, forge.Repo, error) {
 	return name, ref, err
 }
 
-// token reads the token from --token-file or the forge's variable; none is fine for SSH and
-// for local runs.
-func (o *prOptions) token(s *streams, forgeName string) (string, error) {
+// token reads the token from --token-file or the forge's variable, or exchanges a GitHub App's
+// key for an installation token; none is fine for SSH and for local runs.
+func (o *prOptions) token(ctx context.Context, s *streams, forgeName string, ref forge.Repo) (string, error) {
+	if app, ok, err := o.githubApp(s); err != nil || ok {
+		if err != nil || forgeName != forge.GitHub {
+			if err == nil {
+				err = usagef("a GitHub App is configured but the forge is %s", forgeName)
+			}
+			return "", err
+		}
+		return app.InstallationToken(ctx, o.httpClient(s), o.githubAPI(ref), ref.Owner, ref.Name)
+	}
 	if o.TokenFile != "" {
 		b, err := os.ReadFile(o.TokenFile)
 		if err != nil {
@@ -287,22 +304,63 @@ func (o *prOptions) token(s *streams, forgeName string) (string, error) {
 	return "", nil
 }
 
-func (o *prOptions) client(ctx context.Context, s *streams, name string, ref forge.Repo, token string) (forge.Forge, error) {
+// githubApp reads the GitHub App settings from the flags or the environment; ok is false when
+// none is set.
+func (o *prOptions) githubApp(s *streams) (forge.GitHubApp, bool, error) {
+	id, keyFile, inst := o.AppID, o.AppKeyFile, o.AppInstallationID
+	var err error
+	envInt := func(name string, v *int64) {
+		if *v == 0 && s.Getenv(name) != "" && err == nil {
+			if *v, err = strconv.ParseInt(s.Getenv(name), 10, 64); err != nil {
+				err = fmt.Errorf("$%s is not a number: %w", name, err)
+			}
+		}
+	}
+	envInt("GITHUB_APP_ID", &id)
+	envInt("GITHUB_APP_INSTALLATION_ID", &inst)
+	if keyFile == "" {
+		keyFile = s.Getenv("GITHUB_APP_PRIVATE_KEY_FILE")
+	}
+	switch {
+	case err != nil:
+		return forge.GitHubApp{}, false, err
+	case id == 0 && keyFile == "":
+		return forge.GitHubApp{}, false, nil
+	case id == 0 || keyFile == "":
+		return forge.GitHubApp{}, false, usagef("a GitHub App needs both its ID (--github-app-id) and its private key (--github-app-key-file)")
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return forge.GitHubApp{}, false, fmt.Errorf("GitHub App private key: %w", err)
+	}
+	return forge.GitHubApp{ID: id, InstallationID: inst, PrivateKey: key}, true, nil
+}
+
+// httpClient is the forges' client: retries with backoff, logged on stderr unless --quiet.
+func (o *prOptions) httpClient(s *streams) *http.Client {
 	var log io.Writer
 	if !o.Quiet {
 		log = s.ErrOut
 	}
-	httpc := &http.Client{Transport: &forge.Retry{Log: log}}
+	return &http.Client{Transport: &forge.Retry{Log: log}}
+}
+
+// githubAPI is the REST root: --forge-url, api.github.com, or GitHub Enterprise's /api/v3/.
+func (o *prOptions) githubAPI(ref forge.Repo) string {
+	if o.ForgeURL != "" || strings.EqualFold(ref.Host, "github.com") {
+		return o.ForgeURL
+	}
+	return ref.WebRoot() + "api/v3/"
+}
+
+func (o *prOptions) client(ctx context.Context, s *streams, name string, ref forge.Repo, token string) (forge.Forge, error) {
+	httpc := o.httpClient(s)
 	switch name {
 	case forge.GitHub:
 		if token == "" {
-			return nil, fmt.Errorf("no GitHub token: set GITHUB_TOKEN or pass --token-file (a token that may open pull requests on %s/%s)", ref.Owner, ref.Name)
+			return nil, fmt.Errorf("no GitHub token: set GITHUB_TOKEN, pass --token-file (a token that may open pull requests on %s/%s) or a GitHub App", ref.Owner, ref.Name)
 		}
-		api := o.ForgeURL
-		if api == "" && !strings.EqualFold(ref.Host, "github.com") {
-			api = ref.WebRoot() + "api/v3/"
-		}
-		return forge.NewGitHub(httpc, api, token, ref.Owner, ref.Name)
+		return forge.NewGitHub(httpc, o.githubAPI(ref), token, ref.Owner, ref.Name)
 	case forge.Gitea:
 		if token == "" {
 			return nil, fmt.Errorf("no Gitea token: set GITEA_TOKEN or pass --token-file (scopes write:repository and write:issue)")

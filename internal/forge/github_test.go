@@ -2,6 +2,10 @@ package forge
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"strconv"
@@ -165,5 +169,36 @@ func TestParseRemoteAndDetect(t *testing.T) {
 	}
 	if _, err := ParseRemote("/srv/git/gitops"); err == nil {
 		t.Errorf("a path parsed as a forge remote")
+	}
+}
+
+func TestGitHubAppInstallationToken(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	f, srv := startFakeGitHub(t)
+	f.appKey, f.appID, f.token = &key.PublicKey, "123", "not-yet"
+	httpc := &http.Client{Transport: &Retry{}}
+	tok, err := GitHubApp{ID: 123, PrivateKey: keyPEM}.InstallationToken(context.Background(), httpc, srv.URL+"/", f.owner, f.repo)
+	if err != nil || tok != "ghs_installation_token" {
+		t.Fatalf("token %q, %v", tok, err)
+	}
+	g, err := NewGitHub(httpc, srv.URL+"/", tok, f.owner, f.repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, outcome, err := Ensure(context.Background(), g, want); err != nil || outcome != Created {
+		t.Fatalf("with the installation token: %s %v", outcome, err)
+	}
+	// Another App's key is refused, with a message that names the App.
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	otherPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)})
+	if _, err := (GitHubApp{ID: 123, PrivateKey: otherPEM}).InstallationToken(context.Background(), httpc, srv.URL+"/", f.owner, f.repo); err == nil || !strings.Contains(err.Error(), "GitHub App 123") {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if _, err := (GitHubApp{ID: 123, PrivateKey: []byte("not a key")}).InstallationToken(context.Background(), httpc, srv.URL+"/", f.owner, f.repo); err == nil || !strings.Contains(err.Error(), ".pem") {
+		t.Fatalf("garbage key: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package forge
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // fakeGitHub follows GitHub's documented REST behaviour for the calls the tool makes:
@@ -27,6 +30,38 @@ type fakeGitHub struct {
 	calls  []string
 	// beforeCreate runs inside POST /pulls (a concurrent run opening the same PR).
 	beforeCreate func()
+	// appKey verifies GitHub App JWTs; installation tokens it issues are accepted as tokens.
+	appKey *rsa.PublicKey
+	appID  string
+}
+
+// app answers the GitHub App endpoints: the JWT must be RS256, signed by the App's key, issued
+// by its ID and unexpired (GitHub's rules).
+func (f *fakeGitHub) app(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == fmt.Sprintf("/repos/%s/%s/installation", f.owner, f.repo):
+	case r.Method == http.MethodPost && r.URL.Path == "/app/installations/4242/access_tokens":
+	default:
+		return false
+	}
+	raw, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return f.appKey, nil }, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(f.appID), jwt.WithExpirationRequired())
+	if err != nil || !tok.Valid {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprintf(w, `{"message":"A JSON web token could not be decoded: %v"}`, err)
+		return true
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodGet {
+		_, _ = w.Write([]byte(`{"id":4242,"app_id":` + f.appID + `}`))
+		return true
+	}
+	f.mu.Lock()
+	f.token = "ghs_installation_token"
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+	_, _ = fmt.Fprintf(w, `{"token":"ghs_installation_token","expires_at":"%s"}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	return true
 }
 
 type fakePR struct {
@@ -68,11 +103,17 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Unlock()
+	if f.appKey != nil && f.app(w, r) {
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-RateLimit-Limit", "5000")
 	w.Header().Set("X-RateLimit-Remaining", "4999")
 	w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
-	if r.Header.Get("Authorization") != "Bearer "+f.token {
+	f.mu.Lock()
+	token := f.token
+	f.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+token {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`))
 		return

@@ -22,13 +22,14 @@ import (
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
-// TokenAuth is HTTPS authentication with a forge token (GitHub, Gitea and Forgejo take the
-// token as the password).
+// TokenAuth is HTTPS authentication with a forge token: GitHub (personal and App installation
+// tokens), Gitea and Forgejo take it as the password, and x-access-token is the user name
+// GitHub documents for installation tokens.
 func TokenAuth(token string) transport.AuthMethod {
 	if token == "" {
 		return nil
 	}
-	return &githttp.BasicAuth{Username: "cnpg-restore-gen", Password: token}
+	return &githttp.BasicAuth{Username: "x-access-token", Password: token}
 }
 
 // IsURL tells a remote URL (https://, ssh://, git@host:path, file://) from a directory.
@@ -221,9 +222,9 @@ type Commit struct {
 	// Replaced is the branch's previous commit when it was rebuilt (force-pushed with lease).
 	Replaced string `json:"replaced,omitempty"`
 	// BaseMoved is set when the replaced commit was made on an older tip of the base.
-	BaseMoved bool `json:"baseMoved,omitempty"`
-	Pushed   bool   `json:"pushed"`
-	Remote   string `json:"remote"`
+	BaseMoved bool   `json:"baseMoved,omitempty"`
+	Pushed    bool   `json:"pushed"`
+	Remote    string `json:"remote"`
 }
 
 // PublishOptions is the commit to make.
