@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/giteatest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/githubtest"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
@@ -208,5 +213,42 @@ func TestIntegrationPROnGitea(t *testing.T) {
 	}
 	if strings.Contains(out+errOut, g.Token) {
 		t.Errorf("the token is in the output")
+	}
+}
+
+// TestPROnGitHubWithAnApp runs the GitHub path end to end: a GitHub App's key exchanged for an
+// installation token, the branch pushed with it (git http-backend standing in for GitHub's Git
+// server), the pull request opened on the GitHub API fake, then left alone on a second run.
+func TestPROnGitHubWithAnApp(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "app.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gh := githubtest.Start(t)
+	gh.AppKey, gh.AppID, gh.Token = &key.PublicKey, "123", "none-until-the-app-asks"
+	srv := gittest.Start(t, "ghs_installation_token")
+	repo := fixtureRepo(t, "argocd-helm")
+	gitIn(t, repo, "remote", "add", "origin", srv.Repo(t, "homelab/gitops", repo, "main"))
+	env := map[string]string{"GITHUB_APP_ID": "123", "GITHUB_APP_PRIVATE_KEY_FILE": keyFile}
+	args := append(prArgs(t, repo, "2026-11-24 17:52:45+00"), "--forge", "github", "--forge-url", gh.URL, "--draft", "--label", "restore")
+
+	out, errOut, code := executeEnv(t, env, args...)
+	if code != exitOK || !strings.Contains(out, "Pull request #1 created: "+gh.URL+"homelab/gitops/pull/1") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	gh.Mu.Lock()
+	defer gh.Mu.Unlock()
+	if len(gh.PRs) != 1 || !gh.PRs[0].Draft || gh.PRs[0].Head != "restore/auth/authentik-postgresql-20261124T175236" || !strings.Contains(gh.PRs[0].Body, "### Safety checks") {
+		t.Fatalf("pull requests on the fake: %+v", gh.PRs)
+	}
+	gh.Mu.Unlock()
+	out, errOut, code = executeEnv(t, env, args...)
+	gh.Mu.Lock()
+	if code != exitOK || !strings.Contains(out, "Pull request #1 unchanged") || !strings.Contains(out, "is up to date") {
+		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
 	}
 }

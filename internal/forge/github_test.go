@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/githubtest"
 )
 
 type waits struct {
@@ -27,12 +29,12 @@ func (w *waits) sleep(_ context.Context, d time.Duration) error {
 	return nil
 }
 
-func newTestGitHub(t *testing.T, token string) (*fakeGitHub, *GitHubClient, *waits) {
+func newTestGitHub(t *testing.T, token string) (*githubtest.Server, *GitHubClient, *waits) {
 	t.Helper()
-	f, srv := startFakeGitHub(t)
+	f := githubtest.Start(t)
 	ws := &waits{}
 	httpc := &http.Client{Transport: &Retry{Sleep: ws.sleep, MaxWait: time.Minute}}
-	g, err := NewGitHub(httpc, srv.URL+"/", token, f.owner, f.repo)
+	g, err := NewGitHub(httpc, f.URL, token, f.Owner, f.Repo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,42 +50,42 @@ func TestGitHubEnsureCreatesThenLeavesThenUpdatesTheSamePullRequest(t *testing.T
 	if err != nil || outcome != Created || pr.Number != 1 || !strings.HasSuffix(pr.URL, "/homelab/gitops/pull/1") || !contains(pr.Labels, "restore") {
 		t.Fatalf("first: %+v %s %v", pr, outcome, err)
 	}
-	calls := len(f.calls)
+	calls := len(f.Calls)
 	pr, outcome, err = Ensure(ctx, g, want)
 	if err != nil || outcome != Unchanged || pr.Number != 1 {
 		t.Fatalf("same inputs: %+v %s %v", pr, outcome, err)
 	}
-	if got := f.calls[calls:]; len(got) != 1 || !strings.HasPrefix(got[0], "GET ") {
+	if got := f.Calls[calls:]; len(got) != 1 || !strings.HasPrefix(got[0], "GET ") {
 		t.Errorf("same inputs made %v, want only the lookup", got)
 	}
 	changed := want
 	changed.Body = "## Restore\nnew target\n"
 	pr, outcome, err = Ensure(ctx, g, changed)
-	if err != nil || outcome != Updated || pr.Number != 1 || f.prs[0].Body != changed.Body || len(f.prs) != 1 {
-		t.Fatalf("new inputs: %+v %s %v (%d PRs)", pr, outcome, err, len(f.prs))
+	if err != nil || outcome != Updated || pr.Number != 1 || f.PRs[0].Body != changed.Body || len(f.PRs) != 1 {
+		t.Fatalf("new inputs: %+v %s %v (%d PRs)", pr, outcome, err, len(f.PRs))
 	}
 }
 
 func TestGitHubEnsureWhenAnotherRunOpensItFirst(t *testing.T) {
 	f, g, _ := newTestGitHub(t, "ghp_test")
-	f.beforeCreate = func() {
-		f.mu.Lock()
-		f.prs = append(f.prs, &fakePR{Number: 7, Title: "other run", Body: "old", Head: want.Head, Base: want.Base, State: "open"})
-		f.mu.Unlock()
+	f.BeforeCreate = func() {
+		f.Mu.Lock()
+		f.PRs = append(f.PRs, &githubtest.PR{Number: 7, Title: "other run", Body: "old", Head: want.Head, Base: want.Base, State: "open"})
+		f.Mu.Unlock()
 	}
 	pr, outcome, err := Ensure(context.Background(), g, want)
-	if err != nil || outcome != Updated || pr.Number != 7 || len(f.prs) != 1 || f.prs[0].Body != want.Body {
-		t.Fatalf("got %+v %s %v, %d PRs; want PR 7 updated (422 already exists handled)", pr, outcome, err, len(f.prs))
+	if err != nil || outcome != Updated || pr.Number != 7 || len(f.PRs) != 1 || f.PRs[0].Body != want.Body {
+		t.Fatalf("got %+v %s %v, %d PRs; want PR 7 updated (422 already exists handled)", pr, outcome, err, len(f.PRs))
 	}
 }
 
 func TestGitHubRetriesRateLimitsAndTransientErrorsAsTheHeadersSay(t *testing.T) {
 	f, g, ws := newTestGitHub(t, "ghp_test")
 	reset := time.Now().Add(30 * time.Second).Unix()
-	f.fault(status(http.StatusTooManyRequests, "Retry-After", "3"))
-	f.fault(status(http.StatusForbidden, "Retry-After", "5")) // secondary rate limit
-	f.fault(status(http.StatusForbidden, "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(reset, 10)))
-	f.fault(status(http.StatusBadGateway))
+	f.Fault(githubtest.Status(http.StatusTooManyRequests, "Retry-After", "3"))
+	f.Fault(githubtest.Status(http.StatusForbidden, "Retry-After", "5")) // secondary rate limit
+	f.Fault(githubtest.Status(http.StatusForbidden, "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(reset, 10)))
+	f.Fault(githubtest.Status(http.StatusBadGateway))
 	pr, outcome, err := Ensure(context.Background(), g, want)
 	if err != nil || outcome != Created || pr.Number != 1 {
 		t.Fatalf("after faults: %+v %s %v", pr, outcome, err)
@@ -106,7 +108,7 @@ func TestGitHubGivesUpWithAClearError(t *testing.T) {
 	t.Run("persistent 503", func(t *testing.T) {
 		f, g, ws := newTestGitHub(t, "ghp_test")
 		for range 5 {
-			f.fault(status(http.StatusServiceUnavailable))
+			f.Fault(githubtest.Status(http.StatusServiceUnavailable))
 		}
 		_, _, err := Ensure(context.Background(), g, want)
 		if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "homelab/gitops") || len(ws.d) != 4 {
@@ -115,7 +117,7 @@ func TestGitHubGivesUpWithAClearError(t *testing.T) {
 	})
 	t.Run("reset an hour away", func(t *testing.T) {
 		f, g, ws := newTestGitHub(t, "ghp_test")
-		f.fault(status(http.StatusForbidden, "X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)))
+		f.Fault(githubtest.Status(http.StatusForbidden, "X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)))
 		_, _, err := Ensure(context.Background(), g, want)
 		if err == nil || !strings.Contains(err.Error(), "rate limit spent until") || len(ws.d) != 0 {
 			t.Fatalf("err = %v after waits %v, want no hour-long wait and a clear error", err, ws.d)
@@ -130,7 +132,7 @@ func TestGitHubGivesUpWithAClearError(t *testing.T) {
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		f, g, _ := newTestGitHub(t, "ghp_test")
-		f.fault(status(http.StatusTooManyRequests, "Retry-After", "30"))
+		f.Fault(githubtest.Status(http.StatusTooManyRequests, "Retry-After", "30"))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if _, _, err := Ensure(ctx, g, want); !errors.Is(err, context.Canceled) {
@@ -178,14 +180,14 @@ func TestGitHubAppInstallationToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	f, srv := startFakeGitHub(t)
-	f.appKey, f.appID, f.token = &key.PublicKey, "123", "not-yet"
+	f := githubtest.Start(t)
+	f.AppKey, f.AppID, f.Token = &key.PublicKey, "123", "not-yet"
 	httpc := &http.Client{Transport: &Retry{}}
-	tok, err := GitHubApp{ID: 123, PrivateKey: keyPEM}.InstallationToken(context.Background(), httpc, srv.URL+"/", f.owner, f.repo)
+	tok, err := GitHubApp{ID: 123, PrivateKey: keyPEM}.InstallationToken(context.Background(), httpc, f.URL, f.Owner, f.Repo)
 	if err != nil || tok != "ghs_installation_token" {
 		t.Fatalf("token %q, %v", tok, err)
 	}
-	g, err := NewGitHub(httpc, srv.URL+"/", tok, f.owner, f.repo)
+	g, err := NewGitHub(httpc, f.URL, tok, f.Owner, f.Repo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +197,10 @@ func TestGitHubAppInstallationToken(t *testing.T) {
 	// Another App's key is refused, with a message that names the App.
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	otherPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)})
-	if _, err := (GitHubApp{ID: 123, PrivateKey: otherPEM}).InstallationToken(context.Background(), httpc, srv.URL+"/", f.owner, f.repo); err == nil || !strings.Contains(err.Error(), "GitHub App 123") {
+	if _, err := (GitHubApp{ID: 123, PrivateKey: otherPEM}).InstallationToken(context.Background(), httpc, f.URL, f.Owner, f.Repo); err == nil || !strings.Contains(err.Error(), "GitHub App 123") {
 		t.Fatalf("wrong key: %v", err)
 	}
-	if _, err := (GitHubApp{ID: 123, PrivateKey: []byte("not a key")}).InstallationToken(context.Background(), httpc, srv.URL+"/", f.owner, f.repo); err == nil || !strings.Contains(err.Error(), ".pem") {
+	if _, err := (GitHubApp{ID: 123, PrivateKey: []byte("not a key")}).InstallationToken(context.Background(), httpc, f.URL, f.Owner, f.Repo); err == nil || !strings.Contains(err.Error(), ".pem") {
 		t.Fatalf("garbage key: %v", err)
 	}
 }

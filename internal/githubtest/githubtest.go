@@ -1,4 +1,7 @@
-package forge
+// Package githubtest is a GitHub REST server for tests, on 127.0.0.1: GitHub can't be reached
+// from the test machines, so it follows GitHub's documented behaviour for the calls the tool
+// makes (pull requests, labels, App installation tokens), with its errors and rate limits.
+package githubtest
 
 import (
 	"crypto/rsa"
@@ -6,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,37 +19,38 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// fakeGitHub follows GitHub's documented REST behaviour for the calls the tool makes:
+// Server follows GitHub's documented REST behaviour for the calls the tool makes:
 // list/create/update pull requests and add labels, "Bearer" token auth (401 "Bad
 // credentials"), 422 "A pull request already exists", and rate limits as GitHub sends them
 // (429 or 403 with Retry-After; 403 with X-RateLimit-Remaining: 0 and X-RateLimit-Reset).
-type fakeGitHub struct {
-	t      *testing.T
-	token  string
-	owner  string
-	repo   string
-	mu     sync.Mutex
-	prs    []*fakePR
+type Server struct {
+	URL    string // http://127.0.0.1:PORT/, the API root
+	Token  string // the token it accepts
+	Owner  string
+	Repo   string
+	Mu     sync.Mutex
+	PRs    []*PR
 	faults []func(w http.ResponseWriter) // served first, one per request
-	calls  []string
-	// beforeCreate runs inside POST /pulls (a concurrent run opening the same PR).
-	beforeCreate func()
-	// appKey verifies GitHub App JWTs; installation tokens it issues are accepted as tokens.
-	appKey *rsa.PublicKey
-	appID  string
+	Calls  []string
+	// BeforeCreate runs inside POST /pulls (a concurrent run opening the same PR).
+	BeforeCreate func()
+	// AppKey verifies GitHub App JWTs of App AppID; the installation token it issues then
+	// becomes the token the server accepts.
+	AppKey *rsa.PublicKey
+	AppID  string
 }
 
 // app answers the GitHub App endpoints: the JWT must be RS256, signed by the App's key, issued
 // by its ID and unexpired (GitHub's rules).
-func (f *fakeGitHub) app(w http.ResponseWriter, r *http.Request) bool {
+func (f *Server) app(w http.ResponseWriter, r *http.Request) bool {
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == fmt.Sprintf("/repos/%s/%s/installation", f.owner, f.repo):
+	case r.Method == http.MethodGet && r.URL.Path == fmt.Sprintf("/repos/%s/%s/installation", f.Owner, f.Repo):
 	case r.Method == http.MethodPost && r.URL.Path == "/app/installations/4242/access_tokens":
 	default:
 		return false
 	}
 	raw, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	tok, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return f.appKey, nil }, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(f.appID), jwt.WithExpirationRequired())
+	tok, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return f.AppKey, nil }, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(f.AppID), jwt.WithExpirationRequired())
 	if err != nil || !tok.Valid {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = fmt.Fprintf(w, `{"message":"A JSON web token could not be decoded: %v"}`, err)
@@ -53,18 +58,19 @@ func (f *fakeGitHub) app(w http.ResponseWriter, r *http.Request) bool {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if r.Method == http.MethodGet {
-		_, _ = w.Write([]byte(`{"id":4242,"app_id":` + f.appID + `}`))
+		_, _ = w.Write([]byte(`{"id":4242,"app_id":` + f.AppID + `}`))
 		return true
 	}
-	f.mu.Lock()
-	f.token = "ghs_installation_token"
-	f.mu.Unlock()
+	f.Mu.Lock()
+	f.Token = "ghs_installation_token"
+	f.Mu.Unlock()
 	w.WriteHeader(http.StatusCreated)
 	_, _ = fmt.Fprintf(w, `{"token":"ghs_installation_token","expires_at":"%s"}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 	return true
 }
 
-type fakePR struct {
+// PR is a pull request on the server.
+type PR struct {
 	Number int      `json:"number"`
 	Title  string   `json:"title"`
 	Body   string   `json:"body"`
@@ -75,51 +81,54 @@ type fakePR struct {
 	Labels []string `json:"-"`
 }
 
-func (f *fakeGitHub) json(pr *fakePR, base string) map[string]any {
+func (f *Server) json(pr *PR, base string) map[string]any {
 	labels := []map[string]any{}
 	for _, l := range pr.Labels {
 		labels = append(labels, map[string]any{"name": l})
 	}
 	return map[string]any{"number": pr.Number, "title": pr.Title, "body": pr.Body, "state": pr.State, "draft": pr.Draft,
-		"html_url": fmt.Sprintf("%s/%s/%s/pull/%d", base, f.owner, f.repo, pr.Number),
-		"head":     map[string]any{"ref": pr.Head, "label": f.owner + ":" + pr.Head}, "base": map[string]any{"ref": pr.Base}, "labels": labels}
+		"html_url": fmt.Sprintf("%s/%s/%s/pull/%d", base, f.Owner, f.Repo, pr.Number),
+		"head":     map[string]any{"ref": pr.Head, "label": f.Owner + ":" + pr.Head}, "base": map[string]any{"ref": pr.Base}, "labels": labels}
 }
 
-func startFakeGitHub(t *testing.T) (*fakeGitHub, *httptest.Server) {
-	f := &fakeGitHub{t: t, token: "ghp_test", owner: "homelab", repo: "gitops"}
+// Start serves repository homelab/gitops, accepting token ghp_test, until the test ends.
+func Start(t testing.TB) *Server {
+	f := &Server{Token: "ghp_test", Owner: "homelab", Repo: "gitops"}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return f, srv
+	f.URL = srv.URL + "/"
+	return f
 }
 
-func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+// ServeHTTP implements http.Handler.
+func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.Mu.Lock()
+	f.Calls = append(f.Calls, r.Method+" "+r.URL.Path)
 	if len(f.faults) > 0 {
 		fault := f.faults[0]
 		f.faults = f.faults[1:]
-		f.mu.Unlock()
+		f.Mu.Unlock()
 		fault(w)
 		return
 	}
-	f.mu.Unlock()
-	if f.appKey != nil && f.app(w, r) {
+	f.Mu.Unlock()
+	if f.AppKey != nil && f.app(w, r) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-RateLimit-Limit", "5000")
 	w.Header().Set("X-RateLimit-Remaining", "4999")
 	w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
-	f.mu.Lock()
-	token := f.token
-	f.mu.Unlock()
+	f.Mu.Lock()
+	token := f.Token
+	f.Mu.Unlock()
 	if r.Header.Get("Authorization") != "Bearer "+token {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`))
 		return
 	}
 	base := "http://" + r.Host
-	prefix := fmt.Sprintf("/repos/%s/%s/", f.owner, f.repo)
+	prefix := fmt.Sprintf("/repos/%s/%s/", f.Owner, f.Repo)
 	if !strings.HasPrefix(r.URL.Path, prefix) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte(`{"message":"Not Found"}`))
@@ -130,13 +139,13 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && rest == "pulls":
 		q := r.URL.Query()
 		out := []map[string]any{}
-		f.mu.Lock()
-		for _, pr := range f.prs {
-			if (q.Get("state") == "" || q.Get("state") == pr.State) && (q.Get("head") == "" || q.Get("head") == f.owner+":"+pr.Head) && (q.Get("base") == "" || q.Get("base") == pr.Base) {
+		f.Mu.Lock()
+		for _, pr := range f.PRs {
+			if (q.Get("state") == "" || q.Get("state") == pr.State) && (q.Get("head") == "" || q.Get("head") == f.Owner+":"+pr.Head) && (q.Get("base") == "" || q.Get("base") == pr.Base) {
 				out = append(out, f.json(pr, base))
 			}
 		}
-		f.mu.Unlock()
+		f.Mu.Unlock()
 		_ = json.NewEncoder(w).Encode(out)
 	case r.Method == http.MethodPost && rest == "pulls":
 		var in struct {
@@ -148,22 +157,22 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`{"message":"Validation Failed"}`))
 			return
 		}
-		if f.beforeCreate != nil {
-			hook := f.beforeCreate
-			f.beforeCreate = nil
+		if f.BeforeCreate != nil {
+			hook := f.BeforeCreate
+			f.BeforeCreate = nil
 			hook()
 		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, pr := range f.prs {
+		f.Mu.Lock()
+		defer f.Mu.Unlock()
+		for _, pr := range f.PRs {
 			if pr.State == "open" && pr.Head == in.Head && pr.Base == in.Base {
 				w.WriteHeader(http.StatusUnprocessableEntity)
-				_, _ = fmt.Fprintf(w, `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for %s:%s."}],"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}`, f.owner, in.Head)
+				_, _ = fmt.Fprintf(w, `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for %s:%s."}],"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}`, f.Owner, in.Head)
 				return
 			}
 		}
-		pr := &fakePR{Number: len(f.prs) + 1, Title: in.Title, Body: in.Body, Head: in.Head, Base: in.Base, Draft: in.Draft, State: "open"}
-		f.prs = append(f.prs, pr)
+		pr := &PR{Number: len(f.PRs) + 1, Title: in.Title, Body: in.Body, Head: in.Head, Base: in.Base, Draft: in.Draft, State: "open"}
+		f.PRs = append(f.PRs, pr)
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(f.json(pr, base))
 	case r.Method == http.MethodPatch && strings.HasPrefix(rest, "pulls/"):
@@ -174,14 +183,14 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var in struct{ Title, Body *string }
 		_ = json.NewDecoder(r.Body).Decode(&in)
-		f.mu.Lock()
+		f.Mu.Lock()
 		if in.Title != nil {
 			pr.Title = *in.Title
 		}
 		if in.Body != nil {
 			pr.Body = *in.Body
 		}
-		f.mu.Unlock()
+		f.Mu.Unlock()
 		_ = json.NewEncoder(w).Encode(f.json(pr, base))
 	case r.Method == http.MethodPost && strings.HasPrefix(rest, "issues/") && strings.HasSuffix(rest, "/labels"):
 		pr := f.pr(strings.TrimSuffix(strings.TrimPrefix(rest, "issues/"), "/labels"))
@@ -196,14 +205,14 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := json.Unmarshal(raw, &in.Labels); err != nil {
 			_ = json.Unmarshal(raw, &in)
 		}
-		f.mu.Lock()
+		f.Mu.Lock()
 		for _, l := range in.Labels {
-			if !contains(pr.Labels, l) {
+			if !slices.Contains(pr.Labels, l) {
 				pr.Labels = append(pr.Labels, l)
 			}
 		}
 		out := f.json(pr, base)["labels"]
-		f.mu.Unlock()
+		f.Mu.Unlock()
 		_ = json.NewEncoder(w).Encode(out)
 	default:
 		w.WriteHeader(http.StatusNotFound)
@@ -211,11 +220,11 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeGitHub) pr(num string) *fakePR {
+func (f *Server) pr(num string) *PR {
 	n, _ := strconv.Atoi(num)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, pr := range f.prs {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	for _, pr := range f.PRs {
 		if pr.Number == n {
 			return pr
 		}
@@ -223,13 +232,15 @@ func (f *fakeGitHub) pr(num string) *fakePR {
 	return nil
 }
 
-func (f *fakeGitHub) fault(fn func(w http.ResponseWriter)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// Fault queues a response served instead of the next request's.
+func (f *Server) Fault(fn func(w http.ResponseWriter)) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	f.faults = append(f.faults, fn)
 }
 
-func status(code int, headers ...string) func(w http.ResponseWriter) {
+// Status is a fault answering code with the headers given as name, value pairs.
+func Status(code int, headers ...string) func(w http.ResponseWriter) {
 	return func(w http.ResponseWriter) {
 		for i := 0; i+1 < len(headers); i += 2 {
 			w.Header().Set(headers[i], headers[i+1])
