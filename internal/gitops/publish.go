@@ -147,6 +147,9 @@ func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
 	}
 	w.tmp, w.Dir = tmp, filepath.Join(tmp, "repo")
 	co := &git.CloneOptions{URL: source, Auth: o.Auth, ReferenceName: plumbing.NewBranchReferenceName(o.Base), SingleBranch: true, Tags: git.NoTags, Progress: o.Progress}
+	if !o.Local {
+		co.Depth = 1 // only the tip is needed: the commit goes on top of it
+	}
 	repo, err := git.PlainCloneContext(ctx, w.Dir, false, co)
 	if err != nil {
 		_ = os.RemoveAll(tmp)

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"fmt"
 	"encoding/base64"
 	"os"
 	"path/filepath"
@@ -24,8 +25,16 @@ func upstream(t *testing.T, head string) (*gittest.Server, string, string) {
 		t.Fatal(err)
 	}
 	gittest.Git(t, src, "init", "-q", "-b", head)
+	// Some history, so that the shallow clone of the tip has a boundary.
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(src, "history.txt"), []byte(strings.Repeat("x", i+1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gittest.Git(t, src, "add", ".")
+		gittest.Git(t, src, "commit", "-qm", fmt.Sprintf("history %d", i))
+	}
 	gittest.Git(t, src, "add", ".")
-	gittest.Git(t, src, "commit", "-qm", "init")
+	gittest.Git(t, src, "commit", "-q", "--allow-empty", "-m", "init")
 	srv := gittest.Start(t, token)
 	return srv, srv.Repo(t, "homelab", src, head), src
 }
@@ -72,7 +81,7 @@ func TestPublishBranchesFromTheBaseTipAndIsIdempotent(t *testing.T) {
 	if got := strings.TrimSpace(gittest.Git(t, clone, "log", "-1", "--format=%s", "HEAD^")); got != "init" {
 		t.Errorf("the restore commit's parent is %q, want the base tip", got)
 	}
-	if n := strings.TrimSpace(gittest.Git(t, clone, "rev-list", "--count", "HEAD")); n != "2" {
+	if n := strings.TrimSpace(gittest.Git(t, clone, "rev-list", "--count", "HEAD")); n != "5" {
 		t.Errorf("branch has %s commits, want the base's one plus the restore", n)
 	}
 	if b, _ := os.ReadFile(filepath.Join(clone, "app.yaml")); string(b) != "host: db-restored-rw\n" {
@@ -96,8 +105,27 @@ func TestPublishBranchesFromTheBaseTipAndIsIdempotent(t *testing.T) {
 		t.Fatalf("new inputs: %+v, want the branch rebuilt over %s", changed, c.Hash)
 	}
 	gittest.Git(t, clone, "-c", "http.extraHeader=Authorization: Basic "+basic(token), "fetch", "-q", "origin")
-	if n := strings.TrimSpace(gittest.Git(t, clone, "rev-list", "--count", "origin/restore/auth/db-20260205T020001")); n != "2" {
+	if n := strings.TrimSpace(gittest.Git(t, clone, "rev-list", "--count", "origin/restore/auth/db-20260205T020001")); n != "5" {
 		t.Errorf("rebuilt branch has %s commits, want one on the base (not stacked on the old one)", n)
+	}
+}
+
+func TestARemoteIsClonedShallow(t *testing.T) {
+	_, url, _ := upstream(t, "main")
+	w, err := Open(context.Background(), OpenOptions{Repo: url, Auth: TokenAuth(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if n := strings.TrimSpace(gittest.Git(t, w.Dir, "rev-list", "--count", "HEAD")); n != "1" {
+		t.Errorf("the clone has %s commits, want the tip alone", n)
+	}
+	dir := w.Dir
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Close left %s behind", dir)
 	}
 }
 
