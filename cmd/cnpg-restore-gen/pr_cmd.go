@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
@@ -210,6 +211,11 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 		f, err := opts.client(ctx, s, forgeName, repoRef, token)
 		if err != nil {
 			return redactErr(err, token)
+		}
+		if commit.Raced {
+			if err := forge.AwaitOpen(ctx, f, branch, ws.Base, 20*time.Second); err != nil {
+				return redactErr(err, token)
+			}
 		}
 		got, outcome, err := forge.Ensure(ctx, f, forge.PullRequest{Head: branch, Base: ws.Base, Title: pr.Title, Body: pr.Body, Draft: opts.Draft, Labels: opts.Labels})
 		if err != nil {

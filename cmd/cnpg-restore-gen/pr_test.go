@@ -153,7 +153,7 @@ func TestIntegrationPROnGitea(t *testing.T) {
 	url := g.CreateRepo(t, "homelab", "main")
 	repo := fixtureRepo(t, "argocd-helm")
 	gitIn(t, repo, "remote", "add", "origin", url)
-	gitIn(t, repo, "-c", "http.extraHeader=Authorization: token "+g.Token, "push", "-q", "origin", "main")
+	g.Push(t, repo, url, "main")
 	env := map[string]string{"GITEA_TOKEN": g.Token}
 	args := append(prArgs(t, repo, "2026-11-24 17:52:45+00"), "--forge", "gitea", "--label", "restore")
 
@@ -250,5 +250,55 @@ func TestPROnGitHubWithAnApp(t *testing.T) {
 	gh.Mu.Lock()
 	if code != exitOK || !strings.Contains(out, "Pull request #1 unchanged") || !strings.Contains(out, "is up to date") {
 		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestIntegrationPRTwoRunsAtOnce: two pr runs for the same cluster at the same time end with
+// one branch and one pull request, and both succeed.
+func TestIntegrationPRTwoRunsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Gitea")
+	}
+	g := giteatest.Start(t)
+	url := g.CreateRepo(t, "homelab", "main")
+	repo := fixtureRepo(t, "argocd-helm")
+	gitIn(t, repo, "remote", "add", "origin", url)
+	g.Push(t, repo, url, "main")
+	env := map[string]string{"GITEA_TOKEN": g.Token}
+	args := append(prArgs(t, repo, "2026-11-24 17:52:45+00"), "--forge", "gitea")
+
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), args, &streams{Out: &out, ErrOut: &errb, Getenv: func(k string) string { return env[k] }})
+			results <- result{out.String(), errb.String(), code}
+		}()
+	}
+	outcomes := map[string]int{}
+	for range 2 {
+		r := <-results
+		if r.code != exitOK {
+			t.Fatalf("a concurrent run failed: exit %d\n%s%s", r.code, r.out, r.errOut)
+		}
+		for _, o := range []string{"created", "updated", "unchanged"} {
+			if strings.Contains(r.out, "Pull request #1 "+o) {
+				outcomes[o]++
+			}
+		}
+	}
+	if outcomes["created"] != 1 || outcomes["created"]+outcomes["updated"]+outcomes["unchanged"] != 2 {
+		t.Errorf("outcomes %v: want one run to create pull request #1 and the other to find it", outcomes)
+	}
+	var open []map[string]any
+	g.API(t, http.MethodGet, "repos/"+giteatest.User+"/homelab/pulls?state=all", nil, &open)
+	var branches []map[string]any
+	g.API(t, http.MethodGet, "repos/"+giteatest.User+"/homelab/branches", nil, &branches)
+	if len(open) != 1 || len(branches) != 2 {
+		t.Errorf("%d pull requests (open or closed) and %d branches, want 1 and 2 (main and the restore)", len(open), len(branches))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
 )
@@ -36,12 +37,14 @@ type PullRequest struct {
 
 // Forge is what the tool needs of a forge.
 type Forge interface {
-	// Find returns the open pull request from branch head into base, nil when there is none.
-	Find(ctx context.Context, head, base string) (*PullRequest, error)
+	// Open lists the open pull requests from branch head into base, oldest first.
+	Open(ctx context.Context, head, base string) ([]*PullRequest, error)
 	// Create opens a pull request; ErrExists when one is already open for the branch.
 	Create(ctx context.Context, pr PullRequest) (*PullRequest, error)
 	// Update rewrites the title, body and labels of pull request number.
 	Update(ctx context.Context, number int64, pr PullRequest) (*PullRequest, error)
+	// Close closes pull request number without merging it.
+	Close(ctx context.Context, number int64) error
 }
 
 // ErrExists is Create's error when the branch already has an open pull request.
@@ -55,28 +58,44 @@ const (
 )
 
 // Ensure makes the forge hold exactly one open pull request for want.Head with want's title,
-// body and labels: it creates it, updates it, or leaves it alone when it already matches. A
-// concurrent run that creates it first is not an error: this one then updates it.
+// body and labels: it creates it, updates it, or leaves it alone when it already matches.
+//
+// Two runs at once may both find none and both create one: a forge answers the second create
+// with "already exists" (then this run updates the other's), or — Gitea checks and inserts in
+// two steps — opens two. So after creating, Ensure lists again and keeps the oldest: a run
+// whose pull request is not the oldest closes its own and adopts the other.
 func Ensure(ctx context.Context, f Forge, want PullRequest) (*PullRequest, string, error) {
-	have, err := f.Find(ctx, want.Head, want.Base)
+	open, err := f.Open(ctx, want.Head, want.Base)
 	if err != nil {
 		return nil, "", err
 	}
-	if have == nil {
+	if len(open) == 0 {
 		pr, err := f.Create(ctx, want)
-		if err == nil {
-			return pr, Created, nil
-		}
-		if !errors.Is(err, ErrExists) {
+		switch {
+		case errors.Is(err, ErrExists):
+		case err != nil:
 			return nil, "", err
 		}
-		if have, err = f.Find(ctx, want.Head, want.Base); err != nil {
+		if open, err = f.Open(ctx, want.Head, want.Base); err != nil {
 			return nil, "", err
 		}
-		if have == nil {
+		if len(open) == 0 {
+			if pr != nil {
+				return pr, Created, nil // not listed yet
+			}
 			return nil, "", fmt.Errorf("the forge says a pull request for %s exists but lists none open: look for a closed one and reopen or delete it", want.Head)
 		}
+		if pr != nil && open[0].Number == pr.Number {
+			return pr, Created, nil
+		}
+		if pr != nil {
+			// Another run opened one first: ours is the duplicate.
+			if err := f.Close(ctx, pr.Number); err != nil {
+				return nil, "", fmt.Errorf("closing pull request #%d, a duplicate of #%d opened by another run at the same time: %w", pr.Number, open[0].Number, err)
+			}
+		}
 	}
+	have := open[0]
 	if same(have, want) {
 		return have, Unchanged, nil
 	}
@@ -85,6 +104,22 @@ func Ensure(ctx context.Context, f Forge, want PullRequest) (*PullRequest, strin
 		return nil, "", err
 	}
 	return pr, Updated, nil
+}
+
+// AwaitOpen waits up to within for an open pull request from head into base to appear: a run
+// that lost the push race to an identical run lets that run open it, rather than racing it on
+// the forge too.
+func AwaitOpen(ctx context.Context, f Forge, head, base string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		open, err := f.Open(ctx, head, base)
+		if err != nil || len(open) > 0 || time.Now().After(deadline) {
+			return err
+		}
+		if err := timerSleep(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 func same(have *PullRequest, want PullRequest) bool {
@@ -160,4 +195,8 @@ func Detect(r Repo) (string, error) {
 		return Gitea, nil
 	}
 	return "", fmt.Errorf("can't tell which forge %s is: pass --forge github (GitHub Enterprise, with --forge-url), --forge gitea (Gitea, Forgejo) or --forge none", r.Host)
+}
+
+func sortByNumber(prs []*PullRequest) {
+	slices.SortFunc(prs, func(a, b *PullRequest) int { return int(a.Number - b.Number) })
 }

@@ -32,19 +32,35 @@ func NewGitea(ctx context.Context, httpc *http.Client, root, token, owner, repo 
 	return &GiteaClient{c: c, owner: owner, repo: repo, where: fmt.Sprintf("Gitea repository %s/%s at %s", owner, repo, root)}, nil
 }
 
-// Find implements Forge.
-func (g *GiteaClient) Find(_ context.Context, head, base string) (*PullRequest, error) {
-	pr, resp, err := g.c.GetPullRequestByBaseHead(g.owner, g.repo, base, head)
-	if resp != nil && resp.StatusCode == http.StatusNotFound {
-		return nil, nil
+// Open implements Forge.
+func (g *GiteaClient) Open(_ context.Context, head, base string) ([]*PullRequest, error) {
+	var out []*PullRequest
+	for page := 1; ; page++ {
+		prs, resp, err := g.c.ListRepoPullRequests(g.owner, g.repo, gitea.ListPullRequestsOptions{
+			ListOptions: gitea.ListOptions{Page: page, PageSize: 50}, State: gitea.StateOpen})
+		if err != nil {
+			return nil, g.wrap("listing the open pull requests of", resp, err)
+		}
+		for _, pr := range prs {
+			if pr.Head != nil && pr.Head.Ref == head && pr.Base != nil && pr.Base.Ref == base {
+				out = append(out, g.convert(pr))
+			}
+		}
+		if len(prs) < 50 || resp == nil || resp.NextPage == 0 {
+			break
+		}
 	}
-	if err != nil {
-		return nil, g.wrap("looking up the pull request of", resp, err)
+	sortByNumber(out)
+	return out, nil
+}
+
+// Close implements Forge.
+func (g *GiteaClient) Close(_ context.Context, number int64) error {
+	closed := gitea.StateClosed
+	if _, resp, err := g.c.EditPullRequest(g.owner, g.repo, number, gitea.EditPullRequestOption{State: &closed}); err != nil {
+		return g.wrap(fmt.Sprintf("closing pull request #%d of", number), resp, err)
 	}
-	if pr.State != gitea.StateOpen || pr.HasMerged {
-		return nil, nil
-	}
-	return g.convert(pr), nil
+	return nil
 }
 
 // Create implements Forge.

@@ -26,7 +26,7 @@ func TestIntegrationGitea(t *testing.T) {
 	src := t.TempDir()
 	gittest.Git(t, src, "init", "-q", "-b", "main")
 	gittest.Git(t, src, "commit", "-q", "--allow-empty", "-m", "init")
-	gittest.Git(t, src, "-c", "http.extraHeader=Authorization: token "+g.Token, "push", "-q", url, "main")
+	g.Push(t, src, url, "main")
 
 	// The branch goes through Gitea's own Git HTTP, with the token as the password.
 	ctx := context.Background()

@@ -34,18 +34,30 @@ func NewGitHub(httpc *http.Client, apiURL, token, owner, repo string) (*GitHubCl
 	return &GitHubClient{c: c, owner: owner, repo: repo}, nil
 }
 
-// Find implements Forge.
-func (g *GitHubClient) Find(ctx context.Context, head, base string) (*PullRequest, error) {
-	prs, _, err := g.c.PullRequests.List(ctx, g.owner, g.repo, &github.PullRequestListOptions{State: "open", Head: g.owner + ":" + head, Base: base})
+// Open implements Forge.
+func (g *GitHubClient) Open(ctx context.Context, head, base string) ([]*PullRequest, error) {
+	prs, _, err := g.c.PullRequests.List(ctx, g.owner, g.repo, &github.PullRequestListOptions{State: "open", Head: g.owner + ":" + head, Base: base,
+		Sort: "created", Direction: "asc"})
 	if err != nil {
 		return nil, g.wrap("listing the open pull requests of", err)
 	}
+	var out []*PullRequest
 	for _, pr := range prs {
 		if pr.GetHead().GetRef() == head {
-			return g.convert(pr), nil
+			out = append(out, g.convert(pr))
 		}
 	}
-	return nil, nil
+	sortByNumber(out)
+	return out, nil
+}
+
+// Close implements Forge.
+func (g *GitHubClient) Close(ctx context.Context, number int64) error {
+	closed := "closed"
+	if _, _, err := g.c.PullRequests.Edit(ctx, g.owner, g.repo, int(number), &github.PullRequest{State: &closed}); err != nil {
+		return g.wrap(fmt.Sprintf("closing pull request #%d of", number), err)
+	}
+	return nil
 }
 
 // Create implements Forge.

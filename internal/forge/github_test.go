@@ -79,6 +79,25 @@ func TestGitHubEnsureWhenAnotherRunOpensItFirst(t *testing.T) {
 	}
 }
 
+func TestEnsureClosesItsDuplicateWhenTheForgeOpenedTwo(t *testing.T) {
+	f, g, _ := newTestGitHub(t, "ghp_test")
+	f.Racy = true
+	f.BeforeCreate = func() {
+		f.Mu.Lock()
+		f.PRs = append(f.PRs, &githubtest.PR{Number: 1, Title: "other run", Body: "old", Head: want.Head, Base: want.Base, State: "open"})
+		f.Mu.Unlock()
+	}
+	pr, outcome, err := Ensure(context.Background(), g, want)
+	if err != nil || pr.Number != 1 || outcome != Updated {
+		t.Fatalf("got %+v %s %v; want #1 kept and updated", pr, outcome, err)
+	}
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if len(f.PRs) != 2 || f.PRs[1].State != "closed" || f.PRs[0].State != "open" || f.PRs[0].Body != want.Body {
+		t.Errorf("pull requests: %+v %+v; want #2 (this run's) closed and #1 updated", f.PRs[0], f.PRs[1])
+	}
+}
+
 func TestGitHubRetriesRateLimitsAndTransientErrorsAsTheHeadersSay(t *testing.T) {
 	f, g, ws := newTestGitHub(t, "ghp_test")
 	reset := time.Now().Add(30 * time.Second).Unix()

@@ -210,3 +210,32 @@ func freePort() (int, error) {
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Push pushes branch of the checkout dir to the repository at url (made by CreateRepo) and
+// waits until Gitea has recorded it: Gitea marks a repository non-empty from the push's hooks,
+// and answers 404 to its pull request API until then.
+func (g *Gitea) Push(t testing.TB, dir, url, branch string) {
+	t.Helper()
+	cmd := exec.Command("git", "-c", "http.extraHeader=Authorization: token "+g.Token, "push", "-q", url, branch)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git push %s: %v\n%s", url, err, out)
+	}
+	name := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], ".git")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var repo struct {
+			Empty bool `json:"empty"`
+		}
+		g.API(t, http.MethodGet, "repos/"+User+"/"+name, nil, &repo)
+		var branches []map[string]any
+		g.API(t, http.MethodGet, "repos/"+User+"/"+name+"/branches", nil, &branches)
+		if !repo.Empty && len(branches) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gitea still calls %s empty 30s after the push", name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

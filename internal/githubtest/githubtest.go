@@ -32,6 +32,9 @@ type Server struct {
 	PRs    []*PR
 	faults []func(w http.ResponseWriter) // served first, one per request
 	Calls  []string
+	// Racy skips the "already exists" check, as a forge that checks and inserts in two steps
+	// does when two creates meet.
+	Racy bool
 	// BeforeCreate runs inside POST /pulls (a concurrent run opening the same PR).
 	BeforeCreate func()
 	// AppKey verifies GitHub App JWTs of App AppID; the installation token it issues then
@@ -165,7 +168,7 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.Mu.Lock()
 		defer f.Mu.Unlock()
 		for _, pr := range f.PRs {
-			if pr.State == "open" && pr.Head == in.Head && pr.Base == in.Base {
+			if !f.Racy && pr.State == "open" && pr.Head == in.Head && pr.Base == in.Base {
 				w.WriteHeader(http.StatusUnprocessableEntity)
 				_, _ = fmt.Fprintf(w, `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for %s:%s."}],"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}`, f.Owner, in.Head)
 				return
@@ -181,9 +184,12 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
-		var in struct{ Title, Body *string }
+		var in struct{ Title, Body, State *string }
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		f.Mu.Lock()
+		if in.State != nil {
+			pr.State = *in.State
+		}
 		if in.Title != nil {
 			pr.Title = *in.Title
 		}

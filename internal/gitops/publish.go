@@ -224,6 +224,9 @@ type Commit struct {
 	Unchanged bool `json:"unchanged"`
 	// Replaced is the branch's previous commit when it was rebuilt (force-pushed with lease).
 	Replaced string `json:"replaced,omitempty"`
+	// Raced is set when another run pushed the same change while this one worked: its commit
+	// is kept (Unchanged), and that run opens the pull request.
+	Raced bool `json:"raced,omitempty"`
 	// BaseMoved is set when the replaced commit was made on an older tip of the base.
 	BaseMoved bool   `json:"baseMoved,omitempty"`
 	Pushed    bool   `json:"pushed"`
@@ -331,7 +334,7 @@ func (w *Workspace) pushFailed(ctx context.Context, res *Commit, ref plumbing.Re
 	now, err := w.remoteBranch(ctx, ref)
 	if err == nil && now != existing && !now.IsZero() {
 		if other, ferr := w.fetch(ctx, ref, now); ferr == nil && other.TreeHash == commit.TreeHash {
-			res.Hash, res.Unchanged, res.Replaced = now.String(), true, ""
+			res.Hash, res.Unchanged, res.Replaced, res.Raced = now.String(), true, "", true
 			return res, nil
 		}
 		return nil, fmt.Errorf("branch %s changed on %s while this run worked on it (another run or a person pushed to it): run again to rebuild it from %s: %w", ref.Short(), res.Remote, w.Base, pushErr)

@@ -2,8 +2,8 @@ package gitops
 
 import (
 	"context"
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
