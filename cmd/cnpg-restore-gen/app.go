@@ -73,6 +73,10 @@ func run(ctx context.Context, args []string, s *streams) int {
 	root := newRootCmd(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Interrupted (Ctrl-C, SIGTERM): every writer is all or nothing, so nothing was written.
+		err = errors.New("interrupted: nothing was written")
+	}
 	if err != nil {
 		fmt.Fprintf(s.ErrOut, "error: %s\n", err)
 		var u usageError

@@ -29,6 +29,8 @@ func (f *catalogFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.S3.CABundle, "ca-bundle", "", "PEM file with the CA that signed the S3 endpoint's certificate")
 	fs.BoolVar(&f.S3.InsecureSkipTLSVerify, "insecure-skip-tls-verify", false, "do not verify the S3 endpoint's TLS certificate (unsafe)")
 	fs.IntVar(&f.MaxConcurrency, "max-concurrency", 32, "listings and reads in flight at once")
+	fs.DurationVar(&f.S3.Timeout, "timeout", objstore.DefaultTimeout, "longest one S3 request may take; it is retried (up to 6 tries in all) when it doesn't finish")
+	fs.IntVar(&f.S3.PageSize, "s3-page-size", 0, "keys per S3 listing page (default: the server's, usually 1000)")
 	fs.BoolVarP(&f.Quiet, "quiet", "q", false, "no progress on stderr")
 }
 
@@ -40,6 +42,10 @@ func (f *catalogFlags) validate() error {
 		return usagef("--server-name is required (the directory under --catalog, usually the cluster name)")
 	case f.MaxConcurrency < 1 || f.MaxConcurrency > 256:
 		return usagef("--max-concurrency %d is not between 1 and 256", f.MaxConcurrency)
+	case f.S3.Timeout <= 0:
+		return usagef("--timeout %s must be positive", f.S3.Timeout)
+	case f.S3.PageSize < 0 || f.S3.PageSize > 1000:
+		return usagef("--s3-page-size %d is not between 1 and 1000", f.S3.PageSize)
 	}
 	return nil
 }

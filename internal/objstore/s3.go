@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -40,6 +42,41 @@ type S3Options struct {
 	InsecureSkipTLSVerify bool
 	// MaxConns bounds idle connections kept per host (the listing concurrency).
 	MaxConns int
+	// Timeout bounds each request, reading its body included; a request that times out is
+	// retried. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// PageSize asks for listing pages of at most this many keys (S3's max-keys); zero leaves
+	// the server's default (1000 on most).
+	PageSize int
+}
+
+// DefaultTimeout bounds one S3 request.
+const DefaultTimeout = time.Minute
+
+// maxAttempts is how many times a request is tried: throttling (503 SlowDown), 500s, resets,
+// timeouts and truncated bodies are retried with exponential backoff and jitter, at most
+// maxBackoff apart.
+const (
+	maxAttempts = 6
+	maxBackoff  = 10 * time.Second
+)
+
+// newRetryer is the SDK's standard retryer, tuned: more attempts, no client-side retry quota
+// (the quota, meant to protect a struggling AWS region, fails a catalog scan of hundreds of
+// concurrent listings after a burst of throttling), and a body cut short is retried like a
+// reset connection.
+func newRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = maxAttempts
+		o.MaxBackoff = maxBackoff
+		o.RateLimiter = ratelimit.None
+		o.Retryables = append(o.Retryables, retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF") {
+				return aws.TrueTernary
+			}
+			return aws.UnknownTernary
+		}))
+	})
 }
 
 // S3 is a catalog in an S3 bucket under a prefix.
@@ -48,6 +85,7 @@ type S3 struct {
 	bucket   string
 	prefix   string // "" or "path/to/dest/"
 	endpoint string
+	pageSize int
 }
 
 // NewS3 returns a store for s3://bucket/prefix.
@@ -62,7 +100,7 @@ func NewS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, err
 	}
 	// The SDK's own log lines (IMDS fallbacks, retries) would interleave with our output; its
 	// errors reach the user through explain instead.
-	loadOpts = append(loadOpts, config.WithHTTPClient(hc), config.WithRetryMaxAttempts(5), config.WithLogger(logging.Nop{}))
+	loadOpts = append(loadOpts, config.WithHTTPClient(hc), config.WithRetryer(newRetryer), config.WithLogger(logging.Nop{}))
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
@@ -96,7 +134,7 @@ func NewS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, err
 	if endpoint == "" {
 		endpoint = "AWS S3 (" + cfg.Region + ")"
 	}
-	return &S3{client: client, bucket: bucket, prefix: prefix, endpoint: endpoint}, nil
+	return &S3{client: client, bucket: bucket, prefix: prefix, endpoint: endpoint, pageSize: opts.PageSize}, nil
 }
 
 // httpClient is the SDK's buildable client (so AWS_CA_BUNDLE can still be added to it) with
@@ -127,7 +165,11 @@ func httpClient(opts S3Options) (*awshttp.BuildableClient, error) {
 		t.MaxIdleConns = conns * 2
 		t.MaxIdleConnsPerHost = conns
 	}).WithDialerOptions(func(d *net.Dialer) { d.Timeout = 10 * time.Second })
-	return bc, nil
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return bc.WithTimeout(timeout), nil
 }
 
 // Location is s3://bucket/prefix, for messages.
@@ -140,6 +182,9 @@ func (s *S3) List(ctx context.Context, prefix string, delimited bool, fn func(ca
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)}
 	if delimited {
 		in.Delimiter = aws.String("/")
+	}
+	if s.pageSize > 0 {
+		in.MaxKeys = aws.Int32(int32(min(s.pageSize, 1000)))
 	}
 	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
@@ -162,11 +207,34 @@ func (s *S3) List(ctx context.Context, prefix string, delimited bool, fn func(ca
 	return nil
 }
 
-// Get implements catalog.Store with a ranged GET.
+// Get implements catalog.Store with a ranged GET. The SDK retries the request; the body is read
+// after the SDK returns, so a connection lost while reading it is retried here.
 func (s *S3) Get(ctx context.Context, key string, n int64) ([]byte, error) {
 	if n <= 0 {
 		return nil, nil
 	}
+	for attempt := 1; ; attempt++ {
+		data, err := s.get(ctx, key, n)
+		var be bodyError
+		if err == nil || !errors.As(err, &be) || attempt >= maxAttempts || ctx.Err() != nil {
+			return data, err
+		}
+		delay := min(time.Duration(1<<(attempt-1))*100*time.Millisecond, maxBackoff)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// bodyError is a failure while reading a response body.
+type bodyError struct{ err error }
+
+func (e bodyError) Error() string { return e.err.Error() }
+func (e bodyError) Unwrap() error { return e.err }
+
+func (s *S3) get(ctx context.Context, key string, n int64) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.prefix + key),
@@ -182,7 +250,10 @@ func (s *S3) Get(ctx context.Context, key string, n int64) ([]byte, error) {
 	defer func() { _ = out.Body.Close() }() // read-only
 	data, err := io.ReadAll(io.LimitReader(out.Body, n))
 	if err != nil {
-		return nil, fmt.Errorf("reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
+		return nil, bodyError{fmt.Errorf("reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)}
+	}
+	if want := aws.ToInt64(out.ContentLength); want > 0 && int64(len(data)) < min(want, n) {
+		return nil, bodyError{fmt.Errorf("reading s3://%s/%s%s: %w after %d of %d bytes", s.bucket, s.prefix, key, io.ErrUnexpectedEOF, len(data), want)}
 	}
 	return data, nil
 }
@@ -205,6 +276,13 @@ func (s *S3) explain(err error, key string) error {
 			return fmt.Errorf("%s refused the credentials (%s); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE", s.endpoint, ae.ErrorCode())
 		}
 	}
+	if errors.As(err, &ae) && transient(ae.ErrorCode()) {
+		return fmt.Errorf("%s answered %s (%s) to %d tries in a row: it is overloaded or failing; try again later, or lower --max-concurrency", s.endpoint, ae.ErrorCode(), ae.ErrorMessage(), maxAttempts)
+	}
+	var ue interface{ Timeout() bool }
+	if errors.As(err, &ue) && ue.Timeout() && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s did not answer within --timeout in %d tries in a row; check the server, or raise --timeout", s.endpoint, maxAttempts)
+	}
 	msg := err.Error()
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
@@ -224,6 +302,16 @@ func (s *S3) explain(err error, key string) error {
 		return fmt.Errorf("cannot reach %s (%w); check --endpoint-url and the network", s.endpoint, rootCause(err))
 	}
 	return fmt.Errorf("%s: %w", where, err)
+}
+
+// transient are the S3 error codes of a server that may answer later.
+func transient(code string) bool {
+	switch code {
+	case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
+		"RequestThrottled", "TooManyRequests", "RequestTimeTooSkewed", "BadGateway", "GatewayTimeout":
+		return true
+	}
+	return false
 }
 
 func rootCause(err error) error {
