@@ -184,14 +184,18 @@ func (c *Catalog) analyze() {
 
 // checkBackup decides whether one backup can be restored and how far its replay reaches.
 func (c *Catalog) checkBackup(b *Backup, size SegmentSize) {
+	badID := !backupIDRE.MatchString(b.ID)
 	if b.Info == nil {
-		if b.Key == "" {
+		switch {
+		case badID:
+			b.Problems = append(b.Problems, fmt.Sprintf("directory name %q is not a barman backup ID (YYYYMMDDTHHMMSS), and holds no backup.info", b.ID))
+		case b.Key == "":
 			b.Problems = append(b.Problems, "no backup.info (the upload never finished, or it was deleted)")
 		}
 		return
 	}
 	info := b.Info
-	if !backupIDRE.MatchString(b.ID) {
+	if badID {
 		b.Problems = append(b.Problems, fmt.Sprintf("directory name %q is not a barman backup ID (YYYYMMDDTHHMMSS)", b.ID))
 	}
 	if info.BackupID != "" && info.BackupID != b.ID {
@@ -329,6 +333,12 @@ func (c *Catalog) groupLineages() {
 	byID := map[string]*Lineage{}
 	for _, b := range c.Backups {
 		id := b.SystemID()
+		if id == "" && b.Info == nil {
+			// No backup.info (an upload that never finished, a stray directory): it names no
+			// database system, so it is no reason to call the catalog mixed. It stays listed
+			// as an unusable backup.
+			continue
+		}
 		l := byID[id]
 		if l == nil {
 			l = &Lineage{SystemID: id}

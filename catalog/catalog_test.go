@@ -389,3 +389,35 @@ func TestEachWALHeaderIsReadOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestHostileObjectKeysAreNeverTrusted(t *testing.T) {
+	f := catalogtest.Healthy(t)
+	info := f.Info("20260205T050001", catalogtest.SysA, 2, 12, 12, "DONE")
+	f.BackupInfo("latest", info)                                                                      // not a backup ID
+	f.Store.Put("pg/base/../../etc/backup.info", []byte(info), f.Tick())                              // climbs out
+	f.Store.Put("pg/wals/0000000100000000/000000010000000000000009 (copy).gz", []byte("x"), f.Tick()) // a copy's name
+	f.Store.Put("pg/wals/0000000100000000/../00000001000000000000000A", []byte("x"), f.Tick())        // climbs out
+	f.Store.Put("pg/wals/0000000100000000/\x00\xff", []byte("x"), f.Tick())                           // binary name
+	f.Store.Put("pg/wals/0000000100000000/00000001000000000000000g", []byte("x"), f.Tick())           // not hex
+	c := f.Load()
+	problems := map[string]string{}
+	for _, b := range c.Backups {
+		if !b.Usable() {
+			problems[b.ID] = strings.Join(b.Problems, "; ")
+		}
+	}
+	if !strings.Contains(problems["latest"], `"latest" is not a barman backup ID`) || !strings.Contains(problems[".."], `".." is not a barman backup ID`) ||
+		!strings.Contains(problems["20260205T060001"], "no backup.info") {
+		t.Errorf("unusable backups: %v", problems)
+	}
+	if got := len(catalogtest.Findings(c, SeverityWarning, "stray-object")); got < 4 {
+		t.Errorf("stray-object findings = %d, want the 4 odd WAL names (%s)", got, catalogtest.Checks(c))
+	}
+	// The real backups and WAL are still read, and the odd objects are not replayed.
+	if a := c.Evaluate(Request{}); !a.OK {
+		t.Errorf("the catalog no longer restores: %s", a.Reason)
+	}
+	if b := c.Backup("20260205T020001"); b == nil || !b.Usable() {
+		t.Errorf("a real backup became unusable")
+	}
+}

@@ -9,19 +9,62 @@ import (
 // The restored objects are built as yaml.v3 node trees: a copy of the user's object keeps its
 // field order, quoting and comments, which sigs.k8s.io/yaml (through JSON) would sort away.
 
+// deepCopy copies a node tree for a new object, resolved: aliases are replaced by a copy of what
+// they name, anchors are dropped, and merge keys (<<) are expanded into the keys they bring
+// (the mapping's own keys win, then earlier merges over later ones). The new object then reads
+// the same to every YAML reader, kustomize's included, and needs nothing outside itself.
 func deepCopy(n *yaml.Node) *yaml.Node {
 	if n == nil {
 		return nil
 	}
-	c := *n
-	c.Content = make([]*yaml.Node, len(n.Content))
-	for i, x := range n.Content {
-		c.Content[i] = deepCopy(x)
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return deepCopy(n.Alias)
 	}
-	if n.Alias != nil {
-		c.Alias = deepCopy(n.Alias)
+	c := *n
+	c.Anchor, c.Alias, c.Content = "", nil, nil
+	if n.Kind != yaml.MappingNode {
+		for _, x := range n.Content {
+			c.Content = append(c.Content, deepCopy(x))
+		}
+		return &c
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merges = append(merges, mergeSources(v)...)
+			continue
+		}
+		c.Content = append(c.Content, deepCopy(k), deepCopy(v))
+	}
+	for _, m := range merges {
+		mm := deepCopy(m)
+		for j := 0; j+1 < len(mm.Content); j += 2 {
+			if get(&c, mm.Content[j].Value) == nil {
+				c.Content = append(c.Content, mm.Content[j], mm.Content[j+1])
+			}
+		}
 	}
 	return &c
+}
+
+// mergeSources are the mappings a merge key's value brings: a mapping, an alias of one, or a
+// sequence of those.
+func mergeSources(v *yaml.Node) []*yaml.Node {
+	if v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		return []*yaml.Node{v}
+	case yaml.SequenceNode:
+		var out []*yaml.Node
+		for _, x := range v.Content {
+			out = append(out, mergeSources(x)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // get returns the value at a key path of mappings, or nil.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Object is one Kubernetes object found in the repo.
@@ -139,15 +141,25 @@ func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 		r.Skipped = append(r.Skipped, Skip{rel, "not valid YAML: " + err.Error(), data})
 		return
 	}
-	r.Files = append(r.Files, f)
-	for _, doc := range f.Docs {
+	// Decode every document first: a key set twice (which the node tree keeps, and which
+	// kubectl and the GitOps controllers refuse or read differently) makes the whole file
+	// unreadable, never half read.
+	bodies := make([]map[string]any, len(f.Docs))
+	for i, doc := range f.Docs {
 		root := doc.Root()
-		if root == nil {
-			continue
+		if root == nil || root.Kind != yaml.MappingNode {
+			continue // empty, a scalar or a list document: not an object
 		}
-		var body map[string]any
-		if err := root.Decode(&body); err != nil || body == nil {
-			continue // a scalar or list document: not an object
+		if err := root.Decode(&bodies[i]); err != nil {
+			r.Skipped = append(r.Skipped, Skip{rel, "not valid YAML: " + oneLine(err.Error()), data})
+			return
+		}
+	}
+	r.Files = append(r.Files, f)
+	for i, doc := range f.Docs {
+		root, body := doc.Root(), bodies[i]
+		if body == nil {
+			continue
 		}
 		if isKustomization(rel) {
 			ns, _ := body["namespace"].(string)
@@ -163,6 +175,12 @@ func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 		ns, _ := meta["namespace"].(string)
 		r.Objects = append(r.Objects, Object{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name, File: rel, Line: root.Line, Body: body, Doc: doc})
 	}
+}
+
+// oneLine joins a multi-line message (yaml.v3's "unmarshal errors:" list) into one line.
+func oneLine(s string) string {
+	s = strings.TrimPrefix(s, "yaml: unmarshal errors:")
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func isKustomization(rel string) bool {

@@ -172,6 +172,19 @@ func (f *File) Span(n *yaml.Node) (start, end int, ok bool) {
 		return 0, 0, false
 	}
 	d := f.Data
+	// The node's position is that of its properties, when it has any: an anchor (&name) and a
+	// tag (!!str), in either order, before the value on the same line.
+	for start < len(d) && (d[start] == '&' || d[start] == '!') && (n.Anchor != "" || n.Tag != "") {
+		for start < len(d) && d[start] != ' ' && d[start] != '\t' && d[start] != '\n' && d[start] != '\r' {
+			start++
+		}
+		for start < len(d) && (d[start] == ' ' || d[start] == '\t') {
+			start++
+		}
+	}
+	if start >= len(d) {
+		return 0, 0, false
+	}
 	switch {
 	case n.Style&yaml.DoubleQuotedStyle != 0:
 		if d[start] != '"' {

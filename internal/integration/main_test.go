@@ -40,13 +40,15 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	code, err := setup()
+	tmp, err := setup()
 	if err != nil {
+		_ = os.RemoveAll(tmp)
 		fmt.Fprintln(os.Stderr, "integration setup:", err)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(code)
-	os.Exit(m.Run())
+	code := m.Run()
+	_ = os.RemoveAll(tmp) // os.Exit skips deferred calls
+	os.Exit(code)
 }
 
 // setup builds the CLI and makes one real catalog; it returns the temporary directory.
