@@ -399,6 +399,7 @@ func TestHostileObjectKeysAreNeverTrusted(t *testing.T) {
 	f.Store.Put("pg/wals/0000000100000000/../00000001000000000000000A", []byte("x"), f.Tick())        // climbs out
 	f.Store.Put("pg/wals/0000000100000000/\x00\xff", []byte("x"), f.Tick())                           // binary name
 	f.Store.Put("pg/wals/0000000100000000/00000001000000000000000g", []byte("x"), f.Tick())           // not hex
+	f.Store.Put("pg/base/20260205T060001/data.tar", []byte("tar"), f.Tick())                          // an upload cut short
 	c := f.Load()
 	problems := map[string]string{}
 	for _, b := range c.Backups {
@@ -408,7 +409,7 @@ func TestHostileObjectKeysAreNeverTrusted(t *testing.T) {
 	}
 	if !strings.Contains(problems["latest"], `"latest" is not a barman backup ID`) || !strings.Contains(problems[".."], `".." is not a barman backup ID`) ||
 		!strings.Contains(problems["20260205T060001"], "no backup.info") {
-		t.Errorf("unusable backups: %v", problems)
+		t.Errorf("unusable backups: %v (all: %v)", problems, ids(c))
 	}
 	if got := len(catalogtest.Findings(c, SeverityWarning, "stray-object")); got < 4 {
 		t.Errorf("stray-object findings = %d, want the 4 odd WAL names (%s)", got, catalogtest.Checks(c))
@@ -420,4 +421,12 @@ func TestHostileObjectKeysAreNeverTrusted(t *testing.T) {
 	if b := c.Backup("20260205T020001"); b == nil || !b.Usable() {
 		t.Errorf("a real backup became unusable")
 	}
+}
+
+func ids(c *Catalog) []string {
+	var out []string
+	for _, b := range c.Backups {
+		out = append(out, b.ID)
+	}
+	return out
 }
