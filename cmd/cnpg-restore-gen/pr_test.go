@@ -302,3 +302,27 @@ func TestIntegrationPRTwoRunsAtOnce(t *testing.T) {
 		t.Errorf("%d pull requests (open or closed) and %d branches, want 1 and 2 (main and the restore)", len(open), len(branches))
 	}
 }
+
+// TestPRRedactsTheTokenFromErrors: a forge that echoes the token in an error (some proxies
+// and old servers do) does not get it printed.
+func TestPRRedactsTheTokenFromErrors(t *testing.T) {
+	const canary = "ghp_CANARY-t0ken-5e3d"
+	gh := githubtest.Start(t)
+	gh.Token = canary
+	gh.Fault(func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"message":"token ` + canary + ` is not allowed here"}`))
+	})
+	srv := gittest.Start(t, canary)
+	repo := fixtureRepo(t, "argocd-helm")
+	gitIn(t, repo, "remote", "add", "origin", srv.Repo(t, "homelab/gitops", repo, "main"))
+	out, errOut, code := executeEnv(t, map[string]string{"GITHUB_TOKEN": canary},
+		append(prArgs(t, repo, "2026-11-24 17:52:45+00"), "--forge", "github", "--forge-url", gh.URL)...)
+	if code != exitError || !strings.Contains(errOut, "[REDACTED]") {
+		t.Fatalf("exit %d, want an error with the token redacted:\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, canary) {
+		t.Errorf("the token is in the output:\n%s%s", out, errOut)
+	}
+}
