@@ -53,8 +53,10 @@ func TestHostileRepos(t *testing.T) {
 				}
 			}},
 		{name: "duplicate key in the application", file: app,
-			mutate: func(s string) string { return strings.Replace(s, "  name: authentik\n", "  name: authentik\n  name: other\n", 1) },
-			want:   []string{`authentik.yaml was not read (not valid YAML: line 6: mapping key "name" already defined at line 5)`, "refers to authentik-postgresql on line(s) 20, 31 but was not read"},
+			mutate: func(s string) string {
+				return strings.Replace(s, "  name: authentik\n", "  name: authentik\n  name: other\n", 1)
+			},
+			want: []string{`authentik.yaml was not read (not valid YAML: line 6: mapping key "name" already defined at line 5)`, "refers to authentik-postgresql on line(s) 20, 31 but was not read"},
 			check: func(t *testing.T, repo string) {
 				if strings.Contains(read(t, repo, app), "restored") {
 					t.Errorf("a file with a duplicate key was rewritten")
