@@ -34,6 +34,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	          internal/objstore:FuzzParseListV2 generator:FuzzCutover; do \
 	  pkg=$${t%%:*}; f=$${t#*:}; echo "fuzz: $$f ($(FUZZTIME))"; \
 	  out=$$($(GO) test ./$$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) 2>&1) || { echo "$$out" | tail -40; exit 1; }; \
+	  echo "$$out" | grep -E '^fuzz: elapsed' | tail -1 | sed 's/^/  /'; \
 	done
 
 golden: ## rewrite golden files (read every diff before committing)

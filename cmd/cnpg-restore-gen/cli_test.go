@@ -76,6 +76,10 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"bad output", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "-o", "xml"}, `-o "xml"`},
 		{"stray argument", []string{"catalog", "list", "s3://bucket"}, "takes no arguments"},
 		{"concurrency", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "--max-concurrency", "0"}, "--max-concurrency 0"},
+		{"server name climbs out", []string{"catalog", "list", "--catalog", root, "--server-name", ".."}, `--server-name ".." must be one directory name`},
+		{"server name with a slash", []string{"catalog", "list", "--catalog", root, "--server-name", "a/b"}, `--server-name "a/b" must be one directory name`},
+		{"timeout", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "--timeout", "0s"}, "--timeout 0s must be positive"},
+		{"page size", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "--s3-page-size", "5000"}, "--s3-page-size 5000"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

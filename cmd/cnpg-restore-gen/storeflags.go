@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -40,6 +41,8 @@ func (f *catalogFlags) validate() error {
 		return usagef("--catalog is required (barman's destinationPath: s3://bucket/prefix or a directory)")
 	case f.ServerName == "":
 		return usagef("--server-name is required (the directory under --catalog, usually the cluster name)")
+	case strings.ContainsAny(f.ServerName, "/\\\x00") || f.ServerName == "." || f.ServerName == "..":
+		return usagef("--server-name %q must be one directory name under --catalog (no '/', not '.' or '..')", f.ServerName)
 	case f.MaxConcurrency < 1 || f.MaxConcurrency > 256:
 		return usagef("--max-concurrency %d is not between 1 and 256", f.MaxConcurrency)
 	case f.S3.Timeout <= 0:
