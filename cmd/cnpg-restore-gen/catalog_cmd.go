@@ -99,6 +99,11 @@ func newCatalogListCmd(s *streams, runF func(context.Context, *catalogListOption
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List backups, timelines, WAL and the recoverable window of each database system",
+		Long: `List what the catalog holds: every base backup with its status, times, WAL and size;
+each database system (lineage) and the window it can be recovered to; the timelines and
+their history; the WAL archive with its gaps; and the findings of the integrity checks.
+
+-o json and -o yaml print the same as stable data (DESIGN.md's field names).`,
 		Example: `  cnpg-restore-gen catalog list --catalog s3://backups/auth --server-name authentik-postgresql \
       --endpoint-url https://minio.example.com:9000 --ca-bundle ca.pem
   cnpg-restore-gen catalog list --catalog /mnt/nas/backups/auth --server-name authentik-postgresql -o json`,
