@@ -223,3 +223,87 @@ func mermaidText(s string) string {
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// Text renders spans as a picture for the terminal, width columns of time from the first span
+// to the last: a row of backups per database system (B a backup, x one that can't be
+// restored), and a row of WAL per timeline (= archived, ! a gap). Only ASCII, so it survives
+// any terminal, log or NO_COLOR setting.
+func Text(spans []Span, width int) string {
+	if len(spans) == 0 || width < 10 {
+		return ""
+	}
+	lo, hi := spans[0].From, spans[0].To
+	for _, s := range spans {
+		if s.From.Before(lo) {
+			lo = s.From
+		}
+		if s.To.After(hi) {
+			hi = s.To
+		}
+	}
+	total := hi.Sub(lo)
+	col := func(t time.Time) int {
+		if total <= 0 {
+			return 0
+		}
+		return min(int(float64(t.Sub(lo))/float64(total)*float64(width-1)), width-1)
+	}
+	type row struct {
+		label string
+		cells []byte
+	}
+	var rows []*row
+	byLabel := map[string]*row{}
+	get := func(label string) *row {
+		if r, ok := byLabel[label]; ok {
+			return r
+		}
+		r := &row{label: label, cells: []byte(strings.Repeat(" ", width))}
+		byLabel[label] = r
+		rows = append(rows, r)
+		return r
+	}
+	systems := map[string]bool{}
+	for _, s := range spans {
+		if s.Kind == SpanBackup {
+			systems[s.SystemID] = true
+		}
+	}
+	for _, s := range spans {
+		switch s.Kind {
+		case SpanBackup:
+			label := "backups"
+			if len(systems) > 1 {
+				label = "backups " + s.SystemID
+			}
+			mark := byte('B')
+			if !s.Usable {
+				mark = 'x'
+			}
+			get(label).cells[col(s.To)] = mark
+		case SpanWAL, SpanGap:
+			r := get(fmt.Sprintf("WAL timeline %d", s.Timeline))
+			fill := byte('=')
+			if s.Kind == SpanGap {
+				fill = '!'
+			}
+			for c := col(s.From); c <= col(s.To); c++ {
+				if s.Kind == SpanGap || r.cells[c] == ' ' {
+					r.cells[c] = fill
+				}
+			}
+		}
+	}
+	labelWidth := 0
+	for _, r := range rows {
+		labelWidth = max(labelWidth, len(r.label))
+	}
+	var b strings.Builder
+	first, last := lo.UTC().Format("2006-01-02 15:04:05"), hi.UTC().Format("2006-01-02 15:04:05")
+	fmt.Fprintf(&b, "  %-*s  %s%*s\n", labelWidth, "", first, width-len(first), last)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "  %-*s  |%s|\n", labelWidth, r.label, r.cells)
+	}
+	fmt.Fprintf(&b, "  %-*s  B backup (at its end)  x unusable  = WAL archived  ! gap\n", labelWidth, "")
+	return b.String()
+}

@@ -60,3 +60,15 @@ func TestMermaidLabelsCannotBreakTheChart(t *testing.T) {
 		}
 	}
 }
+
+func TestTextTimeline(t *testing.T) {
+	f := catalogtest.Healthy(t)
+	f.DeleteWAL(1, 5)
+	got := catalog.Text(f.Load().Spans(), 60)
+	golden.Assert(t, "catalog", ".txt", []byte(got))
+	for _, want := range []string{"backups", "WAL timeline 1", "WAL timeline 2", "!", "B"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("picture lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"fmt"
 	"strconv"
 	"strings"
@@ -103,7 +104,10 @@ func newCatalogListCmd(s *streams, runF func(context.Context, *catalogListOption
 each database system (lineage) and the window it can be recovered to; the timelines and
 their history; the WAL archive with its gaps; and the findings of the integrity checks.
 
--o json and -o yaml print the same as stable data (DESIGN.md's field names).`,
+The table ends with a picture of the catalog over time: backups, WAL archived on each
+timeline, and gaps. -o mermaid prints the same picture as a Mermaid chart, the one the pull
+request shows (paste it into a Markdown file on GitHub or Gitea, or mermaid.live).
+-o json and -o yaml print the catalog as stable data (DESIGN.md's field names).`,
 		Example: `  cnpg-restore-gen catalog list --catalog s3://backups/auth --server-name authentik-postgresql \
       --endpoint-url https://minio.example.com:9000 --ca-bundle ca.pem
   cnpg-restore-gen catalog list --catalog /mnt/nas/backups/auth --server-name authentik-postgresql -o json`,
@@ -112,8 +116,10 @@ their history; the WAL archive with its gaps; and the findings of the integrity 
 			if err := opts.validate(); err != nil {
 				return err
 			}
-			if err := validOutput(opts.Output); err != nil {
-				return err
+			if opts.Output != "mermaid" {
+				if err := validOutput(opts.Output); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -122,7 +128,7 @@ their history; the WAL archive with its gaps; and the findings of the integrity 
 		},
 	}
 	opts.register(cmd.Flags())
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or yaml")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "output format: table, json, yaml or mermaid (the timeline picture)")
 	return cmd
 }
 
@@ -131,10 +137,14 @@ func runCatalogList(ctx context.Context, s *streams, opts *catalogListOptions) e
 	if err != nil {
 		return err
 	}
-	if opts.Output != "table" {
-		return writeData(s.Out, opts.Output, c.Report())
+	switch opts.Output {
+	case "table":
+		return writeCatalogTable(s.Out, c)
+	case "mermaid":
+		_, err := io.WriteString(s.Out, catalog.Mermaid("backups and WAL of "+c.ServerName+" (UTC)", c.Spans(), "", nil))
+		return err
 	}
-	return writeCatalogTable(s.Out, c)
+	return writeData(s.Out, opts.Output, c.Report())
 }
 
 type catalogCheckOptions struct {

@@ -35,7 +35,7 @@ func sampleCatalog(t *testing.T) (string, func(string) string) {
 
 func TestCatalogListGolden(t *testing.T) {
 	root, clean := sampleCatalog(t)
-	for _, format := range []string{"table", "json", "yaml"} {
+	for _, format := range []string{"table", "json", "yaml", "mermaid"} {
 		t.Run(format, func(t *testing.T) {
 			out, errOut, code := execute(t, "catalog", "list", "--catalog", root, "--server-name", sample.ServerName, "-o", format)
 			if code != 0 {

@@ -105,6 +105,9 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 		}
 	}
 	if len(r.Timelines) > 0 {
+		if pic := catalog.Text(c.Spans(), 64); pic != "" {
+			fmt.Fprintf(&b, "\nPicture (UTC)\n%s", pic)
+		}
 		fmt.Fprintf(&b, "\nTimelines\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  TL\tPARENT\tSWITCH\tHISTORY\tSEGMENTS\tFIRST\tLAST")
