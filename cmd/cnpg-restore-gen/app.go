@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes (DESIGN.md): the only place they are decided.
@@ -28,10 +32,18 @@ type streams struct {
 	ErrTTY bool
 	// Getenv reads the environment (NO_COLOR and friends).
 	Getenv func(string) string
+	// Prog is how the user called the tool: "kubectl cnpg-restore-gen" as a kubectl plugin,
+	// else empty (cnpg-restore-gen).
+	Prog string
 }
 
 func systemStreams() *streams {
-	return &streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: isTerminal(os.Stderr), Getenv: os.Getenv}
+	s := &streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: isTerminal(os.Stderr), Getenv: os.Getenv}
+	// kubectl runs a plugin named kubectl-cnpg_restore_gen for `kubectl cnpg-restore-gen`.
+	if strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-") {
+		s.Prog = "kubectl cnpg-restore-gen"
+	}
+	return s
 }
 
 func isTerminal(f *os.File) bool {
@@ -101,6 +113,36 @@ func version() string {
 	return v + " " + info.GoVersion
 }
 
+// suggestFlag adds the closest flag names (two edits away at most, or the start of a name) to
+// an unknown-flag error: cobra suggests commands, not flags.
+func suggestFlag(c *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	var best []string
+	bestD := 3 // at most two edits away
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		d := levenshtein.ComputeDistance(name, f.Name)
+		if len(name) >= 3 && strings.HasPrefix(f.Name, name) {
+			d = 1 // --server for --server-name
+		}
+		switch {
+		case d < bestD:
+			best, bestD = []string{"--" + f.Name}, d
+		case d == bestD:
+			best = append(best, "--"+f.Name)
+		}
+	})
+	if len(best) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; did you mean %s?", err, strings.Join(best, " or "))
+}
+
 func newRootCmd(s *streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "cnpg-restore-gen",
@@ -120,7 +162,10 @@ performs it when merged.
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{suggestFlag(c, err)} })
+	if s.Prog != "" {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: s.Prog}
+	}
 	root.AddCommand(newCatalogCmd(s), newPlanCmd(s, nil), newGenerateCmd(s, nil), newPRCmd(s, nil))
 	return root
 }

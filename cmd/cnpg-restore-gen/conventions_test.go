@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestTyposGetSuggestions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pln"}, "Did you mean this?\n\tplan"},
+		{[]string{"plan", "--clster", "auth/pg"}, "unknown flag: --clster; did you mean --cluster?"},
+		{[]string{"generate", "--dryrun"}, "did you mean --dry-run?"},
+		{[]string{"catalog", "list", "--server", "x"}, "did you mean --server-name?"},
+	} {
+		_, errOut, code := execute(t, tc.args...)
+		if code == exitOK || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d\n%s\nwant %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	if _, errOut, _ := execute(t, "plan", "--zzzzzzzz"); strings.Contains(errOut, "did you mean") {
+		t.Errorf("a far-off flag got a suggestion: %s", errOut)
+	}
+}
+
+func TestCompletionAndVersion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
+		out, errOut, code := execute(t, "completion", sh)
+		if code != exitOK || !strings.Contains(out, "cnpg-restore-gen") || len(out) < 1000 {
+			t.Errorf("completion %s: exit %d, %d bytes\n%s", sh, code, len(out), errOut)
+		}
+	}
+	// Completion of a flag value works through cobra's __complete.
+	out, _, code := execute(t, "__complete", "generate", "--phase", "")
+	if code != exitOK || !strings.Contains(out, ":") {
+		t.Errorf("__complete: exit %d\n%s", code, out)
+	}
+	out, _, code = execute(t, "--version")
+	if code != exitOK || !strings.HasPrefix(out, "cnpg-restore-gen version ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: exit %d %q", code, out)
+	}
+}
+
+// TestKubectlPlugin: installed as kubectl-cnpg_restore_gen, the tool calls itself
+// "kubectl cnpg-restore-gen" in its help.
+func TestKubectlPlugin(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kubectl-cnpg_restore_gen")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(context.Background(), bin, "plan", "--help")
+	cmd.Stdout = &out
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "kubectl cnpg-restore-gen plan [flags]") {
+		t.Errorf("plugin help:\n%s", out.String())
+	}
+}
