@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
@@ -25,6 +26,8 @@ type generateOptions struct {
 	DryRun     bool
 	Out        string
 	AllowDirty bool
+	// flags tells which flags were given (they win over .cnpg-restore-gen.yaml).
+	flags *pflag.FlagSet
 }
 
 func newGenerateCmd(s *streams, runF func(context.Context, *generateOptions) error) *cobra.Command {
@@ -71,6 +74,7 @@ removes the old cluster once the restored one is verified.`,
 		},
 	}
 	fs := cmd.Flags()
+	opts.flags = fs
 	opts.register(fs, "GitOps repository checkout to read and change (required)")
 	fs.StringVar(&opts.OverlayDir, "overlay-dir", "", "repo-relative directory for the restored cluster (default <cluster dir>/<new name>)")
 	fs.StringVar(&opts.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
@@ -202,6 +206,13 @@ func (ch *change) changes() []overlays.Change {
 }
 
 func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
+	cfg, err := loadConfig(opts.Repo)
+	if err != nil {
+		return err
+	}
+	if err := cfg.applyGenerate(opts, opts.flags); err != nil {
+		return err
+	}
 	ch, err := renderChange(ctx, s, opts, opts.Repo)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ type prOptions struct {
 	Remote    string
 	Draft     bool
 	Labels    []string
+	Reviewers []string
 	NoPush    bool
 	TokenFile string
 	Author    string
@@ -39,6 +40,8 @@ type prOptions struct {
 	AppID             int64
 	AppKeyFile        string
 	AppInstallationID int64
+	// branchTemplate is .cnpg-restore-gen.yaml's branch, expanded once the backup is known.
+	branchTemplate string
 }
 
 func newPRCmd(s *streams, runF func(context.Context, *prOptions) error) *cobra.Command {
@@ -89,6 +92,7 @@ remote and no file.`,
 		},
 	}
 	fs := cmd.Flags()
+	opts.flags = fs
 	opts.register(fs, "GitOps repository: a checkout directory or a clone URL (required)")
 	fs.StringVar(&opts.OverlayDir, "overlay-dir", "", "repo-relative directory for the restored cluster (default <cluster dir>/<new name>)")
 	fs.StringVar(&opts.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
@@ -102,6 +106,7 @@ remote and no file.`,
 	fs.StringVar(&opts.Remote, "remote", "origin", "the checkout's remote to push to")
 	fs.BoolVar(&opts.Draft, "draft", false, "open the pull request as a draft (Gitea and Forgejo: a \"WIP:\" title)")
 	fs.StringSliceVar(&opts.Labels, "label", nil, "label for the pull request (repeatable; created when missing)")
+	fs.StringSliceVar(&opts.Reviewers, "reviewer", nil, "user asked to review the new pull request (repeatable)")
 	fs.BoolVar(&opts.NoPush, "no-push", false, "commit the branch in the checkout and stop: no push, no pull request")
 	fs.StringVar(&opts.TokenFile, "token-file", "", "file holding the forge token (default: $GITHUB_TOKEN or $GITEA_TOKEN)")
 	fs.Int64Var(&opts.AppID, "github-app-id", 0, "act as this GitHub App instead of a token (default $GITHUB_APP_ID)")
@@ -156,6 +161,16 @@ type prReport struct {
 }
 
 func runPR(ctx context.Context, s *streams, opts *prOptions) error {
+	var cfg *repoConfig
+	if !gitops.IsURL(opts.Repo) {
+		// A checkout: its configuration can also say which base and forge to use.
+		c, err := loadConfig(opts.Repo)
+		if err != nil {
+			return err
+		}
+		cfg = c
+		cfg.applyPR(opts, opts.flags, false)
+	}
 	remoteURL, err := opts.remoteURL()
 	if err != nil {
 		return err
@@ -175,12 +190,26 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	}
 	defer func() { _ = ws.Close() }()
 
+	if cfg == nil {
+		// A URL: the configuration on the base branch, for what is still to decide.
+		if cfg, err = loadConfig(ws.Dir); err != nil {
+			return err
+		}
+		cfg.applyPR(opts, opts.flags, true)
+	}
+	if err := cfg.applyGenerate(&opts.generateOptions, opts.flags); err != nil {
+		return err
+	}
 	ch, err := renderChange(ctx, s, &opts.generateOptions, ws.Dir)
 	if err != nil {
 		return err
 	}
 	branch := opts.Branch
-	if branch == "" {
+	switch {
+	case branch != "":
+	case opts.branchTemplate != "" && ch.report.Plan != nil:
+		branch = expand(opts.branchTemplate, opts.Namespace, opts.Cluster, ch.report.Plan.Target.BackupID)
+	default:
 		branch = defaultBranch(opts, ch)
 	}
 	pr, err := generator.RenderPullRequest(generator.PullRequestInput{
@@ -217,7 +246,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 				return redactErr(err, token)
 			}
 		}
-		got, outcome, err := forge.Ensure(ctx, f, forge.PullRequest{Head: branch, Base: ws.Base, Title: pr.Title, Body: pr.Body, Draft: opts.Draft, Labels: opts.Labels})
+		got, outcome, err := forge.Ensure(ctx, f, forge.PullRequest{Head: branch, Base: ws.Base, Title: pr.Title, Body: pr.Body, Draft: opts.Draft, Labels: opts.Labels, Reviewers: opts.Reviewers})
 		if err != nil {
 			return redactErr(fmt.Errorf("branch %s is pushed, but the pull request is not open: %w", branch, err), token)
 		}

@@ -33,6 +33,8 @@ type PullRequest struct {
 	Body   string   `json:"-"`
 	Draft  bool     `json:"draft"`
 	Labels []string `json:"labels,omitempty"`
+	// Reviewers are asked for a review when the pull request is opened.
+	Reviewers []string `json:"reviewers,omitempty"`
 }
 
 // Forge is what the tool needs of a forge.

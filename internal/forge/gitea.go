@@ -71,7 +71,7 @@ func (g *GiteaClient) Create(ctx context.Context, want PullRequest) (*PullReques
 	if err != nil {
 		return nil, err
 	}
-	opt := gitea.CreatePullRequestOption{Head: want.Head, Base: want.Base, Title: g.title(want), Body: want.Body, Labels: ids}
+	opt := gitea.CreatePullRequestOption{Head: want.Head, Base: want.Base, Title: g.title(want), Body: want.Body, Labels: ids, Reviewers: want.Reviewers}
 	pr, resp, err := g.c.CreatePullRequest(g.owner, g.repo, opt)
 	for try := 1; try <= 5 && resp != nil && resp.StatusCode == http.StatusNotFound; try++ {
 		if err := timerSleep(ctx, time.Duration(try)*300*time.Millisecond); err != nil {

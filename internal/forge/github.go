@@ -72,6 +72,11 @@ func (g *GitHubClient) Create(ctx context.Context, want PullRequest) (*PullReque
 		}
 		return nil, g.wrap("opening a pull request on", err)
 	}
+	if len(want.Reviewers) > 0 {
+		if _, _, err := g.c.PullRequests.RequestReviewers(ctx, g.owner, g.repo, pr.GetNumber(), github.ReviewersRequest{Reviewers: want.Reviewers}); err != nil {
+			return nil, g.wrap(fmt.Sprintf("asking %s to review pull request #%d of", strings.Join(want.Reviewers, ", "), pr.GetNumber()), err)
+		}
+	}
 	return g.labels(ctx, g.convert(pr), want.Labels)
 }
 

@@ -74,14 +74,15 @@ func (f *Server) app(w http.ResponseWriter, r *http.Request) bool {
 
 // PR is a pull request on the server.
 type PR struct {
-	Number int      `json:"number"`
-	Title  string   `json:"title"`
-	Body   string   `json:"body"`
-	State  string   `json:"state"`
-	Draft  bool     `json:"draft"`
-	Head   string   `json:"-"`
-	Base   string   `json:"-"`
-	Labels []string `json:"-"`
+	Number    int      `json:"number"`
+	Title     string   `json:"title"`
+	Body      string   `json:"body"`
+	State     string   `json:"state"`
+	Draft     bool     `json:"draft"`
+	Head      string   `json:"-"`
+	Base      string   `json:"-"`
+	Labels    []string `json:"-"`
+	Reviewers []string `json:"-"`
 }
 
 func (f *Server) json(pr *PR, base string) map[string]any {
@@ -198,6 +199,20 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Mu.Unlock()
 		_ = json.NewEncoder(w).Encode(f.json(pr, base))
+	case r.Method == http.MethodPost && strings.HasPrefix(rest, "pulls/") && strings.HasSuffix(rest, "/requested_reviewers"):
+		pr := f.pr(strings.TrimSuffix(strings.TrimPrefix(rest, "pulls/"), "/requested_reviewers"))
+		if pr == nil {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		var in struct{ Reviewers []string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		f.Mu.Lock()
+		pr.Reviewers = append(pr.Reviewers, in.Reviewers...)
+		out := f.json(pr, base)
+		f.Mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(out)
 	case r.Method == http.MethodPost && strings.HasPrefix(rest, "issues/") && strings.HasSuffix(rest, "/labels"):
 		pr := f.pr(strings.TrimSuffix(strings.TrimPrefix(rest, "issues/"), "/labels"))
 		if pr == nil {
