@@ -56,6 +56,10 @@ tidy: ## go mod tidy
 demo: build ## run the tool on the embedded sample catalog (no bucket, no credentials)
 	@hack/demo.sh
 
+demo-files: build ## lay out the sample in ./demo (catalog, GitOps repo, its origin) to try the tool by hand
+	@hack/demo-files.sh demo
+	@echo "demo/catalog, demo/repo and demo/remote.git are ready; bin/cnpg-restore-gen is built (see README)"
+
 bench: build ## whole-process scan benchmark vs barman-cloud and aws s3 ls (BENCH_SCALE=small|full, BENCH_RTT=20ms, BENCH_RUNS=3), then the Go benchmarks
 	@TOOLS_BENCH=1 hack/tools.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./catalog
@@ -67,4 +71,4 @@ sample: tools ## remake the embedded sample catalog from a real PostgreSQL + bar
 clean: ## remove build outputs
 	rm -rf $(BIN)/cnpg-restore-gen .cache
 
-.PHONY: help build tools test test-unit test-integration fuzz golden lint fmt vet tidy demo bench sample clean
+.PHONY: help build tools demo-files test test-unit test-integration fuzz golden lint fmt vet tidy demo bench sample clean
