@@ -8,6 +8,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:?usage: demo-files.sh DIR}
+mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
 rm -rf "$dir/catalog" "$dir/repo" "$dir/remote.git"
 mkdir -p "$dir/catalog"
 tar -xzf "$top/testdata/sample/catalog.tar.gz" -C "$dir/catalog" --strip-components=1   # keeps the archive times
@@ -15,4 +16,4 @@ cp -r "$top/generator/testdata/repos/argocd-helm" "$dir/repo"
 git() { command git -c user.name=demo -c user.email=demo@example.com -c init.defaultBranch=main "$@"; }
 git init -q --bare "$dir/remote.git"
 (cd "$dir/repo" && git init -q && git add . && git commit -qm "the GitOps repo" &&
-  git remote add origin "$(cd "$dir" && pwd)/remote.git" && git push -q origin main)
+  git remote add origin "$dir/remote.git" && git push -q origin main)
