@@ -16,6 +16,7 @@ import (
 	shexpand "mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/syntax"
+	"sigs.k8s.io/yaml"
 )
 
 // TestREADMECommands runs every shell block of README.md through a real shell interpreter
@@ -163,4 +164,83 @@ func runScript(dir, script string, args ...string) error {
 		return fmt.Errorf("%s: %w\n%s", script, err, out)
 	}
 	return nil
+}
+
+// TestCIWorkflowExamples runs the shell steps of docs/examples/*.yaml (GitHub and Gitea
+// Actions) through the shell interpreter, expressions (${{ … }}) replaced by sample values,
+// with cnpg-restore-gen validating its command line: the examples stay in step with the CLI.
+func TestCIWorkflowExamples(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "docs", "examples", "*.yaml"))
+	if len(files) < 2 {
+		t.Fatalf("found %d workflow examples", len(files))
+	}
+	expr := regexp.MustCompile(`\$\{\{[^}]*\}\}`)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wf struct {
+			Jobs map[string]struct {
+				Steps []struct {
+					Env map[string]string `json:"env"`
+					Run string            `json:"run"`
+				} `json:"steps"`
+			} `json:"jobs"`
+		}
+		if err := yaml.Unmarshal(data, &wf); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		calls := 0
+		for _, job := range wf.Jobs {
+			for _, step := range job.Steps {
+				if !strings.Contains(step.Run, "cnpg-restore-gen pr") {
+					continue
+				}
+				env := []string{"RUNNER_TEMP=" + t.TempDir(), "HOME=" + t.TempDir(), "PATH=/usr/bin:/bin"}
+				for k, v := range step.Env {
+					v = expr.ReplaceAllStringFunc(v, func(e string) string {
+						switch {
+						case strings.Contains(e, "inputs.cluster"):
+							return "auth/authentik-postgresql"
+						case strings.Contains(e, "inputs.target_time"):
+							return "2026-02-05T08:05:58Z"
+						case strings.Contains(e, "CA_BUNDLE"):
+							return "-----BEGIN CERTIFICATE-----"
+						}
+						return "secret-value"
+					})
+					env = append(env, k+"="+v)
+				}
+				script := expr.ReplaceAllString(step.Run, "https://git.example.com/")
+				f, err := syntax.NewParser().Parse(strings.NewReader(script), file)
+				if err != nil {
+					t.Fatalf("%s: %v", file, err)
+				}
+				var out bytes.Buffer
+				r, err := interp.New(interp.Env(shexpand.ListEnviron(env...)), interp.StdIO(nil, &out, &out),
+					interp.ExecHandlers(func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+						return func(ctx context.Context, args []string) error {
+							if args[0] != "cnpg-restore-gen" {
+								return fmt.Errorf("%s runs %q", file, args[0])
+							}
+							calls++
+							if code := validateOnly(args[1:], func(string) string { return "" }, &out); code != 0 {
+								return interp.ExitStatus(code)
+							}
+							return nil
+						}
+					}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Run(context.Background(), f); err != nil {
+					t.Errorf("%s: %v\n%s", file, err, out.String())
+				}
+			}
+		}
+		if calls != 1 {
+			t.Errorf("%s: %d cnpg-restore-gen calls, want 1", file, calls)
+		}
+	}
 }
