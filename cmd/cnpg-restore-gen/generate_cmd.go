@@ -74,16 +74,21 @@ removes the old cluster once the restored one is verified.`,
 		},
 	}
 	fs := cmd.Flags()
-	opts.flags = fs
-	opts.register(fs, "GitOps repository checkout to read and change (required)")
-	fs.StringVar(&opts.OverlayDir, "overlay-dir", "", "repo-relative directory for the restored cluster (default <cluster dir>/<new name>)")
-	fs.StringVar(&opts.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
-	fs.BoolVar(&opts.Cleanup, "cleanup", false, "the follow-up change: remove the old cluster and its ScheduledBackups (needs the restored cluster and the cutover merged)")
-	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the change as a unified diff and write nothing")
+	opts.registerChange(fs, "GitOps repository checkout to read and change (required)", "print the change as a unified diff and write nothing")
 	fs.StringVar(&opts.Out, "out", "", "write the changed and new files under this directory instead of the repo")
 	fs.BoolVar(&opts.AllowDirty, "allow-dirty", false, "write into a checkout that has uncommitted changes")
 	fs.StringVarP(&opts.Output, "output", "o", "table", "summary format: table, json or yaml")
 	return cmd
+}
+
+// registerChange adds the flags generate and pr share.
+func (o *generateOptions) registerChange(fs *pflag.FlagSet, repoHelp, dryRunHelp string) {
+	o.flags = fs
+	o.register(fs, repoHelp)
+	fs.StringVar(&o.OverlayDir, "overlay-dir", "", "repo-relative directory for the restored cluster (default <cluster dir>/<new name>)")
+	fs.StringVar(&o.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
+	fs.BoolVar(&o.Cleanup, "cleanup", false, "the follow-up change: remove the old cluster and its ScheduledBackups (needs the restored cluster and the cutover merged)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, dryRunHelp)
 }
 
 func (o *generateOptions) complete() error {

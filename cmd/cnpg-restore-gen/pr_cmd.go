@@ -92,12 +92,7 @@ remote and no file.`,
 		},
 	}
 	fs := cmd.Flags()
-	opts.flags = fs
-	opts.register(fs, "GitOps repository: a checkout directory or a clone URL (required)")
-	fs.StringVar(&opts.OverlayDir, "overlay-dir", "", "repo-relative directory for the restored cluster (default <cluster dir>/<new name>)")
-	fs.StringVar(&opts.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
-	fs.BoolVar(&opts.Cleanup, "cleanup", false, "the follow-up pull request: remove the old cluster and its ScheduledBackups")
-	fs.BoolVar(&opts.DryRun, "dry-run", false, "print the branch, the diff and the pull request; touch nothing")
+	opts.registerChange(fs, "GitOps repository: a checkout directory or a clone URL (required)", "print the branch, the diff and the pull request; touch nothing")
 	fs.StringVarP(&opts.Output, "output", "o", "table", "summary format: table, json or yaml")
 	fs.StringVar(&opts.Forge, "forge", "", "github, gitea (also Forgejo) or none (push the branch, open no pull request); default: from the remote's host")
 	fs.StringVar(&opts.ForgeURL, "forge-url", "", "API root for GitHub Enterprise (https://HOST/api/v3/), or Gitea's web root when it is not the remote's")

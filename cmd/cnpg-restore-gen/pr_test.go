@@ -142,10 +142,10 @@ func TestPRForgeNonePushesToARealGitServer(t *testing.T) {
 	}
 }
 
-// TestIntegrationPROnGitea is issue 5's acceptance: from a real catalog and a fixture GitOps
-// repo pushed to a real Gitea, pr opens the branch and the pull request; the same inputs again
-// create nothing; a new target updates the same pull request.
-func TestIntegrationPROnGitea(t *testing.T) {
+// giteaFixture starts Gitea (skipped with -short) and returns it with a checkout of the Argo
+// CD fixture whose origin is a Gitea repository holding it.
+func giteaFixture(t *testing.T) (*giteatest.Gitea, string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts Gitea")
 	}
@@ -154,6 +154,14 @@ func TestIntegrationPROnGitea(t *testing.T) {
 	repo := fixtureRepo(t, "argocd-helm")
 	gitIn(t, repo, "remote", "add", "origin", url)
 	g.Push(t, repo, url, "main")
+	return g, repo
+}
+
+// TestIntegrationPROnGitea is issue 5's acceptance: from a real catalog and a fixture GitOps
+// repo pushed to a real Gitea, pr opens the branch and the pull request; the same inputs again
+// create nothing; a new target updates the same pull request.
+func TestIntegrationPROnGitea(t *testing.T) {
+	g, repo := giteaFixture(t)
 	env := map[string]string{"GITEA_TOKEN": g.Token}
 	args := append(prArgs(t, repo, "2026-11-24 17:52:45+00"), "--forge", "gitea", "--label", "restore")
 
@@ -256,14 +264,7 @@ func TestPROnGitHubWithAnApp(t *testing.T) {
 // TestIntegrationPRTwoRunsAtOnce: two pr runs for the same cluster at the same time end with
 // one branch and one pull request, and both succeed.
 func TestIntegrationPRTwoRunsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Gitea")
-	}
-	g := giteatest.Start(t)
-	url := g.CreateRepo(t, "homelab", "main")
-	repo := fixtureRepo(t, "argocd-helm")
-	gitIn(t, repo, "remote", "add", "origin", url)
-	g.Push(t, repo, url, "main")
+	g, repo := giteaFixture(t)
 	env := map[string]string{"GITEA_TOKEN": g.Token}
 	args := append(prArgs(t, repo, "2026-11-24 17:52:45+00"), "--forge", "gitea")
 
