@@ -234,13 +234,70 @@ func TestCIWorkflowExamples(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := r.Run(context.Background(), f); err != nil {
-					t.Errorf("%s: %v\n%s", file, err, out.String())
+				for _, st := range f.Stmts {
+					if err := r.Run(context.Background(), st); err != nil {
+						t.Errorf("%s: line %d: %v\n%s", file, st.Pos().Line(), err, out.String())
+					}
 				}
 			}
 		}
 		if calls != 1 {
 			t.Errorf("%s: %d cnpg-restore-gen calls, want 1", file, calls)
 		}
+	}
+}
+
+// TestHelpExamplesWork runs every command's --help examples through the shell interpreter
+// with cnpg-restore-gen validating its command line: the examples that teach the tool stay
+// true to it.
+func TestHelpExamplesWork(t *testing.T) {
+	root := newRootCmd(&streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, Getenv: func(string) string { return "" }})
+	var cmds []*cobra.Command
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		cmds = append(cmds, c)
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+	checked := 0
+	for _, c := range cmds {
+		if c.Example == "" {
+			continue
+		}
+		f, err := syntax.NewParser(syntax.KeepComments(true)).Parse(strings.NewReader(c.Example), c.CommandPath())
+		if err != nil {
+			t.Fatalf("%s: the examples don't parse as shell: %v", c.CommandPath(), err)
+		}
+		var out bytes.Buffer
+		r, err := interp.New(interp.Env(shexpand.ListEnviron("HOME="+t.TempDir(), "PATH=/usr/bin:/bin")), interp.StdIO(nil, &out, &out),
+			interp.ExecHandlers(func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+				return func(ctx context.Context, args []string) error {
+					switch args[0] {
+					case "cnpg-restore-gen":
+						checked++
+						if code := validateOnly(args[1:], func(string) string { return "" }, &out); code != 0 {
+							return interp.ExitStatus(code)
+						}
+						return nil
+					case "cat":
+						return nil // $(cat ~/.config/token): the token's value does not matter here
+					}
+					return fmt.Errorf("%s: an example runs %q", c.CommandPath(), args[0])
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range f.Stmts {
+			out.Reset()
+			if err := r.Run(context.Background(), st); err != nil {
+				t.Errorf("%s: the example on line %d fails: %v\n%s", c.CommandPath(), st.Pos().Line(), err, out.String())
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("checked %d examples", checked)
 	}
 }
