@@ -17,10 +17,11 @@ build: ## build bin/cnpg-restore-gen
 tools: ## install test tools into bin/ and Debian packages (barman-cli-cloud, postgresql) via apt
 	@hack/tools.sh
 
-test: tools ## the whole suite: unit (also under -race) + integration (real S3 server, PostgreSQL, barman-cloud) + short fuzzing
+test: tools ## the whole suite: unit (also under -race) + integration (real S3 server, PostgreSQL, barman-cloud, Gitea, git) + short fuzzing + the Mermaid charts rendered in Chromium
 	$(GO) test -race -short -count=1 $(PKGS)
 	$(GO) test -count=1 $(PKGS)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$${FUZZTIME:-10s}
+	@hack/check-mermaid.sh
 
 test-unit: ## unit tests only (no servers)
 	$(GO) test -short -count=1 $(PKGS)

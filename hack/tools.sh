@@ -45,6 +45,7 @@ fi
 missing=()
 command -v barman-cloud-backup >/dev/null || missing+=(barman-cli-cloud)
 command -v git >/dev/null || missing+=(git)
+command -v chromium >/dev/null || missing+=(chromium)   # renders the Mermaid charts (hack/check-mermaid.sh)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
 [ -n "${bench_missing:-}" ] && missing+=("$bench_missing")
@@ -56,4 +57,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "tools: apt-get install ${missing[*]}" >&2
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Mermaid, pinned by hack/mermaid/package-lock.json, for hack/check-mermaid.sh.
+if [ ! -f hack/mermaid/node_modules/mermaid/dist/mermaid.min.js ]; then
+  command -v npm >/dev/null || { echo "tools: npm is missing (Node.js), needed to check the Mermaid charts" >&2; exit 1; }
+  echo "tools: npm ci in hack/mermaid (Mermaid for the chart check)" >&2
+  (cd hack/mermaid && npm ci --silent --no-audit --no-fund >/dev/null)
 fi
