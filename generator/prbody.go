@@ -133,12 +133,11 @@ func targetMarks(p *plan.Plan) []catalog.Mark {
 // else CloudNativePG's default "app".
 func appDatabase(src *overlays.Source) string {
 	if src != nil {
-		if boot, ok := src.Cluster.Body["spec"].(map[string]any)["bootstrap"].(map[string]any); ok {
-			if initdb, ok := boot["initdb"].(map[string]any); ok {
-				if db, ok := initdb["database"].(string); ok && db != "" {
-					return db
-				}
-			}
+		spec, _ := src.Cluster.Body["spec"].(map[string]any)
+		boot, _ := spec["bootstrap"].(map[string]any)
+		initdb, _ := boot["initdb"].(map[string]any)
+		if db, ok := initdb["database"].(string); ok && db != "" {
+			return db
 		}
 	}
 	return "app"

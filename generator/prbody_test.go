@@ -110,3 +110,18 @@ func TestPullRequestBodyForCleanupAndCutover(t *testing.T) {
 		})
 	}
 }
+
+func TestAppDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		body map[string]any
+		want string
+	}{
+		{nil, "app"},
+		{map[string]any{"spec": "not a map"}, "app"},
+		{map[string]any{"spec": map[string]any{"bootstrap": map[string]any{"initdb": map[string]any{"database": "authentik"}}}}, "authentik"},
+	} {
+		if got := appDatabase(&overlays.Source{Cluster: overlays.Object{Body: tc.body}}); got != tc.want {
+			t.Errorf("appDatabase(%v) = %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}

@@ -289,7 +289,7 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 			joinU32Arrow(p.TimelinePath), human.Bytes(int64(p.WAL.Bytes)), human.Bytes(p.WAL.StoredBytes))
 	}
 	if p.Estimate != nil {
-		fmt.Fprintf(&b, "Estimate  about %s (%s)\n", time.Duration(p.Estimate.Seconds)*time.Second, p.Estimate.Model)
+		fmt.Fprintf(&b, "Estimate  about %s (%s)\n", human.Seconds(p.Estimate.Seconds), p.Estimate.Model)
 	}
 	fmt.Fprintf(&b, "\nChecks\n")
 	for _, c := range p.Checks {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func TestIntegrationGitea(t *testing.T) {
 	f := client()
 	want := PullRequest{Head: head, Base: "main", Title: "Restore auth/db", Body: "## Restore\n\n```mermaid\ngantt\n```\n", Labels: []string{"restore"}, Draft: true}
 	pr, outcome, err := Ensure(ctx, f, want)
-	if err != nil || outcome != Created || !pr.Draft || !contains(pr.Labels, "restore") || !strings.HasPrefix(pr.URL, g.URL) {
+	if err != nil || outcome != Created || !pr.Draft || !slices.Contains(pr.Labels, "restore") || !strings.HasPrefix(pr.URL, g.URL) {
 		t.Fatalf("create: %+v %s %v", pr, outcome, err)
 	}
 	again, outcome, err := Ensure(ctx, client(), want)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
@@ -106,7 +107,7 @@ func (g *GitHubClient) Update(ctx context.Context, number int64, want PullReques
 func (g *GitHubClient) labels(ctx context.Context, pr *PullRequest, want []string) (*PullRequest, error) {
 	var missing []string
 	for _, l := range want {
-		if !contains(pr.Labels, l) {
+		if !slices.Contains(pr.Labels, l) {
 			missing = append(missing, l)
 		}
 	}
@@ -149,13 +150,4 @@ func (g *GitHubClient) wrap(doing string, err error) error {
 		return fmt.Errorf("%s %s: not found or not allowed; the token needs pull request write access to the repository: %w", doing, where, err)
 	}
 	return fmt.Errorf("%s %s: %w", doing, where, err)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,7 @@ func TestGitHubEnsureCreatesThenLeavesThenUpdatesTheSamePullRequest(t *testing.T
 	f, g, _ := newTestGitHub(t, "ghp_test")
 	ctx := context.Background()
 	pr, outcome, err := Ensure(ctx, g, want)
-	if err != nil || outcome != Created || pr.Number != 1 || !strings.HasSuffix(pr.URL, "/homelab/gitops/pull/1") || !contains(pr.Labels, "restore") {
+	if err != nil || outcome != Created || pr.Number != 1 || !strings.HasSuffix(pr.URL, "/homelab/gitops/pull/1") || !slices.Contains(pr.Labels, "restore") {
 		t.Fatalf("first: %+v %s %v", pr, outcome, err)
 	}
 	calls := len(f.Calls)
