@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
 )
@@ -16,20 +16,8 @@ import (
 // TestDocsAreCurrent: docs/cli/ is the reference generated from the commands themselves
 // (Markdown) and docs/man/ the man pages; `go test ./cmd/... -update` rewrites them.
 func TestDocsAreCurrent(t *testing.T) {
-	root := newRootCmd(&streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, Getenv: func(string) string { return "" }})
-	root.DisableAutoGenTag = true // no date: the files must not change from run to run
-	root.Version = ""             // the version is the build's, not the docs'
 	dir := t.TempDir()
-	for _, sub := range []string{"cli", "man"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := doc.GenMarkdownTree(root, filepath.Join(dir, "cli")); err != nil {
-		t.Fatal(err)
-	}
-	header := &doc.GenManHeader{Title: "CNPG-RESTORE-GEN", Section: "1", Source: "cnpg-restore-gen", Manual: "cnpg-restore-gen"}
-	if err := doc.GenManTree(root, header, filepath.Join(dir, "man")); err != nil {
+	if err := writeDocs(newRootCmd(quietStreams()), dir); err != nil {
 		t.Fatal(err)
 	}
 	repoDocs := filepath.Join(golden.Dir(), "..", "..", "docs")
@@ -57,9 +45,45 @@ func TestDocsAreCurrent(t *testing.T) {
 	}
 }
 
+// TestDocsDoNotDependOnTheClock: the man pages carry no date, so the docs generated in another
+// month (cobra reads SOURCE_DATE_EPOCH before the clock) are byte for byte the same.
+func TestDocsDoNotDependOnTheClock(t *testing.T) {
+	gen := func(epoch string) map[string]string {
+		t.Setenv("SOURCE_DATE_EPOCH", epoch)
+		dir := t.TempDir()
+		if err := writeDocs(newRootCmd(quietStreams()), dir); err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]string{}
+		for _, sub := range []string{"cli", "man"} {
+			paths, _ := filepath.Glob(filepath.Join(dir, sub, "*"))
+			for _, p := range paths {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[sub+"/"+filepath.Base(p)] = string(b)
+			}
+		}
+		return files
+	}
+	march, december := gen("1772323200"), gen("1796083200") // 2026-03-01, 2026-12-01
+	if len(march) == 0 {
+		t.Fatal("no docs generated")
+	}
+	if d := cmp.Diff(march, december); d != "" {
+		t.Errorf("docs generated in March and in December differ (-march +december):\n%s", d)
+	}
+	for name, body := range december {
+		if th := thLine.FindString(body); strings.HasPrefix(name, "man/") && th != `.TH "CNPG-RESTORE-GEN" "1" "" "cnpg-restore-gen" "cnpg-restore-gen"` {
+			t.Errorf("%s: header %q, want one with an empty date", name, th)
+		}
+	}
+}
+
 // TestEveryCommandTeaches: each command has a short and a long description and examples.
 func TestEveryCommandTeaches(t *testing.T) {
-	root := newRootCmd(&streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, Getenv: func(string) string { return "" }})
+	root := newRootCmd(quietStreams())
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, s := range c.Commands() {
@@ -76,4 +100,8 @@ func TestEveryCommandTeaches(t *testing.T) {
 		}
 	}
 	walk(root)
+}
+
+func quietStreams() *streams {
+	return &streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
 }
