@@ -228,3 +228,39 @@ func checkFixedPoint(t *testing.T, dir string, f fixture, res *Result) {
 		t.Errorf("a second cutover changes %d files, %d edits: %+v", len(again.Files), len(again.Edits), again.Edits)
 	}
 }
+
+// TestRestoredClusterNeverSkipsTheEmptyArchiveCheck: the source's
+// cnpg.io/skipEmptyWalArchiveCheck is not copied, and the PR says why.
+func TestRestoredClusterNeverSkipsTheEmptyArchiveCheck(t *testing.T) {
+	f := fixtures[2] // plain-manifests: its source cluster sets the annotation
+	repo, res := render(t, f, "")
+	if !strings.Contains(string(repo.File("shop/db/cluster.yaml").Data), SkipEmptyWALArchiveCheck) {
+		t.Fatal("the fixture's source cluster lacks the annotation")
+	}
+	var restored []byte
+	for _, file := range res.Files {
+		if strings.Contains(string(file.Content), "kind: Cluster") && strings.Contains(string(file.Content), "name: shop-db-restored") {
+			restored = file.Content
+		}
+	}
+	if restored == nil {
+		t.Fatal("no restored Cluster written")
+	}
+	if strings.Contains(string(restored), "skipEmptyWalArchiveCheck") {
+		t.Errorf("the restored Cluster carries the annotation:\n%s", restored)
+	}
+	src, err := repo.FindSource(f.ns, f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := SkipEmptyWALArchiveCheckWarning(src); !strings.Contains(w, "check that a new cluster's archive is empty stays on") {
+		t.Errorf("SkipEmptyWALArchiveCheckWarning = %q, want why the annotation was dropped", w)
+	}
+	other, err := overlays.Scan(filepath.Join("testdata", "repos", "pooler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err := other.FindSource("billing", "billing"); err != nil || SkipEmptyWALArchiveCheckWarning(src) != "" {
+		t.Errorf("a cluster without the annotation: warning %q, %v", SkipEmptyWALArchiveCheckWarning(src), err)
+	}
+}

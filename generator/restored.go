@@ -10,6 +10,30 @@ import (
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
 
+// SkipEmptyWALArchiveCheck is the annotation that turns off CloudNativePG's refusal to archive
+// into a non-empty WAL archive.
+const SkipEmptyWALArchiveCheck = "cnpg.io/skipEmptyWalArchiveCheck"
+
+// SkipEmptyWALArchiveCheckWarning is the plan's warning when the source sets the annotation.
+func SkipEmptyWALArchiveCheckWarning(src *overlays.Source) string {
+	ann, _ := nestedMap(src.Cluster.Body, "metadata", "annotations")
+	if _, ok := ann[SkipEmptyWALArchiveCheck]; !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s sets %s; the restored cluster is generated without it: CloudNativePG's check that a new cluster's archive is empty stays on, so the restore cannot write into a live archive", src.Cluster.Name, SkipEmptyWALArchiveCheck)
+}
+
+func nestedMap(m map[string]any, keys ...string) (map[string]any, bool) {
+	for _, k := range keys {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m = next
+	}
+	return m, true
+}
+
 // Fields the API server sets; a copy of a manifest exported from a cluster may carry them.
 var serverFields = []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "ownerReferences", "deletionTimestamp"}
 
@@ -28,6 +52,10 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 	del(meta, serverFields...)
 	if ann := get(meta, "annotations"); ann != nil {
 		del(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		// CloudNativePG's check that a new cluster's archive is empty is what stops it from
+		// writing into another cluster's backups: never carry the opt-out onto a restore (the
+		// plan warns, see SkipEmptyWALArchiveCheckWarning).
+		del(ann, SkipEmptyWALArchiveCheck)
 		if opts := str(ann, "argocd.argoproj.io/sync-options"); strings.Contains(opts, "Replace=true") || strings.Contains(opts, "Force=true") {
 			g.res.Notes = append(g.res.Notes, fmt.Sprintf("the source cluster's sync-options %q were not copied: Replace or Force would delete and recreate the Cluster, volumes included", opts))
 		}

@@ -311,3 +311,54 @@ func nested(m map[string]any, keys ...string) any {
 	}
 	return cur
 }
+
+// ArchiveUser is a Cluster in the repo that archives WAL under a destination, and the server
+// name it archives to there.
+type ArchiveUser struct {
+	ServerName string
+	Cluster    Object
+}
+
+// ArchiveUsers lists every Cluster in the repo whose WAL goes to destinationPath: through the
+// barman-cloud plugin (its ObjectStore's destinationPath, serverName from the plugin parameters
+// or the cluster's name; the ObjectStore's own serverName is ignored by the plugin) or the
+// in-tree barmanObjectStore. Those server names are taken: a restored cluster archiving there
+// would write into a live archive.
+func (r *Repo) ArchiveUsers(destinationPath string) []ArchiveUser {
+	want := strings.TrimSuffix(destinationPath, "/")
+	var out []ArchiveUser
+	for _, o := range r.Objects {
+		if o.Kind != "Cluster" || !strings.HasPrefix(o.APIVersion, cnpgGroup+"/") {
+			continue
+		}
+		spec, _ := o.Body["spec"].(map[string]any)
+		plugins, _ := spec["plugins"].([]any)
+		for _, p := range plugins {
+			pm, _ := p.(map[string]any)
+			if pm["name"] != barmanPluginKey {
+				continue
+			}
+			params, _ := pm["parameters"].(map[string]any)
+			storeName, _ := params["barmanObjectName"].(string)
+			serverName, _ := params["serverName"].(string)
+			if serverName == "" {
+				serverName = o.Name
+			}
+			for _, st := range r.Find(barmanGroup, "ObjectStore", o.Namespace, storeName) {
+				if dest, _ := nested(st.Body, "spec", "configuration", "destinationPath").(string); strings.TrimSuffix(dest, "/") == want {
+					out = append(out, ArchiveUser{ServerName: serverName, Cluster: o})
+					break
+				}
+			}
+		}
+		bos, _ := nested(spec, "backup", "barmanObjectStore").(map[string]any)
+		if dest, _ := bos["destinationPath"].(string); bos != nil && strings.TrimSuffix(dest, "/") == want {
+			serverName, _ := bos["serverName"].(string)
+			if serverName == "" {
+				serverName = o.Name
+			}
+			out = append(out, ArchiveUser{ServerName: serverName, Cluster: o})
+		}
+	}
+	return out
+}

@@ -1,6 +1,8 @@
 package overlays
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,5 +73,47 @@ func TestFindSourceErrors(t *testing.T) {
 	}
 	if _, err := Scan("testdata/repos/nope"); err == nil {
 		t.Errorf("Scan(missing) = nil error")
+	}
+}
+
+// TestArchiveUsersAreEveryClusterWritingToTheDestination: plugin clusters through their
+// ObjectStore (serverName from the plugin parameters, else the cluster's name; the ObjectStore's
+// own serverName is ignored by the plugin) and legacy clusters, but not clusters archiving
+// elsewhere.
+func TestArchiveUsersAreEveryClusterWritingToTheDestination(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"db/store.yaml": "apiVersion: barmancloud.cnpg.io/v1\nkind: ObjectStore\nmetadata: {name: store, namespace: db}\nspec:\n  configuration:\n    destinationPath: s3://bucket/pg/\n    serverName: ignored\n",
+		"db/a.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: a, namespace: db}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store}\n",
+		"db/b.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: b, namespace: db}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store, serverName: b-2025}\n",
+		"db/c.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: c, namespace: other}\nspec:\n  backup:\n    barmanObjectStore: {destinationPath: s3://bucket/pg, serverName: c-legacy}\n",
+		"db/d.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: d, namespace: db}\nspec:\n  backup:\n    barmanObjectStore: {destinationPath: s3://bucket/elsewhere}\n",
+		// Same ObjectStore name, another namespace: not the store above.
+		"db/e.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: e, namespace: third}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store}\n",
+	})
+	r, err := Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range r.ArchiveUsers("s3://bucket/pg") {
+		got = append(got, u.Cluster.Namespace+"/"+u.Cluster.Name+"="+u.ServerName)
+	}
+	want := "db/a=a db/b=b-2025 other/c=c-legacy"
+	if strings.Join(got, " ") != want {
+		t.Errorf("ArchiveUsers(s3://bucket/pg) = %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -83,10 +83,26 @@ type Input struct {
 	Strategy string
 	// Taken lists the objects already in the repo; nil when no repo was read.
 	Taken []Object
-	// ServersInCatalog are the server names already present under the catalog root.
+	// ServersInCatalog are the server names already present under the catalog root that was
+	// read (Source.Catalog).
 	ServersInCatalog []string
+	// ArchiveDestination is where the restored cluster will archive, as the source's manifests
+	// say (the ObjectStore's or barmanObjectStore's destinationPath); empty when no repo was
+	// read. When it differs from Source.Catalog, the catalog read was a copy and
+	// ServersInCatalog says nothing about the real destination.
+	ArchiveDestination string
+	// TakenServerNames are the server names live clusters archive to under the destination
+	// (the source's own, every other Cluster of the repo writing there), each with who takes
+	// it.
+	TakenServerNames []TakenServerName
 	// Now is the current time (targets in the future are refused).
 	Now time.Time
+}
+
+// TakenServerName is a server name in use under the archive destination, and by whom.
+type TakenServerName struct {
+	ServerName string
+	By         string
 }
 
 // RecoveryTarget is spec.bootstrap.recovery.recoveryTarget exactly as it goes into the Cluster.
@@ -276,7 +292,7 @@ func restoredNames(in Input) Restored {
 			r.ServerName = r.Name + "-restored"
 		}
 		base := r.ServerName
-		for i := 2; contains(in.ServersInCatalog, r.ServerName); i++ {
+		for i := 2; contains(in.ServersInCatalog, r.ServerName) || takenBy(in, r.ServerName) != ""; i++ {
 			r.ServerName = fmt.Sprintf("%s-%d", base, i)
 		}
 	}
@@ -312,14 +328,30 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// takenBy says who archives to server name under the destination, or "".
+func takenBy(in Input, serverName string) string {
+	for _, t := range in.TakenServerNames {
+		if t.ServerName == serverName {
+			return t.By
+		}
+	}
+	return ""
+}
+
 func (s *selector) checkNames() {
 	p, in := s.p, s.in
 	r := p.Restored
-	switch {
+	read := strings.TrimSuffix(in.Source.Catalog, "/")
+	dest := strings.TrimSuffix(in.ArchiveDestination, "/")
+	switch by := takenBy(in, r.ServerName); {
 	case r.ServerName == in.Source.ServerName:
 		p.check(CheckNewArchive, false, "the restored cluster would archive WAL into the source's server name %q; barman-cloud refuses a non-empty archive and the source's backups would be mixed with the new ones: pass --new-server-name", r.ServerName)
+	case by != "":
+		p.check(CheckNewArchive, false, "server name %q under %s is where %s archives: the restored cluster would write into a live archive; pass another --new-server-name", r.ServerName, dest, by)
 	case contains(in.ServersInCatalog, r.ServerName):
-		p.check(CheckNewArchive, false, "server name %q already exists under %s: barman-cloud refuses a non-empty archive (\"Expected empty archive\"); pass --new-server-name", r.ServerName, strings.TrimSuffix(in.Source.Catalog, "/"))
+		p.check(CheckNewArchive, false, "server name %q already exists under %s: barman-cloud refuses a non-empty archive (\"Expected empty archive\"); pass --new-server-name", r.ServerName, read)
+	case dest != "" && dest != read:
+		p.check(CheckNewArchive, true, "server name %q is used by no cluster in the repo and absent from the catalog read, %s; that is a copy, not the destination the restored cluster archives to: make sure %s/%s does not exist", r.ServerName, read, dest, r.ServerName)
 	default:
 		p.check(CheckNewArchive, true, "the restored cluster archives to the new, empty server name %q", r.ServerName)
 	}

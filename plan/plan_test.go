@@ -344,3 +344,58 @@ func TestEstimateModel(t *testing.T) {
 		t.Errorf("EstimateSeconds(0, 0) = %d, want the 20 s startup", EstimateSeconds(0, 0))
 	}
 }
+
+// TestNewArchiveCountsEveryTakenServerName: a server name is taken when it is in the catalog
+// read, or when any cluster of the repo archives there (the source's own name from its
+// manifests, even when --server-name read another), and a copy read as the catalog is said to
+// be a copy.
+func TestNewArchiveCountsEveryTakenServerName(t *testing.T) {
+	c := scenario(t).Load()
+	check := func(p *Plan) Check {
+		for _, ch := range p.Checks {
+			if ch.Name == CheckNewArchive {
+				return ch
+			}
+		}
+		t.Fatalf("no %s check", CheckNewArchive)
+		return Check{}
+	}
+	sourceOwn := TakenServerName{ServerName: "pg-live", By: "the source cluster auth/pg (cluster.yaml:1)"}
+	cases := []struct {
+		name       string
+		input      func(in *Input)
+		ok         bool
+		serverName string
+		detail     string
+	}{
+		{"--new-server-name equal to the manifest's, --server-name another", func(in *Input) {
+			in.NewServerName = "pg-live"
+			in.TakenServerNames = []TakenServerName{sourceOwn}
+			in.ArchiveDestination = "s3://bucket/prefix"
+		}, false, "pg-live", "is where the source cluster auth/pg (cluster.yaml:1) archives"},
+		{"the default name skips a name another cluster archives to", func(in *Input) {
+			in.TakenServerNames = []TakenServerName{sourceOwn, {ServerName: "pg-restored", By: "Cluster db/other (other.yaml:3)"}}
+			in.ArchiveDestination = "s3://bucket/prefix"
+		}, true, "pg-restored-2", `new, empty server name "pg-restored-2"`},
+		{"in place with a copy as the catalog", func(in *Input) {
+			in.Strategy = InPlace
+			in.Source.Catalog = "file:///mnt/copy"
+			in.ArchiveDestination = "s3://bucket/prefix/"
+			in.TakenServerNames = []TakenServerName{{ServerName: "pg", By: "the source cluster auth/pg (cluster.yaml:1)"}}
+		}, true, "pg-restored", "absent from the catalog read, file:///mnt/copy; that is a copy, not the destination the restored cluster archives to: make sure s3://bucket/prefix/pg-restored does not exist"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(c)
+			tc.input(&in)
+			p, err := Make(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := check(p)
+			if ch.OK != tc.ok || p.Restored.ServerName != tc.serverName || !strings.Contains(ch.Detail, tc.detail) {
+				t.Errorf("new-archive = ok %v server name %q %q; want ok %v %q containing %q", ch.OK, p.Restored.ServerName, ch.Detail, tc.ok, tc.serverName, tc.detail)
+			}
+		})
+	}
+}

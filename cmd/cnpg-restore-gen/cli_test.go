@@ -225,3 +225,42 @@ func TestPlanFromRepo(t *testing.T) {
 		t.Errorf("unknown cluster: exit %d %s", code, errOut)
 	}
 }
+
+// TestPlanRefusesAServerNameALiveClusterArchivesTo: the repo's clusters archiving to the same
+// destination take their server names, whatever --server-name read: the source's own (from its
+// manifest) and another cluster's. The source's skipEmptyWalArchiveCheck is not carried over.
+func TestPlanRefusesAServerNameALiveClusterArchivesTo(t *testing.T) {
+	root, _ := sampleCatalog(t)
+	sys := sampleSystemA(t, root)
+	repo := t.TempDir()
+	dest := "      destinationPath: file://" + root + "\n"
+	files := map[string]string{
+		"db/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: auth\nresources: [cluster.yaml, other.yaml]\n",
+		// The manifest archives to pg-live; the catalog read (--server-name) is pg-main.
+		"db/cluster.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: pg-main\n  annotations: {cnpg.io/skipEmptyWalArchiveCheck: enabled}\nspec:\n  instances: 1\n  backup:\n    barmanObjectStore:\n" + dest + "      serverName: pg-live\n",
+		"db/other.yaml":   "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: reports\nspec:\n  instances: 1\n  backup:\n    barmanObjectStore:\n" + dest + "      serverName: pg-main-restored\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := []string{"plan", "--repo", repo, "--cluster", "auth/pg-main", "--server-name", sample.ServerName, "--system-id", sys}
+	out, errOut, code := execute(t, append(base, "--new-server-name", "pg-live")...)
+	if code != exitSafety || !strings.Contains(out, `FAIL  new-archive       server name "pg-live" under file://`+root+` is where the source cluster auth/pg-main (db/cluster.yaml:1) archives`) {
+		t.Errorf("--new-server-name of the source's manifest: exit %d\n%s%s", code, out, errOut)
+	}
+	// The default name, pg-main-restored, is another cluster's archive: the next one is used.
+	out, errOut, code = execute(t, base...)
+	if code != exitOK || !strings.Contains(out, "archiving to server name pg-main-restored-2 ") {
+		t.Errorf("default server name: exit %d\n%s%s", code, out, errOut)
+	}
+	// The source's opt-out of the empty-archive check is not carried over, and the plan says so.
+	if !strings.Contains(out, "pg-main sets cnpg.io/skipEmptyWalArchiveCheck; the restored cluster is generated without it") {
+		t.Errorf("plan does not warn about skipEmptyWalArchiveCheck:\n%s", out)
+	}
+}

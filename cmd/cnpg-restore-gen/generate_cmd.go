@@ -163,16 +163,16 @@ func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir st
 		if terr != nil {
 			return nil, terr
 		}
-		taken, notes, derr := opts.discover(repo, src)
+		facts, derr := opts.discover(repo, src)
 		if derr != nil {
 			return nil, derr
 		}
-		p, cat, perr := checkedPlan(ctx, s, &opts.planOptions, target, taken)
+		p, cat, perr := checkedPlan(ctx, s, &opts.planOptions, target, facts)
 		if perr != nil {
 			return nil, perr
 		}
 		ch.catalog = cat
-		p.Warnings = append(p.Warnings, notes...)
+		p.Warnings = append(p.Warnings, facts.notes...)
 		p.Candidates = nil
 		report.Plan, report.Restored = p, p.Restored.Name
 		if !p.OK() {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
@@ -140,8 +141,7 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	var taken []plan.Object
-	var notes []string
+	var facts *repoFacts
 	if opts.Repo != "" {
 		repo, err := overlays.Scan(opts.Repo)
 		if err != nil {
@@ -151,15 +151,17 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 		if err != nil {
 			return err
 		}
-		if taken, notes, err = opts.discover(repo, src); err != nil {
+		if facts, err = opts.discover(repo, src); err != nil {
 			return err
 		}
 	}
-	p, _, err := checkedPlan(ctx, s, opts, target, taken)
+	p, _, err := checkedPlan(ctx, s, opts, target, facts)
 	if err != nil {
 		return err
 	}
-	p.Warnings = append(p.Warnings, notes...)
+	if facts != nil {
+		p.Warnings = append(p.Warnings, facts.notes...)
+	}
 	if !opts.Explain {
 		p.Candidates = nil
 	}
@@ -184,12 +186,12 @@ type scanned struct {
 // checkedPlan makes the plan. A plan needs only the WAL from its backup on: scan that first;
 // when the plan fails a check, plan again on the whole catalog so that the refusal is
 // explained from all of it.
-func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, taken []plan.Object) (*plan.Plan, scanned, error) {
+func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, facts *repoFacts) (*plan.Plan, scanned, error) {
 	walFrom := plan.WALFrom(target)
-	p, c, err := makePlan(ctx, s, opts, target, taken, walFrom)
+	p, c, err := makePlan(ctx, s, opts, target, facts, walFrom)
 	if err == nil && !p.OK() {
 		walFrom = nil
-		p, c, err = makePlan(ctx, s, opts, target, taken, nil)
+		p, c, err = makePlan(ctx, s, opts, target, facts, nil)
 	}
 	return p, scanned{Catalog: c, Partial: walFrom != nil}, err
 }
@@ -206,10 +208,20 @@ func refusal(p *plan.Plan) error {
 	return safetyError{msg: "the plan failed its safety checks: " + strings.Join(names, ", ")}
 }
 
+// repoFacts is what the repo says that the plan needs.
+type repoFacts struct {
+	taken []plan.Object // every object, for the name-collision check
+	notes []string      // for the plan's warnings
+	// destination is where the restored cluster will archive (the source's destinationPath);
+	// serverNames are the server names live clusters of the repo archive to there.
+	destination string
+	serverNames []plan.TakenServerName
+}
+
 // discover fills the catalog flags the user left empty from the cluster's manifests in the
-// repo, and returns the repo's objects (for the name-collision check) and notes for the plan.
-func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) ([]plan.Object, []string, error) {
-	var notes []string
+// repo, and returns what the repo says that the plan needs.
+func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) (*repoFacts, error) {
+	f := &repoFacts{destination: src.Catalog, taken: []plan.Object{}}
 	if o.Catalog == "" {
 		o.Catalog = src.Catalog
 	}
@@ -220,22 +232,31 @@ func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) ([]pla
 		o.ServerName = src.ServerName
 	}
 	if src.EndpointCASecret != "" && o.S3.CABundle == "" {
-		notes = append(notes, fmt.Sprintf("%s trusts the CA in secret %s: if the endpoint's certificate is private, pass that CA with --ca-bundle", src.Cluster.Name, src.EndpointCASecret))
+		f.notes = append(f.notes, fmt.Sprintf("%s trusts the CA in secret %s: if the endpoint's certificate is private, pass that CA with --ca-bundle", src.Cluster.Name, src.EndpointCASecret))
+	}
+	if w := generator.SkipEmptyWALArchiveCheckWarning(src); w != "" {
+		f.notes = append(f.notes, w)
 	}
 	for _, sk := range repo.Skipped {
-		notes = append(notes, fmt.Sprintf("%s was not read (%s)", sk.File, sk.Reason))
+		f.notes = append(f.notes, fmt.Sprintf("%s was not read (%s)", sk.File, sk.Reason))
 	}
 	if err := o.validate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	taken := []plan.Object{}
 	for _, obj := range repo.Objects {
-		taken = append(taken, plan.Object{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name})
+		f.taken = append(f.taken, plan.Object{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name})
 	}
-	return taken, notes, nil
+	// The source archives to its manifests' server name, whatever --server-name read.
+	f.serverNames = append(f.serverNames, plan.TakenServerName{ServerName: src.ServerName,
+		By: fmt.Sprintf("the source cluster %s/%s (%s:%d)", src.Cluster.Namespace, src.Cluster.Name, src.Cluster.File, src.Cluster.Line)})
+	for _, u := range repo.ArchiveUsers(src.Catalog) {
+		f.serverNames = append(f.serverNames, plan.TakenServerName{ServerName: u.ServerName,
+			By: fmt.Sprintf("Cluster %s/%s (%s:%d)", u.Cluster.Namespace, u.Cluster.Name, u.Cluster.File, u.Cluster.Line)})
+	}
+	return f, nil
 }
 
-func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, taken []plan.Object, walFrom func([]*catalog.Backup) string) (*plan.Plan, *catalog.Catalog, error) {
+func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, facts *repoFacts, walFrom func([]*catalog.Backup) string) (*plan.Plan, *catalog.Catalog, error) {
 	c, store, err := opts.openFrom(ctx, s, walFrom)
 	if err != nil {
 		return nil, nil, err
@@ -244,17 +265,20 @@ func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Ta
 	if err != nil {
 		return nil, nil, fmt.Errorf("while listing the server names under %s: %w", c.Location, err)
 	}
-	p, err := plan.Make(plan.Input{
+	in := plan.Input{
 		Catalog:          c,
 		Source:           plan.Source{Namespace: opts.Namespace, Name: opts.Cluster, ServerName: opts.ServerName, Catalog: strings.TrimSuffix(c.Location, "/"+c.ServerName)},
 		Target:           target,
 		NewName:          opts.NewName,
 		NewServerName:    opts.NewServerName,
 		Strategy:         opts.Strategy,
-		Taken:            taken,
 		ServersInCatalog: servers,
 		Now:              time.Now(),
-	})
+	}
+	if facts != nil {
+		in.Taken, in.ArchiveDestination, in.TakenServerNames = facts.taken, facts.destination, facts.serverNames
+	}
+	p, err := plan.Make(in)
 	return p, c, err
 }
 
