@@ -84,10 +84,10 @@ func TestArchiveUsersAreEveryClusterWritingToTheDestination(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{
 		"db/store.yaml": "apiVersion: barmancloud.cnpg.io/v1\nkind: ObjectStore\nmetadata: {name: store, namespace: db}\nspec:\n  configuration:\n    destinationPath: s3://bucket/pg/\n    serverName: ignored\n",
-		"db/a.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: a, namespace: db}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store}\n",
-		"db/b.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: b, namespace: db}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store, serverName: b-2025}\n",
-		"db/c.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: c, namespace: other}\nspec:\n  backup:\n    barmanObjectStore: {destinationPath: s3://bucket/pg, serverName: c-legacy}\n",
-		"db/d.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: d, namespace: db}\nspec:\n  backup:\n    barmanObjectStore: {destinationPath: s3://bucket/elsewhere}\n",
+		"db/a.yaml":     "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: a, namespace: db}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store}\n",
+		"db/b.yaml":     "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: b, namespace: db}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store, serverName: b-2025}\n",
+		"db/c.yaml":     "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: c, namespace: other}\nspec:\n  backup:\n    barmanObjectStore: {destinationPath: s3://bucket/pg, serverName: c-legacy}\n",
+		"db/d.yaml":     "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: d, namespace: db}\nspec:\n  backup:\n    barmanObjectStore: {destinationPath: s3://bucket/elsewhere}\n",
 		// Same ObjectStore name, another namespace: not the store above.
 		"db/e.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: e, namespace: third}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store}\n",
 	})
