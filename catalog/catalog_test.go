@@ -430,3 +430,38 @@ func ids(c *Catalog) []string {
 	}
 	return out
 }
+
+// TestCompressionChangingPartWayIsOneRun: barman-cloud-wal-archive's compression is a flag, so
+// a cluster whose configuration changed archives .gz, then .zst, then plain segments: that is
+// one continuous run of WAL, not three separated by "gaps of 0 segments", and every segment is
+// read under its own suffix.
+func TestCompressionChangingPartWayIsOneRun(t *testing.T) {
+	f := catalogtest.NewFixture(t)
+	f.WALCompressed(catalogtest.SysA, 1, 1, 3, "gz")
+	f.Backup("20260205T020001", catalogtest.SysA, 1, 2, 2)
+	f.WALCompressed(catalogtest.SysA, 1, 4, 5, "zst")
+	f.WALCompressed(catalogtest.SysA, 1, 6, 7, "")
+	f.WALCompressed(catalogtest.SysA, 1, 8, 9, "xz")
+	c := f.Load()
+	if runs := c.WAL.Runs(1); len(runs) != 1 || runs[0].First != 1 || runs[0].Last != 9 {
+		t.Fatalf("runs = %+v, want one run of segments 1 to 9", runs)
+	}
+	if gaps := catalogtest.Findings(c, SeverityError, "wal-gap"); len(gaps) > 0 || len(c.Gaps) > 0 {
+		t.Errorf("gaps %+v, findings %s; want none", c.Gaps, catalogtest.Checks(c))
+	}
+	for no, want := range map[uint64]string{1: ".gz", 4: ".zst", 6: "", 9: ".xz"} {
+		name := c.WAL.SegmentSize().Name(1, no)
+		if key, ok := c.WAL.Key(1, no); !ok || key != "wals/"+name[:16]+"/"+name+want {
+			t.Errorf("Key(1, %d) = %q, %v; want the %q object", no, key, ok, want)
+		}
+	}
+	if c.HasErrors() {
+		t.Errorf("findings = %s, want no errors", catalogtest.Checks(c))
+	}
+	if b := c.Backup("20260205T020001"); !b.Usable() || b.Replay.Reached != 10 {
+		t.Errorf("backup usable %v (%v), replay reaches %d; want usable to segment 10", b.Usable(), b.Problems, b.Replay.Reached)
+	}
+	if r := c.Report(); r.WAL.Segments != 9 || len(r.WAL.Gaps) != 0 {
+		t.Errorf("report WAL = %+v, want 9 segments and no gap", r.WAL)
+	}
+}

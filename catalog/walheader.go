@@ -129,11 +129,12 @@ func (c *Catalog) peekSystem(ctx context.Context, store Store, root string, r se
 	size := c.WAL.SegmentSize()
 	key, _ := c.WAL.Key(r.TLI, r.SegNo)
 	run, _ := c.WAL.RunAt(r.TLI, r.SegNo)
-	data, err := store.Get(ctx, root+key, peekBytes(run.Compression))
+	comp := run.CompressionAt(r.SegNo)
+	data, err := store.Get(ctx, root+key, peekBytes(comp))
 	if err != nil {
 		return "", fmt.Errorf("while reading the header of %s/%s: %w", c.Location, key, err)
 	}
-	data, err = decompressPrefix(data, run.Compression, walLongHeaderLen)
+	data, err = decompressPrefix(data, comp, walLongHeaderLen)
 	if err == nil {
 		var h WALHeader
 		if h, err = ParseWALHeader(data); err == nil {

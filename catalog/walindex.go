@@ -38,10 +38,38 @@ type Run struct {
 	LastModified time.Time
 	// Bytes is the stored (possibly compressed) size of the run's objects.
 	Bytes int64
-	// Compression is the suffix every object of the run has ("gz"; "" for none).
-	Compression string
+	// comps are where the compression suffix changes along the run (barman-cloud's compression
+	// is a flag of each archive command, so it can change part-way): the first entry is at
+	// First.
+	comps []compChange
 	// mtimes are the archive times of the run's segments, unix seconds, First to Last.
 	mtimes []uint32
+}
+
+type compChange struct {
+	from uint64
+	code uint8
+}
+
+// CompressionAt returns the compression suffix of segment segno's object ("gz"; "" for none).
+func (r Run) CompressionAt(segno uint64) string {
+	code := uint8(0)
+	for _, c := range r.comps {
+		if c.from > segno {
+			break
+		}
+		code = c.code
+	}
+	return compressionName(code)
+}
+
+// Compressions lists the suffixes used along the run, in order ("" for none).
+func (r Run) Compressions() []string {
+	out := make([]string, 0, len(r.comps))
+	for _, c := range r.comps {
+		out = append(out, compressionName(c.code))
+	}
+	return out
 }
 
 // Modified returns the archive time of segment segno of the run.
@@ -153,12 +181,16 @@ func (x *WALIndex) Build(size SegmentSize) error {
 		x.count++
 		x.bytes += int64(s.size)
 		runs := x.runs[tli]
-		if n := len(runs); n > 0 && runs[n-1].Last+1 == no && runs[n-1].Compression == compressionName(s.comp) {
-			runs[n-1].Last = no
-			runs[n-1].Bytes += int64(s.size)
+		if n := len(runs); n > 0 && runs[n-1].Last+1 == no {
+			r := &runs[n-1]
+			r.Last = no
+			r.Bytes += int64(s.size)
+			if r.comps[len(r.comps)-1].code != s.comp {
+				r.comps = append(r.comps, compChange{from: no, code: s.comp})
+			}
 			return
 		}
-		x.runs[tli] = append(runs, Run{TLI: tli, First: no, Last: no, Bytes: int64(s.size), Compression: compressionName(s.comp)})
+		x.runs[tli] = append(runs, Run{TLI: tli, First: no, Last: no, Bytes: int64(s.size), comps: []compChange{{from: no, code: s.comp}}})
 	})
 	if err != nil {
 		return err
@@ -225,8 +257,8 @@ func (x *WALIndex) Key(tli uint32, segno uint64) (string, bool) {
 	}
 	name := x.size.Name(tli, segno)
 	key := "wals/" + name[:16] + "/" + name
-	if run.Compression != "" {
-		key += "." + run.Compression
+	if c := run.CompressionAt(segno); c != "" {
+		key += "." + c
 	}
 	return key, true
 }

@@ -6,7 +6,8 @@
 # Starts the Versity S3 gateway (bin/versitygw, from `make tools`) on 127.0.0.1 over
 # WORKDIR/s3, runs PostgreSQL (as the postgres user when run as root) with archive_command =
 # barman-cloud-wal-archive into s3://catalog/pg/<server>, and writes, for server "pg-main":
-#   lineage A  backups b1-tl1 and b2-tl1 on timeline 1, a restore point rp-between; a promotion
+#   lineage A  backups b1-tl1 and b2-tl1 on timeline 1, a restore point rp-between; WAL compressed
+#              with gzip, then bzip2 after b1, then none after b2 (one continuous run); a promotion
 #              to timeline 2 (00000002.history); backup b3-tl2 on timeline 2; more WAL on it;
 #              marker rows in table marks (WORKDIR/markers.tsv: label, commit time, LSN, xid)
 #   lineage B  a second cluster made with initdb archiving into the same path (the runbook's
@@ -109,6 +110,12 @@ CONF
   as_pg "$pgbin/pg_ctl" -D "$d" -l "$work/$1.log" -w start >/dev/null
 }
 
+archive_with() { # flags: change the archive command's compression (-z gzip, -j bzip2, "" none);
+  # barman-cloud takes it per call, so a catalog mixes suffixes along one run of WAL
+  sql "ALTER SYSTEM SET archive_command = 'barman-cloud-wal-archive $1 --endpoint-url $endpoint $dest $server %p'" >/dev/null
+  sql "SELECT pg_reload_conf()" >/dev/null
+  sleep 0.5 # the archiver rereads its configuration asynchronously
+}
 switch_wal() { sql "SELECT pg_switch_wal()" >/dev/null; }
 wait_archived() { # wait until the last switched segment is archived
   local want
@@ -146,12 +153,14 @@ mark a-before-b1
 backup b1-tl1
 mark a-after-b1
 switch_wal; wait_archived
+archive_with -j
 sql "INSERT INTO payload SELECT g, md5(g::text) FROM generate_series(20001,40000) g"
 mark a-between-b1-b2
 restore_point rp-between
 mark a-before-b2
 backup b2-tl1
 mark a-after-b2
+archive_with ""
 switch_wal; wait_archived
 # Promotion: restart as a standby replaying the archive, then promote to timeline 2.
 as_pg "$pgbin/pg_ctl" -D "$work/pgdata-a" -w stop >/dev/null

@@ -4,15 +4,22 @@
 package catalogtest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/ulikunitz/xz"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 )
@@ -146,6 +153,51 @@ func (f *Fixture) WAL(sys string, tli uint32, first, last uint64) {
 		name := f.Size.Name(tli, no)
 		f.Store.Put("pg/wals/"+name[:16]+"/"+name, WALHeader(sys, tli, f.Size.StartLSN(no), f.Size), f.Tick())
 	}
+}
+
+// WALCompressed archives segments first..last of timeline tli like WAL, compressed by one of
+// the methods barman-cloud-wal-archive offers: "gz", "zst", "lz4", "xz" or "" for none.
+func (f *Fixture) WALCompressed(sys string, tli uint32, first, last uint64, compression string) {
+	for no := first; no <= last; no++ {
+		name := f.Size.Name(tli, no)
+		key := "pg/wals/" + name[:16] + "/" + name
+		if compression != "" {
+			key += "." + compression
+		}
+		f.Store.Put(key, Compress(f.T, WALHeader(sys, tli, f.Size.StartLSN(no), f.Size), compression), f.Tick())
+	}
+}
+
+// Compress compresses data with the method a barman-cloud suffix names.
+func Compress(t testing.TB, data []byte, compression string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	var w io.WriteCloser
+	var err error
+	switch compression {
+	case "":
+		return data
+	case "gz":
+		w = gzip.NewWriter(&b)
+	case "zst":
+		w, err = zstd.NewWriter(&b)
+	case "lz4":
+		w = lz4.NewWriter(&b)
+	case "xz":
+		w, err = xz.NewWriter(&b)
+	default:
+		t.Fatalf("catalogtest cannot compress with %q", compression)
+	}
+	if err == nil {
+		_, err = w.Write(data)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // WALKey is the key of segment no of timeline tli.

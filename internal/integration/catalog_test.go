@@ -154,6 +154,20 @@ func TestIntegrationRealCatalogFindings(t *testing.T) {
 	if !hasFinding(rep, "warning", "foreign-wal") {
 		t.Errorf("the rebuilt cluster's recovery running into lineage A's WAL is not reported: %+v", rep.Findings)
 	}
+	// Lineage A's archive command changed compression twice (gzip, bzip2, none): one run.
+	for _, f := range rep.Findings {
+		if f.Check == "wal-gap" {
+			t.Errorf("a gap in a catalog that has none: %+v", f)
+		}
+	}
+	tl1, _ := filepath.Glob(filepath.Join(s3Dir(), "catalog", "pg", server, "wals", "0000000100000000", "*"))
+	suffixes := map[string]bool{}
+	for _, p := range tl1 {
+		suffixes[filepath.Ext(p)] = true
+	}
+	if !suffixes[".gz"] || !suffixes[".bz2"] || !suffixes[""] {
+		t.Errorf("timeline 1's WAL has suffixes %v, want .gz, .bz2 and none (hack/make-catalog.sh changes the compression)", suffixes)
+	}
 	b3 := rep.Backups[backupByName(t, rep, "b3-tl2")]
 	if !b3.Usable || b3.Timeline != 2 || b3.RecoverableTo == nil || b3.RecoverableTo.Timeline != 2 {
 		t.Errorf("b3-tl2 (a backup on the newer timeline) = %+v", b3)
