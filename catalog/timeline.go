@@ -58,17 +58,97 @@ func (c *Catalog) Spans() []Span {
 		for i, r := range runs {
 			if i > 0 {
 				prev := runs[i-1]
-				out = append(out, Span{Kind: SpanGap, Timeline: tli, ID: size.Name(tli, prev.Last+1),
+				out = append(out, Span{Kind: SpanGap, Timeline: tli, SystemID: out[len(out)-1].SystemID, ID: size.Name(tli, prev.Last+1),
 					Label: fmt.Sprintf("gap, %s missing from %s", plural(int(r.First-prev.Last-1), "segment"), size.Name(tli, prev.Last+1)),
 					From:  prev.Modified(prev.Last), To: r.Modified(r.First)})
 			}
-			from, to := r.TimeRange()
-			out = append(out, Span{Kind: SpanWAL, Timeline: tli, ID: size.Name(tli, r.First),
-				Label: fmt.Sprintf("%s %s to %s", plural(int(r.Segments()), "segment"), size.Name(tli, r.First), size.Name(tli, r.Last)),
-				From:  from, To: to, Usable: true})
+			// One bar per database system along the run: a rebuilt cluster that archived into
+			// the same path overwrote part of it, and that is what the picture must show.
+			owners := c.runOwners(tli, r)
+			first := r.First
+			for no := r.First; no <= r.Last; no++ {
+				sys := owners[no-r.First]
+				if no < r.Last && owners[no+1-r.First] == sys {
+					continue
+				}
+				from, to := r.TimeRangeOf(first, no)
+				out = append(out, Span{Kind: SpanWAL, Timeline: tli, SystemID: sys, ID: size.Name(tli, first),
+					Label: fmt.Sprintf("%s %s to %s", plural(int(no-first+1), "segment"), size.Name(tli, first), size.Name(tli, no)),
+					From:  from, To: to, Usable: true})
+				first = no + 1
+			}
 		}
 	}
 	return out
+}
+
+// runOwners says which database system wrote each segment of a run, as far as the catalog
+// knows: the system of a backup whose replay reads it (replays are checked against the headers
+// at their ends and wherever the system changes), else the system its header names, else that
+// of the nearest known segment before it in the run, else after it; "" when nothing in the run
+// is known.
+func (c *Catalog) runOwners(tli uint32, r Run) []string {
+	owners := make([]string, r.Segments())
+	// Each system's replay stretches on this timeline, merged, so that many backups replaying
+	// the same WAL cost no more than one.
+	bySystem := map[string][]Stretch{}
+	var systems []string
+	for _, b := range c.Backups {
+		if b.Info == nil || b.Info.SystemID == "" {
+			continue
+		}
+		for _, st := range b.Replay.Stretches {
+			if st.TLI == tli && st.Last >= r.First && st.First <= r.Last {
+				if _, ok := bySystem[b.Info.SystemID]; !ok {
+					systems = append(systems, b.Info.SystemID)
+				}
+				bySystem[b.Info.SystemID] = append(bySystem[b.Info.SystemID], st)
+			}
+		}
+	}
+	for _, sys := range systems {
+		sts := bySystem[sys]
+		slices.SortFunc(sts, func(a, b Stretch) int { return cmpU64(a.First, b.First) })
+		var reach uint64 // every segment below reach is painted for this system
+		for _, st := range sts {
+			from := max(st.First, r.First, reach)
+			for no := from; no <= min(st.Last, r.Last); no++ {
+				if owners[no-r.First] == "" {
+					owners[no-r.First] = sys
+				}
+			}
+			reach = max(reach, st.Last+1)
+		}
+	}
+	for ref, id := range c.walSystem {
+		if ref.TLI == tli && ref.SegNo >= r.First && ref.SegNo <= r.Last && id != "" && id[0] != '?' && owners[ref.SegNo-r.First] == "" {
+			owners[ref.SegNo-r.First] = id
+		}
+	}
+	known := ""
+	for i := range owners {
+		if owners[i] == "" {
+			owners[i] = known
+		}
+		known = owners[i]
+	}
+	for i := len(owners) - 1; i >= 0; i-- {
+		if owners[i] == "" {
+			owners[i] = known
+		}
+		known = owners[i]
+	}
+	return owners
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // Mark is a point in time drawn on the picture: the recovery target, say.
@@ -92,28 +172,29 @@ func Mermaid(title string, spans []Span, highlight string, marks []Mark) string 
 	b.WriteString("    dateFormat YYYY-MM-DDTHH:mm:ss\n")
 	fmt.Fprintf(&b, "    axisFormat %s\n", axisFormat(spans, marks))
 	var backups []Span
-	byTLI := map[uint32][]Span{}
-	var tlis []uint32
-	systems := map[string]bool{}
-	for _, s := range spans {
-		if s.Kind == SpanBackup && s.SystemID != "" {
-			systems[s.SystemID] = true
-		}
-	}
+	byWAL := map[walRow][]Span{}
+	var rows []walRow
+	many := manySystems(spans)
 	for _, s := range spans {
 		if s.Kind == SpanBackup {
-			if len(systems) > 1 {
+			if many {
 				s.Label += " (system " + s.SystemID + ")"
 			}
 			backups = append(backups, s)
 			continue
 		}
-		if _, ok := byTLI[s.Timeline]; !ok {
-			tlis = append(tlis, s.Timeline)
+		k := walRow{s.Timeline, s.SystemID}
+		if _, ok := byWAL[k]; !ok {
+			rows = append(rows, k)
 		}
-		byTLI[s.Timeline] = append(byTLI[s.Timeline], s)
+		byWAL[k] = append(byWAL[k], s)
 	}
-	slices.Sort(tlis)
+	slices.SortFunc(rows, func(a, b walRow) int {
+		if a.tli != b.tli {
+			return int(a.tli) - int(b.tli)
+		}
+		return strings.Compare(a.system, b.system)
+	})
 	n := 0
 	bar := func(s Span, tags ...string) {
 		n++
@@ -148,8 +229,8 @@ func Mermaid(title string, spans []Span, highlight string, marks []Mark) string 
 			bar(s, "done")
 		}
 	})
-	for _, tli := range tlis {
-		section(fmt.Sprintf("WAL timeline %d", tli), byTLI[tli], func(s Span) bool { return s.Kind == SpanGap }, func(s Span) {
+	for _, k := range rows {
+		section(k.label(many), byWAL[k], func(s Span) bool { return s.Kind == SpanGap }, func(s Span) {
 			if s.Kind == SpanGap {
 				bar(s, "crit")
 			} else {
@@ -165,6 +246,37 @@ func Mermaid(title string, spans []Span, highlight string, marks []Mark) string 
 		}
 	}
 	return b.String()
+}
+
+// walRow is a WAL section or row of the picture: a timeline, and the database system that
+// wrote that WAL when the catalog holds more than one.
+type walRow struct {
+	tli    uint32
+	system string
+}
+
+func (k walRow) label(manySystems bool) string {
+	switch {
+	case !manySystems:
+		return fmt.Sprintf("WAL timeline %d", k.tli)
+	case k.system == "":
+		return fmt.Sprintf("WAL timeline %d, system unknown", k.tli)
+	}
+	return fmt.Sprintf("WAL timeline %d, system %s", k.tli, k.system)
+}
+
+// manySystems says whether the spans come from more than one database system.
+func manySystems(spans []Span) bool {
+	seen := ""
+	for _, s := range spans {
+		if s.SystemID != "" && seen != "" && s.SystemID != seen {
+			return true
+		}
+		if s.SystemID != "" {
+			seen = s.SystemID
+		}
+	}
+	return false
 }
 
 // axisFormat labels the time axis finely enough to tell its ticks apart.
@@ -263,17 +375,12 @@ func Text(spans []Span, width int) string {
 		rows = append(rows, r)
 		return r
 	}
-	systems := map[string]bool{}
-	for _, s := range spans {
-		if s.Kind == SpanBackup {
-			systems[s.SystemID] = true
-		}
-	}
+	many := manySystems(spans)
 	for _, s := range spans {
 		switch s.Kind {
 		case SpanBackup:
 			label := "backups"
-			if len(systems) > 1 {
+			if many {
 				label = "backups " + s.SystemID
 			}
 			mark := byte('B')
@@ -282,7 +389,7 @@ func Text(spans []Span, width int) string {
 			}
 			get(label).cells[col(s.To)] = mark
 		case SpanWAL, SpanGap:
-			r := get(fmt.Sprintf("WAL timeline %d", s.Timeline))
+			r := get(walRow{s.Timeline, s.SystemID}.label(many))
 			fill := byte('=')
 			if s.Kind == SpanGap {
 				fill = '!'

@@ -1,6 +1,7 @@
 package catalog_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +71,43 @@ func TestTextTimeline(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("picture lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestPictureDrawsEachSystemsWALApart: a rebuilt cluster that overwrote timeline 1's first
+// segments gets its own WAL bar, beside the old system's, in both renderers: one shared
+// "timeline 1" bar would hide the very overwrite the picture is for.
+func TestPictureDrawsEachSystemsWALApart(t *testing.T) {
+	f := catalogtest.Healthy(t)
+	f.WAL(catalogtest.SysB, 1, 1, 3)
+	f.Backup("20260210T090949", catalogtest.SysB, 1, 2, 2)
+	c := f.Load()
+	var bars []string
+	for _, s := range c.Spans() {
+		if s.Kind == catalog.SpanWAL {
+			bars = append(bars, fmt.Sprintf("tl%d %s %s", s.Timeline, s.SystemID, s.Label))
+		}
+	}
+	want := []string{
+		"tl1 " + catalogtest.SysB + " 3 segments 000000010000000000000001 to 000000010000000000000003",
+		"tl1 " + catalogtest.SysA + " 4 segments 000000010000000000000004 to 000000010000000000000007",
+		"tl2 " + catalogtest.SysA + " 5 segments 000000020000000000000008 to 00000002000000000000000C",
+	}
+	if strings.Join(bars, "\n") != strings.Join(want, "\n") {
+		t.Errorf("WAL bars:\n%s\nwant:\n%s", strings.Join(bars, "\n"), strings.Join(want, "\n"))
+	}
+	mmd := catalog.Mermaid("pg", c.Spans(), "", nil)
+	text := catalog.Text(c.Spans(), 60)
+	for _, want := range []string{"WAL timeline 1, system " + catalogtest.SysA, "WAL timeline 1, system " + catalogtest.SysB, "WAL timeline 2, system " + catalogtest.SysA} {
+		if !strings.Contains(mmd, "section "+want+"\n") {
+			t.Errorf("Mermaid lacks section %q:\n%s", want, mmd)
+		}
+		if !strings.Contains(text, want+" ") {
+			t.Errorf("text picture lacks row %q:\n%s", want, text)
+		}
+	}
+	// One system: the rows keep their short names.
+	if one := catalog.Text(catalogtest.Healthy(t).Load().Spans(), 60); strings.Contains(one, "system") {
+		t.Errorf("a single system's picture names systems:\n%s", one)
 	}
 }

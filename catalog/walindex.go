@@ -93,6 +93,19 @@ func (r Run) TimeRange() (time.Time, time.Time) {
 	return time.Unix(int64(lo), 0).UTC(), time.Unix(int64(hi), 0).UTC()
 }
 
+// TimeRangeOf is the oldest and newest archive time of segments first..last of the run.
+func (r Run) TimeRangeOf(first, last uint64) (time.Time, time.Time) {
+	if len(r.mtimes) == 0 || first < r.First || last > r.Last || first > last {
+		return r.TimeRange()
+	}
+	ms := r.mtimes[first-r.First : last-r.First+1]
+	lo, hi := ms[0], ms[0]
+	for _, m := range ms {
+		lo, hi = min(lo, m), max(hi, m)
+	}
+	return time.Unix(int64(lo), 0).UTC(), time.Unix(int64(hi), 0).UTC()
+}
+
 // Segments is the number of segments in the run.
 func (r Run) Segments() uint64 { return r.Last - r.First + 1 }
 
