@@ -264,18 +264,81 @@ func (c *Catalog) checkBackup(b *Backup, size SegmentSize) {
 		b.Problems = append(b.Problems, fmt.Sprintf("timeline %d forks from timeline %d at %s, before the backup ends at %s", b.TargetTLI, info.Timeline, own.End, info.EndLSN))
 		return
 	}
-	b.Replay = c.WAL.Follow(b.Path, begin, 0)
-	if cut, ok := c.foreignAlong(b.Replay, info.SystemID); ok {
-		// PostgreSQL refuses a segment from another system ("WAL file is from different
-		// database system"): recovery ends before it.
-		b.Replay = c.WAL.Follow(b.Path, begin, cut-1)
-		b.ForeignWAL = size.Name(c.tliAt(b.Path, cut), cut)
+	b.Replay, b.ForeignWAL = c.replayAlong(b.Path, begin, info.SystemID)
+	b.LatestTLI, b.Latest, b.LatestForeignWAL = b.TargetTLI, b.Replay, b.ForeignWAL
+	c.chooseTimeline(b, begin)
+	if b.ForeignWAL != "" {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("recovery stops before WAL %s, written by another database system", b.ForeignWAL))
 	}
 	if b.Replay.Reached <= end {
 		b.Problems = append(b.Problems, fmt.Sprintf("WAL %s needed to make it consistent (%s to %s) is not archived",
 			size.Name(c.tliAt(b.Path, b.Replay.Reached), b.Replay.Reached), info.BeginWAL, info.EndWAL))
 	}
+}
+
+// replayAlong follows path from segment begin and cuts the replay before the first segment
+// written by a system other than systemID: PostgreSQL refuses such a segment ("WAL file is from
+// different database system") and recovery ends before it. It returns that segment's name.
+func (c *Catalog) replayAlong(path []TimelineSpan, begin uint64, systemID string) (Replay, string) {
+	r := c.WAL.Follow(path, begin, 0)
+	cut, ok := c.foreignAlong(r, systemID)
+	if !ok {
+		return r, ""
+	}
+	return c.WAL.Follow(path, begin, cut-1), c.WAL.SegmentSize().Name(c.tliAt(path, cut), cut)
+}
+
+// TimelineReplay is a recovery from a backup with targetTLI set to one timeline.
+type TimelineReplay struct {
+	TLI        uint32
+	Path       []TimelineSpan
+	Replay     Replay
+	ForeignWAL string
+}
+
+// chooseTimeline compares the latest replay with one stopping on each older timeline of its
+// path. When latest runs into another system's WAL and an older timeline carries this system's
+// own WAL further, the backup is pinned to that timeline. When latest switches to a timeline
+// whose WAL is not archived, it is followed (PostgreSQL does), and the segments of the older
+// timeline it leaves behind are counted.
+func (c *Catalog) chooseTimeline(b *Backup, begin uint64) {
+	info, size := b.Info, c.WAL.SegmentSize()
+	var best *TimelineReplay
+	for _, span := range b.Path {
+		if span.TLI < info.Timeline || span.TLI >= b.LatestTLI {
+			continue
+		}
+		path := c.TimelinePath(span.TLI)
+		if len(path) == 0 || path[len(path)-1].TLI != span.TLI {
+			continue
+		}
+		r, foreign := c.replayAlong(path, begin, info.SystemID)
+		alt := TimelineReplay{TLI: span.TLI, Path: path, Replay: r, ForeignWAL: foreign}
+		if b.Alternatives == nil {
+			b.Alternatives = map[uint32]TimelineReplay{}
+		}
+		b.Alternatives[span.TLI] = alt
+		if r.Reached > b.Latest.Reached && (best == nil || r.Reached >= best.Replay.Reached) {
+			best = &alt
+		}
+	}
+	if best == nil {
+		return
+	}
+	more := best.Replay.Reached - b.Latest.Reached
+	if b.ForeignWAL != "" {
+		foreign := b.ForeignWAL
+		w, _ := ParseWALName(foreign)
+		no, _ := size.SegNo(w.Log, w.Seg)
+		owner, _ := c.WALSystemID(w.TLI, no)
+		b.PinReason = fmt.Sprintf("with recovery_target_timeline = latest, PostgreSQL follows timeline %d's history into WAL %s, written by database system %s, refuses it and promotes there; this system's own WAL goes on along timeline %d to %s (%s more segments), so targetTLI is set to %d",
+			b.LatestTLI, foreign, orUnknown(owner), best.TLI, size.Name(best.Replay.LastTLI, best.Replay.Reached-1), fmt.Sprint(more), best.TLI)
+		b.PinTLI, b.TargetTLI, b.Path, b.Replay, b.ForeignWAL = true, best.TLI, best.Path, best.Replay, best.ForeignWAL
+		return
+	}
+	b.Abandoned, b.AbandonedTLI = more, best.TLI
+	b.Warnings = append(b.Warnings, fmt.Sprintf("timeline %d's history file switches recovery away from timeline %d at segment %s, but no WAL of timeline %d is archived there: PostgreSQL follows the history and stops; %s of timeline %d after the switch are not replayed (targetTLI %d would replay them, if they are the history you want)",
+		b.LatestTLI, best.TLI, size.Name(best.TLI, b.Latest.Reached-1), b.LatestTLI, plural(int(more), "segment"), best.TLI, best.TLI))
 }
 
 // foreignAlong returns the first segment of a replay whose header names a system other than

@@ -56,12 +56,32 @@ type Backup struct {
 	// loadProblems are the problems found while loading, kept across analyses.
 	loadProblems []string
 
-	// TargetTLI is the timeline recovery to "latest" would end on, from this backup.
+	// TargetTLI is the timeline the recovery planned from this backup ends on: the one
+	// recovery_target_timeline = latest finds (LatestTLI), unless PinTLI.
 	TargetTLI uint32
 	// Path is the timeline path from the backup to TargetTLI.
 	Path []TimelineSpan
 	// Replay is how far the archived WAL reaches from this backup along Path.
 	Replay Replay
+	// LatestTLI and Latest are what recovery_target_timeline = latest does: PostgreSQL follows
+	// the newest timeline whose history file it finds, whoever wrote it.
+	LatestTLI        uint32
+	Latest           Replay
+	LatestForeignWAL string
+	// PinTLI is set when "latest" would lead recovery into another database system's WAL (a
+	// cluster rebuilt into the path of one that had been promoted) while this system's own WAL
+	// goes on along an older timeline: the restore must set targetTLI to TargetTLI. PinReason
+	// says why, in a sentence.
+	PinTLI    bool
+	PinReason string
+	// Alternatives are the replays to each older timeline of the latest path, by timeline
+	// (what an explicit targetTLI gives).
+	Alternatives map[uint32]TimelineReplay
+	// Abandoned counts the segments of timeline AbandonedTLI that the planned recovery does
+	// not replay although they follow on from it: a newer timeline's history switches away
+	// from them (a history file whose timeline has no WAL, say).
+	Abandoned    uint64
+	AbandonedTLI uint32
 	// NotExamined is set when the scan skipped the WAL this backup needs (Options.WALFrom).
 	NotExamined bool
 	// Overwritten is set when WAL the backup needs was written by another database system.
@@ -76,6 +96,7 @@ type Backup struct {
 func (b *Backup) reset() {
 	b.Problems = append([]string(nil), b.loadProblems...)
 	b.TargetTLI, b.Path, b.Replay, b.Overwritten, b.ForeignWAL, b.Warnings, b.NotExamined = 0, nil, Replay{}, false, "", nil, false
+	b.LatestForeignWAL, b.LatestTLI, b.Latest, b.PinTLI, b.PinReason, b.Alternatives, b.Abandoned, b.AbandonedTLI = "", 0, Replay{}, false, "", nil, 0, 0
 	if b.Info != nil {
 		b.Warnings = append(b.Warnings, b.Info.Warnings...)
 	}
@@ -184,11 +205,16 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 		return nil, err
 	}
 	c.analyze()
-	changed, err := c.verifyReplays(ctx, store, l.root, opts.Concurrency)
-	if err != nil {
-		return nil, err
-	}
-	if changed {
+	// Each analysis may choose replays (a timeline pinned, a replay cut short) whose headers
+	// were not read yet: read them and analyze again, until nothing new is learned.
+	for range 4 {
+		changed, err := c.verifyReplays(ctx, store, l.root, opts.Concurrency)
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			break
+		}
 		c.analyze()
 	}
 	return c, nil

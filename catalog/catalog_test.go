@@ -465,3 +465,54 @@ func TestCompressionChangingPartWayIsOneRun(t *testing.T) {
 		t.Errorf("report WAL = %+v, want 9 segments and no gap", r.WAL)
 	}
 }
+
+// TestRebuiltClusterIsPinnedToItsOwnTimeline: system A promoted to timeline 2 at segment 5 and
+// archived a little of it; system B, rebuilt with initdb into the same path, archives timeline 1
+// far past that point. With recovery_target_timeline = latest, PostgreSQL would find A's
+// 00000002.history, switch at A's switch point into A's WAL, refuse it and promote there, losing
+// B's own WAL after segment 4. The catalog pins B's backup to timeline 1 instead.
+func TestRebuiltClusterIsPinnedToItsOwnTimeline(t *testing.T) {
+	f := catalogtest.NewFixture(t)
+	f.WAL(catalogtest.SysA, 1, 1, 4)
+	f.History(2, "1\t0/5000000\tno recovery target specified\n")
+	f.WAL(catalogtest.SysA, 2, 5, 7)
+	f.WAL(catalogtest.SysB, 1, 1, 2) // B overwrites A's first segments
+	f.Backup("20260210T090000", catalogtest.SysB, 1, 2, 2)
+	f.WAL(catalogtest.SysB, 1, 3, 12)
+	c := f.Load()
+	b := c.Backup("20260210T090000")
+	if !b.Usable() {
+		t.Fatalf("backup unusable: %v", b.Problems)
+	}
+	if !b.PinTLI || b.TargetTLI != 1 || b.Replay.Reached != 13 {
+		t.Errorf("pin %v, target timeline %d, replay reaches %d; want pinned to timeline 1 up to segment 13", b.PinTLI, b.TargetTLI, b.Replay.Reached)
+	}
+	if b.LatestTLI != 2 || b.Latest.Reached != 5 {
+		t.Errorf("latest: timeline %d reaching %d; want timeline 2 stopping at segment 5", b.LatestTLI, b.Latest.Reached)
+	}
+	if !strings.Contains(b.PinReason, "000000020000000000000005") || !strings.Contains(b.PinReason, catalogtest.SysA) || !strings.Contains(b.PinReason, "8 more segments") {
+		t.Errorf("pin reason %q should name A's WAL and the segments saved", b.PinReason)
+	}
+}
+
+// TestHistoryWithoutWALIsFollowedAndTheAbandonedSegmentsCounted: a timeline 2 history file with
+// no timeline 2 WAL: PostgreSQL switches to timeline 2 at segment 5 and stops; the catalog
+// follows it the same way and counts timeline 1's segments after the switch.
+func TestHistoryWithoutWALIsFollowedAndTheAbandonedSegmentsCounted(t *testing.T) {
+	f := catalogtest.NewFixture(t)
+	f.WAL(catalogtest.SysA, 1, 1, 3)
+	f.Backup("20260205T020001", catalogtest.SysA, 1, 2, 2)
+	f.WAL(catalogtest.SysA, 1, 4, 9)
+	f.History(2, "1\t0/5000000\tno recovery target specified\n")
+	c := f.Load()
+	b := c.Backup("20260205T020001")
+	if b.PinTLI || b.TargetTLI != 2 || b.Replay.Reached != 6 {
+		t.Errorf("pin %v, timeline %d, reaches %d; want timeline 2 as PostgreSQL, stopping after segment 5", b.PinTLI, b.TargetTLI, b.Replay.Reached)
+	}
+	if b.Abandoned != 4 || b.AbandonedTLI != 1 {
+		t.Errorf("abandoned %d segments of timeline %d, want 4 of timeline 1 (6 to 9)", b.Abandoned, b.AbandonedTLI)
+	}
+	if !strings.Contains(strings.Join(b.Warnings, "\n"), "4 segments of timeline 1 after the switch are not replayed") {
+		t.Errorf("warnings %q do not count the abandoned segments", b.Warnings)
+	}
+}

@@ -166,7 +166,11 @@ func (c *Catalog) verifyReplays(ctx context.Context, store Store, root string, c
 		if !b.Usable() {
 			continue
 		}
-		for _, st := range b.Replay.Stretches {
+		replays := []Replay{b.Replay, b.Latest}
+		for _, alt := range b.Alternatives {
+			replays = append(replays, alt.Replay)
+		}
+		for _, st := range stretchesOf(replays) {
 			j := job{st, b.Info.SystemID}
 			if seen[j] {
 				continue
@@ -232,4 +236,12 @@ func (c *Catalog) verifyReplays(ctx context.Context, store Store, root string, c
 		return false, err
 	}
 	return len(c.walSystem) != before, nil
+}
+
+func stretchesOf(replays []Replay) []Stretch {
+	var out []Stretch
+	for _, r := range replays {
+		out = append(out, r.Stretches...)
+	}
+	return out
 }

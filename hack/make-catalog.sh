@@ -15,6 +15,8 @@
 #              lineage A's first timeline-1 segments (which no backup of A needs)
 # The bucket directory WORKDIR/s3/catalog is the catalog in barman's layout (versitygw's posix
 # backend stores objects as files), usable as a local catalog: file://WORKDIR/s3/catalog/pg.
+# and, for server "pg-rebuilt", a cluster rebuilt into the path of one that had been promoted
+# (see the end of this script).
 # WORKDIR/env holds the endpoint and keys for tools that want S3. Everything started is stopped
 # on exit; WORKDIR/markers.tsv records what was written when.
 set -euo pipefail
@@ -187,4 +189,31 @@ backup b4-rebuilt
 switch_wal; wait_archived
 as_pg "$pgbin/pg_ctl" -D "$work/pgdata-b" -w stop >/dev/null
 
-echo "make-catalog: catalog at $work/s3/catalog/pg/$server (S3: $dest on $endpoint while running)"
+# Server pg-rebuilt: lineage C is promoted to timeline 2 early (a few segments in) and archives
+# a little of it; lineage D, rebuilt with initdb into the same path, takes a backup before C's
+# switch point and archives timeline 1 well past it. C's 00000002.history and timeline 2 WAL
+# stay: with recovery_target_timeline = latest, PostgreSQL would follow them out of D's WAL.
+server=pg-rebuilt
+start_cluster c
+sql "CREATE TABLE marks(id serial PRIMARY KEY, label text, at timestamptz DEFAULT clock_timestamp())"
+for i in 1 2 3 4 5; do sql "INSERT INTO marks(label) VALUES ('c-fill-$i')"; switch_wal; done # a switch needs WAL to switch from
+wait_archived
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-c" -w stop >/dev/null
+touch "$work/pgdata-c/standby.signal"; chown --reference="$work/pgdata-c" "$work/pgdata-c/standby.signal"
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-c" -l "$work/c.log" -w start >/dev/null
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-c" -w promote >/dev/null
+for _ in $(seq 100); do [ "$(sql "SELECT pg_is_in_recovery()")" = f ] && break; sleep 0.1; done
+mark c-tl2
+switch_wal; mark c-tl2-more; switch_wal; wait_archived
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-c" -w stop >/dev/null
+sleep 1
+start_cluster d
+sql "CREATE TABLE marks(id serial PRIMARY KEY, label text, at timestamptz DEFAULT clock_timestamp())"
+mark d-before-backup
+backup d-rebuilt
+for i in 1 2 3 4 5 6 7 8; do mark "d-$i"; switch_wal; done
+mark d-last
+switch_wal; wait_archived
+as_pg "$pgbin/pg_ctl" -D "$work/pgdata-d" -w stop >/dev/null
+
+echo "make-catalog: catalogs at $work/s3/catalog/pg/{pg-main,pg-rebuilt} (S3: $dest on $endpoint while running)"

@@ -31,6 +31,9 @@ type Target struct {
 	Immediate bool
 	// Exclusive stops just before the target instead of just after it.
 	Exclusive bool
+	// TLI is the timeline recovery must end on (targetTLI); 0 means the one PostgreSQL finds
+	// with recovery_target_timeline = latest.
+	TLI uint32
 }
 
 // Kind names the target: latest, time, lsn, xid, name or immediate.

@@ -399,3 +399,100 @@ func TestNewArchiveCountsEveryTakenServerName(t *testing.T) {
 		})
 	}
 }
+
+// rebuiltOverPromoted is the catalog of TestRebuiltClusterIsPinnedToItsOwnTimeline: system A
+// promoted to timeline 2 at segment 5; system B, rebuilt into the path, archives timeline 1 to
+// segment 12.
+func rebuiltOverPromoted(t *testing.T) *catalog.Catalog {
+	f := ct.NewFixture(t)
+	f.WAL(ct.SysA, 1, 1, 4)
+	f.Backup("20260205T020500", ct.SysA, 1, 2, 2)
+	f.History(2, "1\t0/5000000\tno recovery target specified\n")
+	f.WAL(ct.SysA, 2, 5, 7)
+	f.WAL(ct.SysB, 1, 1, 2)
+	f.Backup("20260210T090000", ct.SysB, 1, 2, 2)
+	f.WAL(ct.SysB, 1, 3, 12)
+	return f.Load()
+}
+
+// TestPlanPinsTheRebuiltSystemsOwnTimeline: never OK-and-wrong: the plan for B recovers along
+// timeline 1 with targetTLI "1" written into the Cluster, and says why.
+func TestPlanPinsTheRebuiltSystemsOwnTimeline(t *testing.T) {
+	in := input(rebuiltOverPromoted(t))
+	in.Target = Target{SystemID: ct.SysB}
+	p, err := Make(in)
+	if err != nil || !p.OK() {
+		t.Fatalf("Make: %v\n%s", err, failed(p))
+	}
+	if p.Target.TargetTLI != "1" || p.WAL.To != "00000001000000000000000C" {
+		t.Errorf("target %+v, WAL to %s; want targetTLI 1 and WAL to segment 12", p.Target, p.WAL.To)
+	}
+	for _, c := range p.Checks {
+		if c.Name == CheckTimelines && !strings.Contains(c.Detail, "(targetTLI 1): with recovery_target_timeline = latest") {
+			t.Errorf("timeline-history = %q, want the reason for the pin", c.Detail)
+		}
+	}
+	// Asking for latest explicitly (--target-tli 2) is what PostgreSQL would do: it stops
+	// before A's WAL, and the plan says so instead of hiding it.
+	in.Target.TLI = 2
+	p, _ = Make(in)
+	if p.OK() || !strings.Contains(failed(p), "no restorable backup of system "+ct.SysB+" is on timeline 2") {
+		t.Errorf("--target-tli 2 without --backup-id: %s", failed(p))
+	}
+	in.Target.BackupID = "20260210T090000"
+	p, _ = Make(in)
+	if p.WAL == nil {
+		t.Fatalf("--target-tli 2: no WAL range\n%s", failed(p))
+	}
+	if !p.OK() || p.Target.TargetTLI != "2" || p.WAL.To != "000000010000000000000004" || !strings.Contains(strings.Join(p.Warnings, "\n"), "000000020000000000000005 after this system's last segment belongs to another database system") {
+		t.Errorf("--target-tli 2: ok %v target %+v WAL to %s warnings %q", p.OK(), p.Target, p.WAL.To, p.Warnings)
+	}
+	// A timeline recovery cannot end on is refused, naming the ones it can.
+	in.Target.TLI = 3
+	if p, _ = Make(in); p.OK() || !strings.Contains(failed(p), "--target-tli 3 is not a timeline recovery from backup 20260210T090000 (timeline 1) can end on: 1, 2") {
+		t.Errorf("--target-tli 3: %s", failed(p))
+	}
+}
+
+// TestTargetTLIFiltersBackupsAsCloudNativePGDoes: without --backup-id, targetTLI N keeps only
+// backups on timeline N (barman-cloud's FindBackupInfo).
+func TestTargetTLIFiltersBackupsAsCloudNativePGDoes(t *testing.T) {
+	in := input(scenario(t).Load())
+	in.Target = Target{TLI: 1}
+	p, err := Make(in)
+	if err != nil || !p.OK() {
+		t.Fatalf("Make: %v\n%s", err, failed(p))
+	}
+	if p.Backup.ID != B2 || p.Target.TargetTLI != "1" {
+		t.Errorf("backup %s target %+v; want B2 (the newest on timeline 1) with targetTLI 1", p.Backup.ID, p.Target)
+	}
+	var why string
+	for _, c := range p.Candidates {
+		if c.ID == B3 {
+			why = c.Reason
+		}
+	}
+	if !strings.Contains(why, "on timeline 2: with targetTLI 1 CloudNativePG considers only backups on that timeline") {
+		t.Errorf("B3 not chosen because %q", why)
+	}
+}
+
+// TestHistoryWithoutWALIsFollowedAndSaid: the plan follows a timeline 2 history that has no WAL
+// (as PostgreSQL does) and says how many timeline 1 segments that abandons.
+func TestHistoryWithoutWALIsFollowedAndSaid(t *testing.T) {
+	f := ct.NewFixture(t)
+	f.WAL(ct.SysA, 1, 1, 3)
+	f.Backup(B1, ct.SysA, 1, 2, 2)
+	f.WAL(ct.SysA, 1, 4, 9)
+	f.History(2, "1\t0/5000000\tno recovery target specified\n")
+	p, err := Make(input(f.Load()))
+	if err != nil || !p.OK() {
+		t.Fatalf("Make: %v\n%s", err, failed(p))
+	}
+	if p.Target.TargetTLI != "" || p.WAL.To != "000000010000000000000005" {
+		t.Errorf("target %+v WAL to %s; want latest, stopping at the switch", p.Target, p.WAL.To)
+	}
+	if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "4 segments of timeline 1 after the switch are not replayed; pass --target-tli 1") {
+		t.Errorf("warnings %q do not count the abandoned segments", w)
+	}
+}

@@ -14,6 +14,13 @@ type selector struct {
 	c       *catalog.Catalog
 	lineage *catalog.Lineage
 	backup  *catalog.Backup
+	// tli, replay and foreign are the recovery planned from backup: its target timeline (set
+	// in the Cluster when pinned), how far the WAL reaches, the other system's segment that
+	// cuts it short.
+	tli     uint32
+	pinned  bool
+	replay  catalog.Replay
+	foreign string
 	// toSeg is the last segment replay needs (0 before fillWAL).
 	toSeg uint64
 }
@@ -26,6 +33,9 @@ func (s *selector) run() {
 	br := s.c.BackupReport(b)
 	s.p.Backup = &br
 	s.p.SystemID = b.SystemID()
+	if !s.chooseTimeline() {
+		return
+	}
 	s.p.Target = s.recoveryTarget()
 	if !s.checkTarget() {
 		return
@@ -124,6 +134,8 @@ func (s *selector) chooseBackup() bool {
 		switch {
 		case t.BackupID != "" && b.ID != t.BackupID:
 			reason = "not the backup asked for with --backup-id"
+		case t.BackupID == "" && t.TLI != 0 && b.Info != nil && b.Info.Timeline != t.TLI:
+			reason = fmt.Sprintf("on timeline %d: with targetTLI %d CloudNativePG considers only backups on that timeline", b.Info.Timeline, t.TLI)
 		case b.NotExamined && chosen != nil:
 			reason = "older than the chosen backup " + chosen.ID + " (its WAL was not read)"
 		case !b.Usable():
@@ -162,6 +174,10 @@ func (s *selector) chooseBackup() bool {
 			p.check(CheckBackup, false, "no backup of system %s can be restored", orUnknown(s.lineage.SystemID))
 			return false
 		}
+		if t.TLI != 0 && !onTimeline(s.lineage.Usable(), t.TLI) {
+			p.check(CheckBackup, false, "no restorable backup of system %s is on timeline %d, and with targetTLI %d CloudNativePG considers only backups on that timeline; pass --backup-id to recover from another timeline's backup", orUnknown(s.lineage.SystemID), t.TLI, t.TLI)
+			return false
+		}
 		p.check(CheckTarget, false, "the target is before the end of the oldest restorable backup: %s", window(s.c, s.lineage))
 		return false
 	}
@@ -175,6 +191,9 @@ func (s *selector) chooseBackup() bool {
 func (s *selector) recoveryTarget() RecoveryTarget {
 	t := s.in.Target
 	rt := RecoveryTarget{BackupID: s.backup.ID}
+	if s.pinned {
+		rt.TargetTLI = fmt.Sprint(s.tli)
+	}
 	yes := true
 	switch {
 	case t.Time != nil:
@@ -198,7 +217,7 @@ func (s *selector) recoveryTarget() RecoveryTarget {
 func (s *selector) checkTarget() bool {
 	t, p, b := s.in.Target, s.p, s.backup
 	size := s.c.WAL.SegmentSize()
-	r := b.Replay
+	r := s.replay
 	endLSN, endTime := r.EndLSN(size), r.LastModified
 	win := window(s.c, s.lineage)
 	switch {
@@ -241,7 +260,7 @@ func (s *selector) checkTarget() bool {
 func (s *selector) targetSegment() (uint64, bool) {
 	t, b := s.in.Target, s.backup
 	size := s.c.WAL.SegmentSize()
-	last := b.Replay.Reached - 1
+	last := s.replay.Reached - 1
 	switch {
 	case t.Immediate:
 		w, _ := catalog.ParseWALName(b.Info.EndWAL)
@@ -251,7 +270,7 @@ func (s *selector) targetSegment() (uint64, bool) {
 		return size.SegNoOf(*t.LSN), false
 	case t.Time != nil:
 		// The first segment archived at or after the target holds the target's commits.
-		for _, st := range b.Replay.Stretches {
+		for _, st := range s.replay.Stretches {
 			for no := st.First; no <= st.Last; no++ {
 				if run, ok := s.c.WAL.RunAt(st.TLI, no); ok && !run.Modified(no).Before(*t.Time) {
 					return no, false
@@ -274,7 +293,7 @@ func (s *selector) checkWAL() {
 	s.toSeg = to
 	var stored int64
 	var tls []uint32
-	for _, st := range b.Replay.Stretches {
+	for _, st := range s.replay.Stretches {
 		if st.First > to {
 			break
 		}
@@ -299,37 +318,100 @@ func (s *selector) checkWAL() {
 		}
 	}
 	p.check(CheckWAL, true, "%d segments from %s to %s are archived on timeline(s) %s", segs, p.WAL.From, p.WAL.To, joinU32(tls))
-	if b.ForeignWAL != "" {
-		p.check(CheckWALSystem, true, "WAL headers name system %s up to the end; the next segment, %s, was written by another database system and ends recovery", b.SystemID(), b.ForeignWAL)
-		p.Warnings = append(p.Warnings, fmt.Sprintf("WAL %s after this system's last segment belongs to another database system: recovery stops before it", b.ForeignWAL))
+	if s.foreign != "" {
+		p.check(CheckWALSystem, true, "WAL headers name system %s up to the end; the next segment, %s, was written by another database system and ends recovery", b.SystemID(), s.foreign)
+		p.Warnings = append(p.Warnings, fmt.Sprintf("WAL %s after this system's last segment belongs to another database system: recovery stops before it", s.foreign))
 	} else {
 		p.check(CheckWALSystem, true, "the WAL headers read along the replay all name system %s", b.SystemID())
 	}
 }
 
 func (s *selector) tliOf(segno uint64) uint32 {
-	for _, st := range s.backup.Replay.Stretches {
+	for _, st := range s.replay.Stretches {
 		if segno >= st.First && segno <= st.Last {
 			return st.TLI
 		}
 	}
-	return s.backup.Replay.LastTLI
+	return s.replay.LastTLI
+}
+
+// chooseTimeline settles the timeline recovery ends on: the one recovery_target_timeline =
+// latest finds, unless the catalog pinned the backup to an older one (latest would follow
+// another system's history) or the user asked for one with --target-tli.
+func (s *selector) chooseTimeline() bool {
+	b, p, want := s.backup, s.p, s.in.Target.TLI
+	s.tli, s.replay, s.foreign, s.pinned = b.TargetTLI, b.Replay, b.ForeignWAL, b.PinTLI
+	if want == 0 {
+		return true
+	}
+	switch alt, ok := b.Alternatives[want]; {
+	case want == b.LatestTLI:
+		s.tli, s.replay, s.foreign = b.LatestTLI, b.Latest, b.LatestForeignWAL
+	case ok:
+		s.tli, s.replay, s.foreign = alt.TLI, alt.Replay, alt.ForeignWAL
+	default:
+		var on []string
+		for _, span := range b.Path {
+			if span.TLI >= b.Info.Timeline {
+				on = append(on, fmt.Sprint(span.TLI))
+			}
+		}
+		if b.LatestTLI != b.TargetTLI {
+			on = append(on, fmt.Sprint(b.LatestTLI))
+		}
+		p.check(CheckTimelines, false, "--target-tli %d is not a timeline recovery from backup %s (timeline %d) can end on: %s", want, b.ID, b.Info.Timeline, strings.Join(dedupe(on), ", "))
+		return false
+	}
+	s.pinned = true
+	return true
+}
+
+func onTimeline(bs []*catalog.Backup, tli uint32) bool {
+	for _, b := range bs {
+		if b.Info.Timeline == tli {
+			return true
+		}
+	}
+	return false
+}
+
+func dedupe(v []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range v {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // checkTimelines refuses a recovery to the latest point when a newer timeline's history file
 // is missing: recovery would stay on an older timeline and lose what the newer one holds.
 func (s *selector) checkTimelines() {
-	p := s.p
+	p, b := s.p, s.backup
 	for _, f := range s.c.Findings {
-		if (f.Check == "missing-history" || f.Check == "bad-history") && f.Timeline > s.backup.TargetTLI {
+		if (f.Check == "missing-history" || f.Check == "bad-history") && f.Timeline > s.tli && !s.pinned {
 			if s.in.Target.Kind() == "latest" {
-				p.check(CheckTimelines, false, "%s; the restore would end on timeline %d", f.Message, s.backup.TargetTLI)
+				p.check(CheckTimelines, false, "%s; the restore would end on timeline %d", f.Message, s.tli)
 				return
 			}
 			p.Warnings = append(p.Warnings, f.Message)
 		}
 	}
-	p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (recovery_target_timeline = latest)", joinU32(p.TimelinePath), s.backup.TargetTLI)
+	switch {
+	case s.in.Target.TLI != 0:
+		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (targetTLI %d, from --target-tli)", joinU32(p.TimelinePath), s.tli, s.tli)
+	case b.PinTLI:
+		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (targetTLI %d): %s", joinU32(p.TimelinePath), s.tli, s.tli, b.PinReason)
+	default:
+		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (recovery_target_timeline = latest)", joinU32(p.TimelinePath), s.tli)
+		if b.Abandoned > 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("timeline %d's history switches recovery away from timeline %d, but no WAL of timeline %d is archived after the switch: PostgreSQL follows the history and stops there, so %d segments of timeline %d after the switch are not replayed; pass --target-tli %d to replay them if they are the history you want",
+				b.LatestTLI, b.AbandonedTLI, b.LatestTLI, b.Abandoned, b.AbandonedTLI, b.AbandonedTLI))
+		}
+	}
 }
 
 func joinU32(v []uint32) string {

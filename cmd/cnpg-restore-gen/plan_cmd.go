@@ -29,6 +29,7 @@ type planOptions struct {
 	NewServerName string
 	Strategy      string
 	Exclusive     bool
+	TargetTLI     uint32
 	Explain       bool
 	Output        string
 }
@@ -81,6 +82,7 @@ func (o *planOptions) register(fs *pflag.FlagSet, repoHelp string) {
 	fs.StringVar(&o.NewServerName, "new-server-name", "", "barman server name the restored cluster archives to (default its name)")
 	fs.StringVar(&o.Strategy, "strategy", plan.SideBySide, "side-by-side (a new cluster next to the old, then the cutover) or in-place (same name, for a cluster that no longer exists)")
 	fs.BoolVar(&o.Exclusive, "target-exclusive", false, "stop just before the target time, LSN or XID instead of just after it")
+	fs.Uint32Var(&o.TargetTLI, "target-tli", 0, "end recovery on this timeline (targetTLI); default: the one PostgreSQL finds (latest), unless that would follow another system's history")
 }
 
 // complete resolves --cluster/-n and defaults, and validates the flags.
@@ -133,7 +135,7 @@ func (o *planOptions) target() (plan.Target, error) {
 		return plan.Target{}, err
 	}
 	return plan.Target{BackupID: req.BackupID, SystemID: req.SystemID, Time: req.TargetTime, LSN: req.TargetLSN,
-		XID: o.TargetXID, Name: o.TargetName, Immediate: o.TargetImmediate, Exclusive: o.Exclusive}, nil
+		XID: o.TargetXID, Name: o.TargetName, Immediate: o.TargetImmediate, Exclusive: o.Exclusive, TLI: o.TargetTLI}, nil
 }
 
 func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
