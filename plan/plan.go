@@ -191,6 +191,18 @@ type Plan struct {
 	Warnings     []string              `json:"warnings"`
 	Changes      []Change              `json:"changes"`
 	Candidates   []Candidate           `json:"candidates,omitempty"`
+	// CloudNativePG is the backup CloudNativePG alone would pick for the same target, and why
+	// this plan's differs when it does (--explain).
+	CloudNativePG *Parity `json:"cloudNativePG,omitempty"`
+}
+
+// Parity compares the plan's backup with CloudNativePG's own selection (barman-cloud's
+// FindBackupInfo and LatestBackupInfo), which the generated Cluster overrides by pinning
+// backupID.
+type Parity struct {
+	Backup string `json:"backup"` // empty when CloudNativePG would find none
+	Agrees bool   `json:"agrees"`
+	Reason string `json:"reason"`
 }
 
 // OK reports whether every check passed.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -191,7 +192,7 @@ func TestRefusals(t *testing.T) {
 		{name: "backup of another system", input: func(in *Input) { in.Target.BackupID = B1; in.Target.SystemID = ct.SysB },
 			check: CheckLineage, detail: []string{"belongs to system " + ct.SysA}},
 		{name: "gap after the newest backup", setup: func(f *ct.Fixture) { f.DeleteWAL(2, 11) },
-			check: CheckWAL, detail: []string{"WAL gap on timeline 2", "00000002000000000000000B", "--target-lsn 0/B000000"}},
+			check: CheckWAL, detail: []string{"WAL gap on timeline 2", "00000002000000000000000B", "--target-lsn 0/A000000"}},
 		{name: "failed backup asked for", setup: func(f *ct.Fixture) {
 			f.BackupInfo("20260205T023000", f.Info("20260205T023000", ct.SysA, 2, 12, 12, "FAILED"))
 		}, input: func(in *Input) { in.Target.BackupID = "20260205T023000" },
@@ -494,5 +495,51 @@ func TestHistoryWithoutWALIsFollowedAndSaid(t *testing.T) {
 	}
 	if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "4 segments of timeline 1 after the switch are not replayed; pass --target-tli 1") {
 		t.Errorf("warnings %q do not count the abandoned segments", w)
+	}
+}
+
+// TestGapHintIsACommandThatWorks: the LSN the wal-continuity refusal suggests plans OK.
+func TestGapHintIsACommandThatWorks(t *testing.T) {
+	f := scenario(t)
+	f.DeleteWAL(2, 11)
+	c := f.Load()
+	p, _ := Make(input(c))
+	m := regexp.MustCompile(`--target-lsn (\S+)`).FindStringSubmatch(failed(p))
+	if m == nil {
+		t.Fatalf("no --target-lsn hint in %s", failed(p))
+	}
+	in := input(c)
+	in.Target = Target{LSN: lsn(m[1])}
+	if p, err := Make(in); err != nil || !p.OK() {
+		t.Errorf("the hint --target-lsn %s is refused: %v\n%s", m[1], err, failed(p))
+	}
+}
+
+// TestParityWithCloudNativePGsOwnSelection: where the plan picks differently from barman-cloud's
+// FindBackupInfo on purpose, it says what CloudNativePG alone would pick and why.
+func TestParityWithCloudNativePGsOwnSelection(t *testing.T) {
+	f := scenario(t)
+	// A FAILED backup with both times set: CloudNativePG counts it, it is the newest.
+	f.BackupInfo("20260205T023000", f.Info("20260205T023000", ct.SysA, 2, 12, 12, "FAILED"))
+	c := f.Load()
+	p, _ := Make(input(c))
+	if par := p.CloudNativePG; par == nil || par.Agrees || par.Backup != "20260205T023000" || !strings.Contains(par.Reason, "it is FAILED, and CloudNativePG reads only its begin and end times") {
+		t.Errorf("latest: parity %+v", par)
+	}
+	// An LSN equal to a backup's end: CloudNativePG wants EndLSN < target, so it takes B1.
+	b2End := c.Backup(B2).Info.EndLSN
+	in := input(c)
+	in.Target = Target{LSN: &b2End}
+	p, _ = Make(in)
+	if p.Backup.ID != B2 {
+		t.Fatalf("plan chose %s for the LSN at B2's end, want B2", p.Backup.ID)
+	}
+	if par := p.CloudNativePG; par == nil || par.Backup != B1 || !strings.Contains(par.Reason, "strictly below the target") {
+		t.Errorf("lsn: parity %+v", par)
+	}
+	// A time target between B1 and B2: both agree.
+	in.Target = Target{Time: at("02:12:00")}
+	if p, _ = Make(in); p.CloudNativePG == nil || !p.CloudNativePG.Agrees {
+		t.Errorf("time: parity %+v", p.CloudNativePG)
 	}
 }

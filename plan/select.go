@@ -37,6 +37,7 @@ func (s *selector) run() {
 		return
 	}
 	s.p.Target = s.recoveryTarget()
+	s.parity()
 	if !s.checkTarget() {
 		return
 	}
@@ -312,7 +313,7 @@ func (s *selector) checkWAL() {
 	if s.in.Target.Kind() == "latest" || upper {
 		for _, f := range s.c.Findings {
 			if f.Check == "wal-gap" && f.Severity == catalog.SeverityError && f.SystemID == s.lineage.SystemID {
-				p.check(CheckWAL, false, "%s; recover to a point before the gap explicitly with --target-lsn %s if that is what you want", f.Message, b.Replay.EndLSN(size))
+				p.check(CheckWAL, false, "%s; recover to a point before the gap explicitly with --target-lsn %s if that is what you want", f.Message, s.beforeGap())
 				return
 			}
 		}
@@ -326,6 +327,15 @@ func (s *selector) checkWAL() {
 	}
 }
 
+// beforeGap is the LSN to suggest for a recovery that stops before a gap: the start of the
+// last archived segment (an LSN the replay surely reaches: every archived segment holds a
+// record that begins in it), or the backup's end when that is later. The first missing
+// segment's start would be refused, by this plan and by PostgreSQL, which never reaches it.
+func (s *selector) beforeGap() catalog.LSN {
+	size := s.c.WAL.SegmentSize()
+	return max(size.StartLSN(s.replay.Reached-1), s.backup.Info.EndLSN)
+}
+
 func (s *selector) tliOf(segno uint64) uint32 {
 	for _, st := range s.replay.Stretches {
 		if segno >= st.First && segno <= st.Last {
@@ -333,6 +343,43 @@ func (s *selector) tliOf(segno uint64) uint32 {
 		}
 	}
 	return s.replay.LastTLI
+}
+
+// parity says which backup CloudNativePG alone would pick for the user's target (without the
+// backupID the plan pins), and why the plan's choice is the right one when they differ.
+func (s *selector) parity() {
+	t, b := s.in.Target, s.backup
+	ct := catalog.CNPGTarget{BackupID: t.BackupID, Time: t.Time, LSN: t.LSN}
+	if t.TLI != 0 {
+		ct.TLI = fmt.Sprint(t.TLI)
+	}
+	const who = "CloudNativePG alone (barman-cloud's FindBackupInfo, or LatestBackupInfo without a time or LSN target)"
+	cn := s.c.CNPGChoice(ct)
+	par := &Parity{}
+	switch {
+	case cn == nil:
+		par.Reason = fmt.Sprintf("%s would find no backup for this target; this plan pins backupID %s", who, b.ID)
+	case cn.ID == b.ID:
+		par.Backup, par.Agrees = cn.ID, true
+		par.Reason = fmt.Sprintf("%s would pick the same backup, %s", who, cn.ID)
+	default:
+		par.Backup = cn.ID
+		var why string
+		switch {
+		case cn.Info.Status != "DONE":
+			why = fmt.Sprintf("it is %s, and CloudNativePG reads only its begin and end times, never the status", cn.Status())
+		case cn.SystemID() != b.SystemID():
+			why = fmt.Sprintf("it is a backup of database system %s, not %s: CloudNativePG never reads systemid", orUnknown(cn.SystemID()), b.SystemID())
+		case !cn.Usable():
+			why = "it cannot be restored: " + strings.Join(cn.Problems, "; ")
+		case t.LSN != nil && b.Info.EndLSN == *t.LSN:
+			why = fmt.Sprintf("CloudNativePG takes only a backup whose end LSN is strictly below the target; %s ends exactly at %s, is consistent there, and replays less WAL", b.ID, *t.LSN)
+		default:
+			why = fmt.Sprintf("%s is the newest restorable backup of system %s that reaches the target", b.ID, b.SystemID())
+		}
+		par.Reason = fmt.Sprintf("%s would pick %s: %s; this plan pins backupID %s", who, cn.ID, why, b.ID)
+	}
+	s.p.CloudNativePG = par
 }
 
 // chooseTimeline settles the timeline recovery ends on: the one recovery_target_timeline =

@@ -173,7 +173,7 @@ func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir st
 		}
 		ch.catalog = cat
 		p.Warnings = append(p.Warnings, facts.notes...)
-		p.Candidates = nil
+		p.Candidates, p.CloudNativePG = nil, nil
 		report.Plan, report.Restored = p, p.Restored.Name
 		if !p.OK() {
 			fmt.Fprintln(s.ErrOut, "nothing written: the plan failed its safety checks")

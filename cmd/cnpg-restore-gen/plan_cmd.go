@@ -66,7 +66,7 @@ PostgreSQL's "2026-02-05 02:00:00+00"; a time without a zone is refused.`,
 	}
 	fs := cmd.Flags()
 	opts.register(fs, "GitOps repository checkout: the cluster's manifests give the catalog location, endpoint and server name (flags win)")
-	fs.BoolVar(&opts.Explain, "explain", false, "say why each backup was or wasn't chosen")
+	fs.BoolVar(&opts.Explain, "explain", false, "say why each backup was or wasn't chosen, and which one CloudNativePG alone (barman-cloud's FindBackupInfo) would pick")
 	fs.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
 }
@@ -165,7 +165,7 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 		p.Warnings = append(p.Warnings, facts.notes...)
 	}
 	if !opts.Explain {
-		p.Candidates = nil
+		p.Candidates, p.CloudNativePG = nil, nil
 	}
 	if opts.Output != "table" {
 		err = writeData(s.Out, opts.Output, p)
@@ -344,6 +344,9 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+	}
+	if p.CloudNativePG != nil {
+		fmt.Fprintf(&b, "\nCloudNativePG\n  %s\n", p.CloudNativePG.Reason)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
