@@ -166,6 +166,12 @@ func (c *Catalog) analyze() {
 			f := c.add(SeverityWarning, "foreign-wal", "backup %s: recovery stops before WAL %s, which database system %s wrote, not this backup's %s",
 				b.ID, b.ForeignWAL, c.foreignSystem(b), b.Info.SystemID)
 			f.BackupID, f.SystemID = b.ID, b.Info.SystemID
+		} else if b.PinTLI && b.Usable() {
+			f := c.add(SeverityWarning, "latest-timeline-foreign", "backup %s: %s", b.ID, b.PinReason)
+			f.BackupID, f.SystemID = b.ID, b.Info.SystemID
+		} else if b.Abandoned > 0 && b.Usable() {
+			f := c.add(SeverityWarning, "history-without-wal", "backup %s: %s", b.ID, b.Warnings[len(b.Warnings)-1])
+			f.BackupID, f.SystemID = b.ID, b.Info.SystemID
 		} else if !b.Usable() && !b.NotExamined {
 			f := c.add(SeverityWarning, "backup-unusable", "backup %s (%s) cannot be restored: %s", b.ID, b.Status(), strings.Join(b.Problems, "; "))
 			f.BackupID = b.ID

@@ -490,6 +490,9 @@ func TestRebuiltClusterIsPinnedToItsOwnTimeline(t *testing.T) {
 	if b.LatestTLI != 2 || b.Latest.Reached != 5 {
 		t.Errorf("latest: timeline %d reaching %d; want timeline 2 stopping at segment 5", b.LatestTLI, b.Latest.Reached)
 	}
+	if len(catalogtest.Findings(c, SeverityWarning, "latest-timeline-foreign")) != 1 {
+		t.Errorf("findings = %s, want latest-timeline-foreign", catalogtest.Checks(c))
+	}
 	if !strings.Contains(b.PinReason, "000000020000000000000005") || !strings.Contains(b.PinReason, catalogtest.SysA) || !strings.Contains(b.PinReason, "8 more segments") {
 		t.Errorf("pin reason %q should name A's WAL and the segments saved", b.PinReason)
 	}
@@ -508,6 +511,9 @@ func TestHistoryWithoutWALIsFollowedAndTheAbandonedSegmentsCounted(t *testing.T)
 	b := c.Backup("20260205T020001")
 	if b.PinTLI || b.TargetTLI != 2 || b.Replay.Reached != 6 {
 		t.Errorf("pin %v, timeline %d, reaches %d; want timeline 2 as PostgreSQL, stopping after segment 5", b.PinTLI, b.TargetTLI, b.Replay.Reached)
+	}
+	if len(catalogtest.Findings(c, SeverityWarning, "history-without-wal")) != 1 {
+		t.Errorf("findings = %s, want history-without-wal", catalogtest.Checks(c))
 	}
 	if b.Abandoned != 4 || b.AbandonedTLI != 1 {
 		t.Errorf("abandoned %d segments of timeline %d, want 4 of timeline 1 (6 to 9)", b.Abandoned, b.AbandonedTLI)
