@@ -72,6 +72,8 @@ type Result struct {
 	// TwoStep is set when the cutover must be a second change, merged once the restored
 	// cluster is ready (the GitOps layout can't order them in one).
 	TwoStep bool `json:"twoStep"`
+	// Rollback is what reverting the change does to the restored cluster (restore changes).
+	Rollback *Rollback `json:"rollback,omitempty"`
 }
 
 const (
@@ -197,6 +199,11 @@ func (g *gen) restore(edited []string) error {
 	if order.flux != nil {
 		return g.fluxSplit(order)
 	}
+	how := byUnknown
+	if order.argo {
+		how = keptByArgo
+	}
+	g.rollback(how, "")
 	return g.wire()
 }
 

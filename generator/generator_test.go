@@ -264,3 +264,44 @@ func TestRestoredClusterNeverSkipsTheEmptyArchiveCheck(t *testing.T) {
 		t.Errorf("a cluster without the annotation: warning %q, %v", SkipEmptyWALArchiveCheckWarning(src), err)
 	}
 }
+
+// TestRollbackTextMatchesWhatIsWritten: the pull request's rollback sentence is derived from
+// the change itself: it says the restored cluster survives a revert exactly when the Cluster
+// carries Argo CD's Prune=false,Delete=false or a Flux Kustomization with prune: false applies it.
+func TestRollbackTextMatchesWhatIsWritten(t *testing.T) {
+	for _, f := range fixtures {
+		t.Run(f.testName(), func(t *testing.T) {
+			_, res := render(t, f, "")
+			if res.Rollback == nil {
+				t.Fatal("no rollback for a restore change")
+			}
+			argoKept, fluxKept := false, false
+			for _, file := range res.Files {
+				c := string(file.Content)
+				if strings.Contains(c, "kind: Cluster") && strings.Contains(c, "name: "+res.restoredName(f)) && strings.Contains(c, "argocd.argoproj.io/sync-options: Prune=false,Delete=false") {
+					argoKept = true
+				}
+				if strings.Contains(c, "kind: Kustomization") && strings.Contains(c, "kustomize.toolkit.fluxcd.io") && strings.Contains(c, "prune: false") && strings.Contains(c, "healthCheckExprs") {
+					fluxKept = true
+				}
+			}
+			r := res.Rollback
+			if r.Kept != (argoKept || fluxKept) {
+				t.Errorf("rollback kept = %v, but written: Argo CD sync options %v, Flux prune: false %v\n%s", r.Kept, argoKept, fluxKept, r.Revert)
+			}
+			if argoKept && !strings.Contains(r.Revert, "Prune=false,Delete=false") || fluxKept && !strings.Contains(r.Revert, "prune: false") {
+				t.Errorf("rollback does not name what keeps the cluster: %s", r.Revert)
+			}
+			if r.Kept && !strings.Contains(r.Revert, "keeps running, and archiving") || !strings.Contains(r.Remove, "kubectl delete cluster") && r.Kept {
+				t.Errorf("a kept cluster's rollback must say it keeps archiving and how to remove it: %s / %s", r.Revert, r.Remove)
+			}
+		})
+	}
+}
+
+func (r *Result) restoredName(f fixture) string {
+	if f.strategy == plan.InPlace {
+		return f.name
+	}
+	return f.name + "-restored"
+}

@@ -137,6 +137,11 @@ func (g *gen) fluxSplit(o order) error {
 	if deadlock || len(o.flux.dependers) == 0 && g.in.Phase == PhaseAll && len(g.res.Edits) > 0 {
 		// Restore first: the overlay goes where the source cluster is, the cutover waits.
 		g.dropCutover(fmt.Sprintf("Flux Kustomization %s applies both the cluster and the application, and a Kustomization of its own for the restore would be applied by the one that must wait for it", c.Name))
+		how := fluxKeeps
+		if fluxPrune(str(c.Doc.Root(), "spec", "prune")) {
+			how = fluxPrunes
+		}
+		g.rollback(how, c.Namespace+"/"+c.Name)
 		return g.wire()
 	}
 	root := c.Doc.Root()
@@ -192,6 +197,7 @@ func (g *gen) fluxSplit(o order) error {
 		g.put(d.File, out)
 		g.note(d.File, fmt.Sprintf("Flux Kustomization %s waits for %s", d.Name, ksName))
 	}
+	g.rollback(keptByFlux, c.Namespace+"/"+ksName)
 	g.res.Notes = append(g.res.Notes, fmt.Sprintf("Flux applies the restored cluster through its own Kustomization %s/%s (health check on the Cluster's Ready condition; healthCheckExprs need Flux v2.5 or later)", c.Namespace, ksName))
 	return nil
 }
