@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -361,4 +362,58 @@ func (r *Repo) ArchiveUsers(destinationPath string) []ArchiveUser {
 		}
 	}
 	return out
+}
+
+// RestoresOf lists the Clusters of the repo, other than the source itself, that were
+// bootstrapped by recovery from the source's archive: their bootstrap.recovery.source names an
+// externalClusters entry that reads the source's ObjectStore (plugin) or destinationPath
+// (in-tree) under the source's server name. A restore already made and merged is one of them.
+// serverNames are more names the archive may have been read under (the --server-name of an
+// earlier run), besides the manifest's.
+func (r *Repo) RestoresOf(src *Source, serverNames ...string) []Object {
+	names := append([]string{src.ServerName}, serverNames...)
+	var out []Object
+	for _, o := range r.Objects {
+		if o.Kind != "Cluster" || !strings.HasPrefix(o.APIVersion, cnpgGroup+"/") || o.Namespace != src.Cluster.Namespace ||
+			o.File == src.Cluster.File && o.Line == src.Cluster.Line {
+			continue
+		}
+		spec, _ := o.Body["spec"].(map[string]any)
+		from, _ := nested(spec, "bootstrap", "recovery", "source").(string)
+		ext, _ := spec["externalClusters"].([]any)
+		for _, e := range ext {
+			em, _ := e.(map[string]any)
+			if name, _ := em["name"].(string); from == "" || name != from {
+				continue
+			}
+			if readsArchive(em, o.Name, src, names) {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+// readsArchive says whether an externalClusters entry of cluster reads the source's archive.
+// An omitted serverName is, for the plugin, the recovering cluster's own name; for the in-tree
+// store, the entry's name.
+func readsArchive(entry map[string]any, cluster string, src *Source, serverNames []string) bool {
+	if p, ok := entry["plugin"].(map[string]any); ok && src.Plugin && p["name"] == barmanPluginKey {
+		params, _ := p["parameters"].(map[string]any)
+		store, _ := params["barmanObjectName"].(string)
+		server, _ := params["serverName"].(string)
+		if server == "" {
+			server = cluster
+		}
+		return src.ObjectStore != nil && store == src.ObjectStore.Name && slices.Contains(serverNames, server)
+	}
+	if bos, ok := entry["barmanObjectStore"].(map[string]any); ok {
+		dest, _ := bos["destinationPath"].(string)
+		server, _ := bos["serverName"].(string)
+		if server == "" {
+			server, _ = entry["name"].(string)
+		}
+		return strings.TrimSuffix(dest, "/") == strings.TrimSuffix(src.Catalog, "/") && slices.Contains(serverNames, server)
+	}
+	return false
 }

@@ -117,3 +117,30 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 		}
 	}
 }
+
+// TestRestoresOfFindsClustersRecoveredFromTheSourcesArchive: in-tree form, the entry's name
+// standing for the server name; a recovery from another archive is not one.
+func TestRestoresOfFindsClustersRecoveredFromTheSourcesArchive(t *testing.T) {
+	dir := t.TempDir()
+	legacy := func(name, recoverFrom, dest string) string {
+		return "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: " + name + ", namespace: db}\nspec:\n  backup:\n    barmanObjectStore: {destinationPath: s3://b/pg, serverName: " + name + "}\n" +
+			"  bootstrap:\n    recovery: {source: " + recoverFrom + "}\n  externalClusters:\n  - name: " + recoverFrom + "\n    barmanObjectStore: {destinationPath: " + dest + "}\n"
+	}
+	writeTree(t, dir, map[string]string{
+		"pg.yaml":       "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: pg, namespace: db}\nspec:\n  backup:\n    barmanObjectStore: {destinationPath: s3://b/pg}\n",
+		"restored.yaml": legacy("pg-restored", "pg", "s3://b/pg/"),
+		"other.yaml":    legacy("reports", "pg", "s3://elsewhere"),
+	})
+	r, err := Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := r.FindSource("db", "pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.RestoresOf(src)
+	if len(got) != 1 || got[0].Name != "pg-restored" {
+		t.Errorf("RestoresOf(db/pg) = %v, want db/pg-restored only", got)
+	}
+}

@@ -98,6 +98,10 @@ type Input struct {
 	// (the source's own, every other Cluster of the repo writing there), each with who takes
 	// it.
 	TakenServerNames []TakenServerName
+	// ExistingRestores are Clusters of the repo already restored from the source's archive
+	// ("auth/pg-restored (apps/auth/pg-restored/cluster.yaml:3)"): without an explicit NewName
+	// the plan refuses to make another.
+	ExistingRestores []string
 	// Now is the current time (targets in the future are refused).
 	Now time.Time
 }
@@ -371,6 +375,9 @@ func (s *selector) checkNames() {
 		p.check(CheckNewArchive, true, "the restored cluster archives to the new, empty server name %q", r.ServerName)
 	}
 	switch {
+	case len(in.ExistingRestores) > 0 && in.NewName == "" && in.Strategy == SideBySide:
+		p.check(CheckName, false, "the repo already holds a restore of %s/%s: %s; if it is merged and waits for its cutover, run generate --phase cutover --new-name with its name; to make another restore on purpose, pass --new-name",
+			in.Source.Namespace, in.Source.Name, strings.Join(in.ExistingRestores, ", "))
 	case !dns1035.MatchString(r.Name):
 		p.check(CheckName, false, "%q is not a valid cluster name: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit", r.Name)
 	case len(r.Name) > maxClusterName:
@@ -383,6 +390,9 @@ func (s *selector) checkNames() {
 		p.check(CheckName, false, "in-place keeps the source's name %q, not %q", in.Source.Name, r.Name)
 	default:
 		p.check(CheckName, true, "%s/%s is a valid cluster name", r.Namespace, r.Name)
+	}
+	if len(in.ExistingRestores) > 0 && (in.NewName != "" || in.Strategy != SideBySide) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the repo already holds a restore of %s/%s: %s; this makes another one", in.Source.Namespace, in.Source.Name, strings.Join(in.ExistingRestores, ", ")))
 	}
 	if in.Taken == nil {
 		p.check(CheckCollisions, true, "no repository was read: names of existing objects were not checked")

@@ -98,6 +98,19 @@ func TestGenerateEndToEnd(t *testing.T) {
 			t.Errorf("a second restore with the same name: exit %d %s", code, errOut)
 		}
 	})
+	t.Run("rerun_finds_the_merged_restore", func(t *testing.T) {
+		// The default name would be -restored-2, a second restore with no cutover: refused,
+		// naming the restore already in the repo.
+		out, errOut, code := execute(t, args...)
+		if code != exitSafety || !strings.Contains(out, "the repo already holds a restore of auth/authentik-postgresql: auth/authentik-postgresql-restored (k8s/infrastructure/auth/authentik-postgresql/authentik-postgresql-restored/cluster.yaml:") {
+			t.Errorf("re-run after the merge: exit %d\n%s%s", code, out, errOut)
+		}
+		// An explicit --new-name makes another, with a warning.
+		out, errOut, code = execute(t, append(args, "--new-name", "authentik-postgresql-again", "--dry-run")...)
+		if code != exitOK || !strings.Contains(errOut+out, "the repo already holds a restore of auth/authentik-postgresql") {
+			t.Errorf("--new-name after the merge: exit %d\n%s%s", code, out, errOut)
+		}
+	})
 	t.Run("cutover_is_done", func(t *testing.T) {
 		out, errOut, code := execute(t, "generate", "--repo", repo, "--cluster", "auth/authentik-postgresql", "--phase", "cutover")
 		if code != exitOK || !strings.Contains(out, "Nothing to change") {

@@ -218,6 +218,8 @@ type repoFacts struct {
 	// serverNames are the server names live clusters of the repo archive to there.
 	destination string
 	serverNames []plan.TakenServerName
+	// restores are the Clusters already restored from the source's archive.
+	restores []string
 }
 
 // discover fills the catalog flags the user left empty from the cluster's manifests in the
@@ -251,6 +253,9 @@ func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) (*repo
 	// The source archives to its manifests' server name, whatever --server-name read.
 	f.serverNames = append(f.serverNames, plan.TakenServerName{ServerName: src.ServerName,
 		By: fmt.Sprintf("the source cluster %s/%s (%s:%d)", src.Cluster.Namespace, src.Cluster.Name, src.Cluster.File, src.Cluster.Line)})
+	for _, o := range repo.RestoresOf(src, o.ServerName) {
+		f.restores = append(f.restores, fmt.Sprintf("%s/%s (%s:%d)", o.Namespace, o.Name, o.File, o.Line))
+	}
 	for _, u := range repo.ArchiveUsers(src.Catalog) {
 		f.serverNames = append(f.serverNames, plan.TakenServerName{ServerName: u.ServerName,
 			By: fmt.Sprintf("Cluster %s/%s (%s:%d)", u.Cluster.Namespace, u.Cluster.Name, u.Cluster.File, u.Cluster.Line)})
@@ -278,7 +283,7 @@ func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Ta
 		Now:              time.Now(),
 	}
 	if facts != nil {
-		in.Taken, in.ArchiveDestination, in.TakenServerNames = facts.taken, facts.destination, facts.serverNames
+		in.Taken, in.ArchiveDestination, in.TakenServerNames, in.ExistingRestores = facts.taken, facts.destination, facts.serverNames, facts.restores
 	}
 	p, err := plan.Make(in)
 	return p, c, err
