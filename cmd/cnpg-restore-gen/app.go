@@ -13,6 +13,8 @@ import (
 	"github.com/agnivade/levenshtein"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
 )
 
 // Exit codes (DESIGN.md): the only place they are decided.
@@ -32,6 +34,9 @@ type streams struct {
 	ErrTTY bool
 	// Getenv reads the environment (NO_COLOR and friends).
 	Getenv func(string) string
+	// Secrets are the credentials this run has seen; Out and ErrOut are scrubbed of them (run
+	// sets it up).
+	Secrets *redact.Set
 	// Prog is how the user called the tool: "kubectl cnpg-restore-gen" as a kubectl plugin,
 	// else empty (cnpg-restore-gen).
 	Prog string
@@ -82,6 +87,7 @@ func exitCode(err error) int {
 
 // run executes the CLI and returns the exit code; it prints each error once.
 func run(ctx context.Context, args []string, s *streams) int {
+	s = withSecrets(s, args)
 	root := newRootCmd(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -97,6 +103,25 @@ func run(ctx context.Context, args []string, s *streams) int {
 		}
 	}
 	return exitCode(err)
+}
+
+// credentialEnv are the variables whose values never appear in anything the tool writes.
+var credentialEnv = []string{"GITHUB_TOKEN", "GH_TOKEN", "GITEA_TOKEN", "FORGEJO_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+
+// withSecrets returns streams whose output is scrubbed of the credentials in the command line
+// (user information in URLs) and in the environment; the commands add those they meet later
+// (a checkout's remote, an endpoint from the repo's manifests, a token read from a file).
+func withSecrets(s *streams, args []string) *streams {
+	out := *s
+	out.Secrets = &redact.Set{}
+	out.Secrets.AddURLs(strings.Join(args, " "))
+	if s.Getenv != nil {
+		for _, n := range credentialEnv {
+			out.Secrets.Add(s.Getenv(n))
+		}
+	}
+	out.Out, out.ErrOut = out.Secrets.Writer(s.Out), out.Secrets.Writer(s.ErrOut)
+	return &out
 }
 
 func version() string {

@@ -97,8 +97,8 @@ func (c *repoConfig) applyPR(o *prOptions, fs *pflag.FlagSet, remoteKnown bool) 
 		if c.Forge != "" && !fs.Changed("forge") {
 			o.Forge = c.Forge
 		}
-		if c.ForgeURL != "" && !fs.Changed("forge-url") {
-			o.ForgeURL = c.ForgeURL
+		if c.ForgeURL != "" && o.ForgeURL == "" {
+			o.ForgeURL, o.forgeURLFromRepo = c.ForgeURL, true
 		}
 	}
 	if len(c.Labels) > 0 && !fs.Changed("label") {

@@ -264,6 +264,7 @@ func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) (*repo
 }
 
 func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, facts *repoFacts, walFrom func([]*catalog.Backup) string) (*plan.Plan, *catalog.Catalog, error) {
+	s.Secrets.AddURLs(opts.S3.EndpointURL + " " + opts.Catalog) // discovered from the repo, perhaps
 	c, store, err := opts.openFrom(ctx, s, walFrom)
 	if err != nil {
 		return nil, nil, err

@@ -40,8 +40,12 @@ type prOptions struct {
 	AppID             int64
 	AppKeyFile        string
 	AppInstallationID int64
+	// AllowPlainHTTP lets the token travel over http:// to a host that is not loopback.
+	AllowPlainHTTP bool
 	// branchTemplate is .cnpg-restore-gen.yaml's branch, expanded once the backup is known.
 	branchTemplate string
+	// forgeURLFromRepo is set when ForgeURL comes from the repository's configuration file.
+	forgeURLFromRepo bool
 }
 
 func newPRCmd(s *streams, runF func(context.Context, *prOptions) error) *cobra.Command {
@@ -107,6 +111,7 @@ remote and no file.`,
 	fs.Int64Var(&opts.AppID, "github-app-id", 0, "act as this GitHub App instead of a token (default $GITHUB_APP_ID)")
 	fs.StringVar(&opts.AppKeyFile, "github-app-key-file", "", "the GitHub App's private key, PEM (default $GITHUB_APP_PRIVATE_KEY_FILE)")
 	fs.Int64Var(&opts.AppInstallationID, "github-app-installation-id", 0, "the App's installation (default $GITHUB_APP_INSTALLATION_ID, else found from the repository)")
+	fs.BoolVar(&opts.AllowPlainHTTP, "allow-plain-http", false, "let the forge token travel over plain http:// to a host that is not loopback (a private network)")
 	fs.StringVar(&opts.Author, "author", "", `commit author "Name <email>" (default: your git config, else cnpg-restore-gen)`)
 	return cmd
 }
@@ -156,6 +161,9 @@ type prReport struct {
 }
 
 func runPR(ctx context.Context, s *streams, opts *prOptions) error {
+	if opts.ForgeURL == "" {
+		opts.ForgeURL = s.Getenv("CNPG_RESTORE_GEN_FORGE_URL") // the user's own environment
+	}
 	var cfg *repoConfig
 	if !gitops.IsURL(opts.Repo) {
 		// A checkout: its configuration can also say which base and forge to use.
@@ -170,13 +178,26 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if err != nil {
 		return err
 	}
+	s.Secrets.AddURLs(remoteURL)
 	forgeName, repoRef, err := opts.forge(remoteURL)
 	if err != nil {
+		return err
+	}
+	// The token (or a GitHub App's key) goes to the remote's host, or to a forge URL the user
+	// gave; never to one the repository chose, nor in the clear across a network.
+	dest := forge.Destination{Remote: repoRef, APIRoot: opts.ForgeURL, APIRootFromRepo: opts.forgeURLFromRepo, AllowPlainHTTP: true}
+	if err := dest.Check(); err != nil {
 		return err
 	}
 	token, err := opts.token(ctx, s, forgeName, repoRef)
 	if err != nil {
 		return err
+	}
+	s.Secrets.Add(token)
+	if dest.AllowPlainHTTP = opts.AllowPlainHTTP; token != "" && !opts.NoPush && !opts.DryRun {
+		if err := dest.Check(); err != nil {
+			return err
+		}
 	}
 	local := opts.NoPush || (opts.DryRun && !gitops.IsURL(opts.Repo))
 	ws, err := gitops.Open(ctx, gitops.OpenOptions{Repo: opts.Repo, RemoteName: opts.Remote, Base: opts.Base, Local: local, Auth: gitops.TokenAuth(token)})
@@ -214,6 +235,8 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if err != nil {
 		return err
 	}
+	// What goes to the forge and into git is scrubbed like what goes to the terminal.
+	pr.Title, pr.Body = s.Secrets.String(pr.Title), s.Secrets.String(pr.Body)
 	report := prReport{generateReport: ch.report, Forge: forgeName, Title: pr.Title, Body: pr.Body, Branch: branch}
 	if len(ch.res.Files) == 0 {
 		return fmt.Errorf("nothing to propose: %s on %s already has everything this change would make (phase %s)", opts.Repo, ws.Base, report.Phase)
@@ -225,7 +248,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if err != nil {
 		return err
 	}
-	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.changes(), Message: commitMessage(pr, ch), Author: author, Push: true})
+	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.changes(), Message: s.Secrets.String(commitMessage(pr, ch)), Author: author, Push: true})
 	if err != nil {
 		return redactErr(err, token)
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
+
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 )
 
@@ -130,7 +132,7 @@ func NewS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, err
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	endpoint := opts.EndpointURL
+	endpoint := redact.URL(opts.EndpointURL)
 	if endpoint == "" {
 		endpoint = "AWS S3 (" + cfg.Region + ")"
 	}
