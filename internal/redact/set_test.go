@@ -11,8 +11,8 @@ func TestSetScrubsUserOnlyTokensAndPasswords(t *testing.T) {
 	s.Add("tok")
 	for in, want := range map[string]string{
 		"fatal: https://ghp_userOnlyToken123@git.example.com/acme/gitops.git not found": "fatal: https://[REDACTED]@git.example.com/acme/gitops.git not found",
-		"Get https://minio:s3cr%2Fet99@minio.example.com:9000/": "Get https://minio:[REDACTED]@minio.example.com:9000/",
-		"decoded s3cr/et99 too": "decoded [REDACTED] too",
+		"Get https://minio:s3cr%2Fet99@minio.example.com:9000/":                         "Get https://minio:[REDACTED]@minio.example.com:9000/",
+		"decoded s3cr/et99 too":     "decoded [REDACTED] too",
 		"tok is too short to scrub": "tok is too short to scrub",
 	} {
 		if got := s.String(in); got != want {
