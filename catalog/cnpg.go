@@ -50,7 +50,7 @@ func (c *Catalog) CNPGChoice(t CNPGTarget) *Backup {
 		}
 		switch {
 		case t.Time != nil && b.Info.EndTime.After(*t.Time):
-		case t.Time == nil && t.LSN != nil && !(b.Info.EndLSN < *t.LSN):
+		case t.Time == nil && t.LSN != nil && b.Info.EndLSN >= *t.LSN:
 		default:
 			return b
 		}

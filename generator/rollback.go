@@ -52,11 +52,11 @@ func (g *gen) rollback(how, ks string) {
 	case fluxPrunes:
 		r.Revert = back + fmt.Sprintf(". Flux deletes the restored Cluster %s, which its Kustomization `%s` applies with `prune: true`, and CloudNativePG deletes its volumes: the restored data is gone.", cluster, ks)
 		remove = fmt.Sprintf("reverting this pull request removes it; its WAL and backups under server name `%s` stay in the bucket until you delete them.", p.Restored.ServerName)
-	default:
-		r.Revert = back + fmt.Sprintf(". No Argo CD Application or Flux Kustomization in the repo applies the restored Cluster %s: whether a revert deletes it (and CloudNativePG its volumes) depends on how you apply the repo.", cluster)
 	case fluxKeeps:
 		r.Kept = true
 		r.Revert = back + fmt.Sprintf(". The Flux Kustomization `%s` that applies the restored Cluster %s does not prune, so the cluster keeps running, and archiving, after the revert.", ks, cluster)
+	default:
+		r.Revert = back + fmt.Sprintf(". No Argo CD Application or Flux Kustomization in the repo applies the restored Cluster %s: whether a revert deletes it (and CloudNativePG its volumes) depends on how you apply the repo.", cluster)
 	}
 	r.Remove = remove
 	g.res.Rollback = &r
