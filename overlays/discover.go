@@ -417,3 +417,39 @@ func readsArchive(entry map[string]any, cluster string, src *Source, serverNames
 	}
 	return false
 }
+
+// ControllerBranches are the branches the repo's GitOps controllers follow — a Flux
+// GitRepository's spec.ref.branch, an Argo CD Application's or ApplicationSet template's
+// targetRevision — each with where it is said: branches the tool must never write to.
+func (r *Repo) ControllerBranches() map[string]string {
+	out := map[string]string{}
+	add := func(branch string, o Object, what string) {
+		if branch == "" || branch == "HEAD" {
+			return
+		}
+		if _, ok := out[branch]; !ok {
+			out[branch] = fmt.Sprintf("the branch %s follows (%s %s/%s, %s:%d)", what, o.Kind, o.Namespace, o.Name, o.File, o.Line)
+		}
+	}
+	for _, o := range r.Objects {
+		switch {
+		case o.Kind == "GitRepository" && strings.HasPrefix(o.APIVersion, "source.toolkit.fluxcd.io/"):
+			b, _ := nested(o.Body, "spec", "ref", "branch").(string)
+			add(b, o, "Flux")
+		case (o.Kind == "Application" || o.Kind == "ApplicationSet") && strings.HasPrefix(o.APIVersion, "argoproj.io/"):
+			spec, _ := o.Body["spec"].(map[string]any)
+			if o.Kind == "ApplicationSet" {
+				spec, _ = nested(spec, "template", "spec").(map[string]any)
+			}
+			sources, _ := spec["sources"].([]any)
+			if src, ok := spec["source"]; ok {
+				sources = append(sources, src)
+			}
+			for _, s := range sources {
+				b, _ := nested(map[string]any{"s": s}, "s", "targetRevision").(string)
+				add(b, o, "Argo CD")
+			}
+		}
+	}
+	return out
+}

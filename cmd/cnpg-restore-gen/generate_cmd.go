@@ -128,6 +128,7 @@ type generateReport struct {
 type change struct {
 	report  generateReport
 	res     *generator.Result
+	repo    *overlays.Repo
 	src     *overlays.Source
 	catalog scanned // the zero value for the cutover phase and cleanup
 }
@@ -146,7 +147,7 @@ func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir st
 	if opts.NewName != "" && !dnsLabel(opts.NewName) {
 		return nil, usagef("--new-name %q is not a valid cluster name (lowercase letters, digits and '-')", opts.NewName)
 	}
-	ch := &change{src: src, report: generateReport{Phase: opts.Phase}}
+	ch := &change{repo: repo, src: src, report: generateReport{Phase: opts.Phase}}
 	report := &ch.report
 	var res *generator.Result
 	switch {

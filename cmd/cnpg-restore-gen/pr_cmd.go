@@ -248,7 +248,8 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if err != nil {
 		return err
 	}
-	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.changes(), Message: s.Secrets.String(commitMessage(pr, ch)), Author: author, Push: true})
+	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.changes(), Message: s.Secrets.String(commitMessage(pr, ch)), Author: author, Push: true,
+		Protected: ch.repo.ControllerBranches()})
 	if err != nil {
 		return redactErr(err, token)
 	}

@@ -327,3 +327,31 @@ func TestPRRedactsTheTokenFromErrors(t *testing.T) {
 		t.Errorf("the token is in the output:\n%s%s", out, errOut)
 	}
 }
+
+// TestPRNeverRewritesBranchesItDidNotMake: in a checkout (--no-push), --branch naming the
+// branch Argo CD follows, or a branch holding a person's unpushed work, is refused and the
+// branch is left as it was.
+func TestPRNeverRewritesBranchesItDidNotMake(t *testing.T) {
+	repo := fixtureRepo(t, "argocd-helm")
+	gitIn(t, repo, "branch", "develop")
+	gitIn(t, repo, "checkout", "-q", "-b", "wip")
+	if err := os.WriteFile(filepath.Join(repo, "notes.txt"), []byte("unpushed work\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, repo, "add", ".")
+	gitIn(t, repo, "commit", "-qm", "unpushed work")
+	gitIn(t, repo, "checkout", "-q", "main")
+	before := gitIn(t, repo, "for-each-ref")
+	for branch, want := range map[string]string{
+		"main": "branch main is the branch Argo CD follows (Application argocd/auth, k8s/argocd/auth.yaml:",
+		"wip":  "branch wip already exists",
+	} {
+		out, errOut, code := execute(t, append(prArgs(t, repo, "2026-11-24 17:52:45+00"), "--no-push", "--base", "develop", "--branch", branch)...)
+		if code != exitError || !strings.Contains(errOut, want) {
+			t.Errorf("--branch %s: exit %d\n%s%s", branch, code, out, errOut)
+		}
+	}
+	if after := gitIn(t, repo, "for-each-ref"); after != before {
+		t.Errorf("branches moved:\n%s\nwant\n%s", after, before)
+	}
+}

@@ -242,6 +242,22 @@ type PublishOptions struct {
 	// Push sends the branch to the remote; without it the commit stays in the workspace
 	// (--dry-run reads the result and pushes nothing).
 	Push bool
+	// Protected are branches never written whatever they hold, each with why: the branch the
+	// GitOps controller follows, say. The base branch always is.
+	Protected map[string]string
+}
+
+// Trailer marks every commit Publish makes; an existing branch is replaced only when its tip
+// carries it (or the line older versions wrote), so a branch a person made is never rewritten.
+const Trailer = "Generated-By: cnpg-restore-gen"
+
+const legacyMark = "\nMade by cnpg-restore-gen;"
+
+// madeByTool says whether a commit is one Publish made: a single commit on top of its base,
+// with the trailer.
+func madeByTool(c *object.Commit) bool {
+	msg := "\n" + c.Message
+	return len(c.ParentHashes) == 1 && (strings.Contains(msg, "\n"+Trailer+"\n") || strings.HasSuffix(msg, "\n"+Trailer) || strings.Contains(msg, legacyMark))
 }
 
 // Publish makes the branch from the base tip with one commit holding the changes, and
@@ -254,6 +270,15 @@ func (w *Workspace) Publish(ctx context.Context, o PublishOptions) (*Commit, err
 	}
 	ref := plumbing.NewBranchReferenceName(o.Branch)
 	res := &Commit{Branch: o.Branch, Base: w.Base, Remote: redact.URL(w.Remote)}
+	if o.Branch == w.Base {
+		return nil, fmt.Errorf("branch %s is the base branch: the restore goes on a branch of its own, never onto the one it merges into; pass another --branch", o.Branch)
+	}
+	if why, ok := o.Protected[o.Branch]; ok {
+		return nil, fmt.Errorf("branch %s is %s: the tool writes only to branches it made; pass another --branch", o.Branch, why)
+	}
+	if !strings.Contains(o.Message, Trailer) {
+		o.Message = strings.TrimRight(o.Message, "\n") + "\n\n" + Trailer + "\n"
+	}
 	wt, err := w.repo.Worktree()
 	if err != nil {
 		return nil, err
@@ -299,6 +324,9 @@ func (w *Workspace) Publish(ctx context.Context, o PublishOptions) (*Commit, err
 		old, err := w.fetch(ctx, ref, existing)
 		if err != nil {
 			return nil, err
+		}
+		if !madeByTool(old) {
+			return nil, fmt.Errorf("branch %s already exists on %s and was not made by cnpg-restore-gen (its tip %.12s is not one commit carrying %q): it is never rewritten; pass another --branch, or delete that branch if it is yours to lose", o.Branch, res.Remote, existing, Trailer)
 		}
 		if old.TreeHash == commit.TreeHash {
 			// The same tree (even on an older base tip): nothing a reviewer would see changes.

@@ -252,3 +252,61 @@ func TestLocalPublishLeavesTheBranchInTheCheckoutOnly(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestPublishNeverRewritesABranchItDidNotMake: the base branch, a protected branch (the one the
+// GitOps controller follows) and a branch a person made are refused, on a real git server and
+// in a checkout (--no-push); a branch the tool made is rebuilt as before.
+func TestPublishNeverRewritesABranchItDidNotMake(t *testing.T) {
+	srv, url, src := upstream(t, "main")
+	gittest.Git(t, src, "branch", "develop")
+	gittest.Git(t, src, "checkout", "-q", "-b", "feature")
+	if err := os.WriteFile(filepath.Join(src, "wip.txt"), []byte("a person's work\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, src, "add", ".")
+	gittest.Git(t, src, "commit", "-qm", "work in progress")
+	gittest.Git(t, src, "checkout", "-q", "main")
+	gittest.Git(t, src, "push", "-q", filepath.Join(srv.Root, "homelab.git"), "develop", "feature")
+	feature := strings.TrimSpace(gittest.Git(t, src, "rev-parse", "feature"))
+	ctx := context.Background()
+	attempt := func(o OpenOptions, branch string, protected map[string]string) error {
+		t.Helper()
+		w, err := Open(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		_, err = w.Publish(ctx, PublishOptions{Branch: branch, Message: "Restore db", Author: object.Signature{Name: "t", Email: "t@e"},
+			Changes: []overlays.Change{{Path: "app.yaml", Content: []byte("host: db-restored-rw\n")}}, Push: true, Protected: protected})
+		return err
+	}
+	remote := OpenOptions{Repo: url, Base: "develop", Auth: TokenAuth(token)}
+	local := OpenOptions{Repo: src, Base: "develop", Local: true}
+	for _, o := range []OpenOptions{remote, local} {
+		where := "remote"
+		if o.Local {
+			where = "checkout"
+		}
+		if err := attempt(o, "develop", nil); err == nil || !strings.Contains(err.Error(), "branch develop is the base branch") {
+			t.Errorf("%s: --branch equal to --base: %v", where, err)
+		}
+		if err := attempt(o, "main", map[string]string{"main": "the branch Flux follows (GitRepository flux-system/flux-system, clusters/home/flux-system/gotk-sync.yaml:3)"}); err == nil || !strings.Contains(err.Error(), "branch main is the branch Flux follows") {
+			t.Errorf("%s: --branch main --base develop: %v", where, err)
+		}
+		if err := attempt(o, "feature", nil); err == nil || !strings.Contains(err.Error(), "branch feature already exists") || !strings.Contains(err.Error(), "not made by cnpg-restore-gen") {
+			t.Errorf("%s: a person's branch: %v", where, err)
+		}
+		if err := attempt(o, "restore/auth/db-x", nil); err != nil {
+			t.Fatalf("%s: a new branch: %v", where, err)
+		}
+		if err := attempt(o, "restore/auth/db-x", nil); err != nil {
+			t.Errorf("%s: the tool's own branch, again: %v", where, err)
+		}
+	}
+	if got := strings.TrimSpace(gittest.Git(t, src, "rev-parse", "feature")); got != feature {
+		t.Errorf("the person's branch moved in the checkout: %s, want %s", got, feature)
+	}
+	if refs := lsRemote(t, url); !strings.Contains(refs, feature+"\trefs/heads/feature") {
+		t.Errorf("the person's branch moved on the server:\n%s", refs)
+	}
+}
