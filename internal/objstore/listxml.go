@@ -59,10 +59,13 @@ func (m *fastListDeserializer) HandleDeserialize(ctx context.Context, in middlew
 	if err != nil || !ok || resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		return m.orig.HandleDeserialize(ctx, in, replay{out, md, err})
 	}
-	body, rerr := io.ReadAll(resp.Body)
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxListBody+1))
 	_ = resp.Body.Close()
 	if rerr != nil {
 		return out, md, fmt.Errorf("reading a ListObjectsV2 response: %w", rerr)
+	}
+	if len(body) > maxListBody {
+		return out, md, fmt.Errorf("a ListObjectsV2 page is larger than %d MiB, which no S3 listing is (a page of 1,000 keys is under 1 MiB): the endpoint is not a working S3 server", maxListBody>>20)
 	}
 	if result, ok := parseListV2(body); ok {
 		out.Result = result
@@ -71,6 +74,9 @@ func (m *fastListDeserializer) HandleDeserialize(ctx context.Context, in middlew
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return m.orig.HandleDeserialize(ctx, in, replay{out, md, err})
 }
+
+// maxListBody caps what is read of one listing page.
+const maxListBody = 16 << 20
 
 // parseListV2 decodes a ListBucketResult. ok is false when the document holds anything the
 // scanner does not decode — any element other than the ones setListField knows, CDATA,

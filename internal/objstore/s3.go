@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -179,34 +180,88 @@ func (s *S3) Location() string {
 	return "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")
 }
 
-// List implements catalog.Store.
+// maxEmptyPages bounds the empty pages a listing may return in a row.
+const maxEmptyPages = 10
+
+// List implements catalog.Store. A listing is all or nothing: a page that says it is truncated
+// but gives no continuation token, a token the server already gave, or a page whose keys do not
+// advance past the previous page's is an error naming the bucket and prefix — the SDK's
+// paginator would stop there silently, and a plan made from part of a catalog (a hidden
+// .history file, hidden backups) can be wrong while every check says OK. Keys are asked for
+// URL-encoded, so a key holding characters XML cannot carry does not make the page unreadable.
 func (s *S3) List(ctx context.Context, prefix string, delimited bool, fn func(catalog.Page) error) error {
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix)}
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix), EncodingType: types.EncodingTypeUrl}
 	if delimited {
 		in.Delimiter = aws.String("/")
 	}
 	if s.pageSize > 0 {
 		in.MaxKeys = aws.Int32(int32(min(s.pageSize, 1000)))
 	}
-	p := s3.NewListObjectsV2Paginator(s.client, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx, fastListV2)
+	where := func() string { return fmt.Sprintf("s3://%s/%s%s on %s", s.bucket, s.prefix, prefix, s.endpoint) }
+	tokens := map[string]bool{}
+	last, empty := "", 0
+	for page := 1; ; page++ {
+		out, err := s.client.ListObjectsV2(ctx, in, fastListV2)
 		if err != nil {
 			return s.explain(err, prefix)
 		}
-		var page catalog.Page
+		decode := func(v *string) (string, error) {
+			k := aws.ToString(v)
+			if out.EncodingType != types.EncodingTypeUrl {
+				return k, nil
+			}
+			d, err := url.QueryUnescape(k)
+			if err != nil {
+				return "", fmt.Errorf("listing %s: page %d holds key %q, which is not URL-encoded as asked (%w)", where(), page, k, err)
+			}
+			return d, nil
+		}
+		var pg catalog.Page
+		pageMax := ""
 		for _, o := range out.Contents {
-			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
-			page.Objects = append(page.Objects, catalog.Object{Key: key, Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified).UTC()})
+			key, err := decode(o.Key)
+			if err != nil {
+				return err
+			}
+			pageMax = max(pageMax, key)
+			pg.Objects = append(pg.Objects, catalog.Object{Key: strings.TrimPrefix(key, s.prefix), Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified).UTC()})
 		}
 		for _, cp := range out.CommonPrefixes {
-			page.Prefixes = append(page.Prefixes, strings.TrimPrefix(aws.ToString(cp.Prefix), s.prefix))
+			p, err := decode(cp.Prefix)
+			if err != nil {
+				return err
+			}
+			pageMax = max(pageMax, p)
+			pg.Prefixes = append(pg.Prefixes, strings.TrimPrefix(p, s.prefix))
 		}
-		if err := fn(page); err != nil {
+		truncated := aws.ToBool(out.IsTruncated)
+		next := aws.ToString(out.NextContinuationToken)
+		if pageMax == "" {
+			empty++ // S3 may send an empty page now and then; not forever
+		}
+		switch {
+		case empty > maxEmptyPages:
+			return fmt.Errorf("listing %s: %d pages in a row hold no key but say the listing goes on: the server's listing is broken, and a plan is never made from part of a catalog; check the S3 server", where(), empty)
+		case page > 1 && pageMax != "" && pageMax <= last:
+			return fmt.Errorf("listing %s: page %d does not advance past the previous page's last key %q: the server's listing is broken, and a plan is never made from part of a catalog; check the S3 server", where(), page, last)
+		case truncated && next == "":
+			return fmt.Errorf("listing %s: page %d says the listing goes on (IsTruncated) but gives no continuation token: the rest cannot be read, and a plan is never made from part of a catalog; check the S3 server", where(), page)
+		case truncated && tokens[next]:
+			return fmt.Errorf("listing %s: page %d repeats a continuation token the server already gave: the listing would loop, and a plan is never made from part of a catalog; check the S3 server", where(), page)
+		}
+		last = max(last, pageMax)
+		if pageMax != "" {
+			empty = 0
+		}
+		if err := fn(pg); err != nil {
 			return err
 		}
+		if !truncated {
+			return nil
+		}
+		tokens[next] = true
+		in.ContinuationToken = aws.String(next)
 	}
-	return nil
 }
 
 // Get implements catalog.Store with a ranged GET. The SDK retries the request; the body is read
