@@ -92,8 +92,14 @@ func run(ctx context.Context, args []string, s *streams) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		// Interrupted (Ctrl-C, SIGTERM): every writer is all or nothing, so nothing was written.
-		err = errors.New("interrupted: nothing was written")
+		// Interrupted (Ctrl-C, SIGTERM): every writer is all or nothing, so nothing was written
+		// — unless the error says what already was (a pushed branch).
+		var aw afterWrite
+		if errors.As(err, &aw) {
+			err = fmt.Errorf("interrupted: %s; the pull request was not opened or updated (run again to finish)", aw.done)
+		} else {
+			err = errors.New("interrupted: nothing was written")
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(s.ErrOut, "error: %s\n", err)

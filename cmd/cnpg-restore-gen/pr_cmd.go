@@ -200,7 +200,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 		}
 	}
 	local := opts.NoPush || (opts.DryRun && !gitops.IsURL(opts.Repo))
-	ws, err := gitops.Open(ctx, gitops.OpenOptions{Repo: opts.Repo, RemoteName: opts.Remote, Base: opts.Base, Local: local, Auth: gitops.TokenAuth(token)})
+	ws, err := gitops.Open(ctx, gitops.OpenOptions{Repo: opts.Repo, RemoteName: opts.Remote, Base: opts.Base, Local: local, Auth: gitops.TokenAuth(token), Timeout: opts.S3.Timeout})
 	if err != nil {
 		return redactErr(err, token)
 	}
@@ -256,18 +256,20 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	report.Commit = commit
 	report.Written = "branch " + branch
 	if !local && forgeName != forge.None {
+		// From here on the branch is on the remote: every error says so.
+		pushed := fmt.Sprintf("branch %s is pushed to %s (commit %.12s)", branch, commit.Remote, commit.Hash)
 		f, err := opts.client(ctx, s, forgeName, repoRef, token)
 		if err != nil {
-			return redactErr(err, token)
+			return afterWrite{done: pushed, err: redactErr(err, token)}
 		}
 		if commit.Raced {
 			if err := forge.AwaitOpen(ctx, f, branch, ws.Base, 20*time.Second); err != nil {
-				return redactErr(err, token)
+				return afterWrite{done: pushed, err: redactErr(err, token)}
 			}
 		}
 		got, outcome, err := forge.Ensure(ctx, f, forge.PullRequest{Head: branch, Base: ws.Base, Title: pr.Title, Body: pr.Body, Draft: opts.Draft, Labels: opts.Labels, Reviewers: opts.Reviewers})
 		if err != nil {
-			return redactErr(fmt.Errorf("branch %s is pushed, but the pull request is not open: %w", branch, err), token)
+			return afterWrite{done: pushed, err: redactErr(fmt.Errorf("the pull request is not open: %w", err), token)}
 		}
 		report.PullRequest, report.Outcome = got, outcome
 	}
@@ -396,7 +398,7 @@ func (o *prOptions) httpClient(s *streams) *http.Client {
 	if !o.Quiet {
 		log = s.ErrOut
 	}
-	return &http.Client{Transport: &forge.Retry{Log: log}}
+	return &http.Client{Transport: &forge.Retry{Log: log, Timeout: o.S3.Timeout}}
 }
 
 // githubAPI is the REST root: --forge-url, api.github.com, or GitHub Enterprise's /api/v3/.
@@ -505,6 +507,15 @@ func redactErr(err error, token string) error {
 	}
 	return redactedError{msg: redact.Values(err.Error(), token), err: err}
 }
+
+// afterWrite is an error after something was written (a branch pushed): it says what was.
+type afterWrite struct {
+	done string
+	err  error
+}
+
+func (e afterWrite) Error() string { return e.done + ", but " + e.err.Error() }
+func (e afterWrite) Unwrap() error { return e.err }
 
 type redactedError struct {
 	msg string

@@ -30,7 +30,7 @@ func (f *catalogFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.S3.CABundle, "ca-bundle", "", "PEM file with the CA that signed the S3 endpoint's certificate")
 	fs.BoolVar(&f.S3.InsecureSkipTLSVerify, "insecure-skip-tls-verify", false, "do not verify the S3 endpoint's TLS certificate (unsafe)")
 	fs.IntVar(&f.MaxConcurrency, "max-concurrency", 32, "listings and reads in flight at once")
-	fs.DurationVar(&f.S3.Timeout, "timeout", objstore.DefaultTimeout, "longest one S3 request may take; it is retried (up to 6 tries in all) when it doesn't finish")
+	fs.DurationVar(&f.S3.Timeout, "timeout", objstore.DefaultTimeout, "longest one network request may take: an S3 request is retried (up to 6 tries in all) when it does not finish; a git operation or forge request that does not is an error naming the server")
 	fs.IntVar(&f.S3.PageSize, "s3-page-size", 0, "keys per S3 listing page (default: the server's, usually 1000)")
 	fs.BoolVarP(&f.Quiet, "quiet", "q", false, "no progress on stderr")
 }

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -26,6 +27,31 @@ type Retry struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Log receives one line per retry; nil discards them.
 	Log io.Writer
+	// Timeout bounds each try, its response body included (--timeout); 0 means none. A try that
+	// runs out is final, an error naming the forge: a stalled server never hangs the run.
+	Timeout time.Duration
+}
+
+// timedBody cancels its try's context once read and closed, and names the server when the try
+// ran out of time while the body was read.
+type timedBody struct {
+	io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelFunc
+	what   string
+}
+
+func (b timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%s: %w", b.what, err)
+	}
+	return n, err
+}
+
+func (b timedBody) Close() error {
+	defer b.cancel()
+	return b.ReadCloser.Close()
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -53,7 +79,7 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			req.Body = body
 		}
-		resp, err := base.RoundTrip(req)
+		resp, err := r.try(base, req)
 		wait, why := r.decide(req, resp, err, try)
 		if why == "" || try >= attempts || wait > maxWait {
 			return resp, err
@@ -75,6 +101,25 @@ func (r *Retry) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// try sends req once, under Timeout.
+func (r *Retry) try(base http.RoundTripper, req *http.Request) (*http.Response, error) {
+	if r.Timeout <= 0 {
+		return base.RoundTrip(req)
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), r.Timeout)
+	what := fmt.Sprintf("%s did not answer within --timeout (%s); check the forge, or raise --timeout", req.URL.Host, r.Timeout)
+	resp, err := base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && req.Context().Err() == nil {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		cancel()
+		return nil, err
+	}
+	resp.Body = timedBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, what: what}
+	return resp, nil
+}
+
 // decide says how long to wait before the next try and why; why is empty when the response
 // is final.
 func (r *Retry) decide(req *http.Request, resp *http.Response, err error, try int) (time.Duration, string) {
@@ -83,6 +128,9 @@ func (r *Retry) decide(req *http.Request, resp *http.Response, err error, try in
 	if err != nil {
 		if req.Context().Err() != nil {
 			return 0, "" // cancelled: not the network's fault
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return 0, "" // a try that ran out of --timeout: a stalled forge, final
 		}
 		return backoff, err.Error()
 	}

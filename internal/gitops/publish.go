@@ -58,6 +58,8 @@ type OpenOptions struct {
 	Auth  transport.AuthMethod
 	// Progress receives the remote's progress messages; nil discards them.
 	Progress io.Writer
+	// Timeout bounds each network operation (listing, clone, fetch, push); 0 means none.
+	Timeout time.Duration
 }
 
 // Workspace is a private clone of the base branch's tip, in a temporary directory: the user's
@@ -74,6 +76,8 @@ type Workspace struct {
 	auth   transport.AuthMethod
 	tmp    string
 	prog   io.Writer
+	// timeout bounds each network operation.
+	timeout time.Duration
 	// beforePush runs between reading the remote branch and pushing (tests race it).
 	beforePush func()
 }
@@ -83,7 +87,7 @@ func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
 	if o.RemoteName == "" {
 		o.RemoteName = "origin"
 	}
-	w := &Workspace{auth: o.Auth, prog: o.Progress}
+	w := &Workspace{auth: o.Auth, prog: o.Progress, timeout: o.Timeout}
 	source := o.Repo
 	switch {
 	case IsURL(o.Repo):
@@ -134,7 +138,7 @@ func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
 		}
 	}
 	if o.Base == "" {
-		base, err := defaultBranch(ctx, source, o.Auth)
+		base, err := defaultBranch(ctx, o.Timeout, source, o.Auth)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +154,11 @@ func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
 	if !o.Local {
 		co.Depth = 1 // only the tip is needed: the commit goes on top of it
 	}
-	repo, err := git.PlainCloneContext(ctx, w.Dir, false, co)
+	var repo *git.Repository
+	err = netOp(ctx, o.Timeout, redact.URL(source), func(ctx context.Context) (err error) {
+		repo, err = git.PlainCloneContext(ctx, w.Dir, false, co)
+		return err
+	})
 	if err != nil {
 		_ = os.RemoveAll(tmp)
 		if errors.Is(err, git.NoMatchingRefSpecError{}) {
@@ -184,8 +192,8 @@ func workTree(r *git.Repository, dir string) (string, error) {
 }
 
 // defaultBranch asks the remote which branch its HEAD points at.
-func defaultBranch(ctx context.Context, source string, auth transport.AuthMethod) (string, error) {
-	refs, err := listRemote(ctx, source, auth)
+func defaultBranch(ctx context.Context, timeout time.Duration, source string, auth transport.AuthMethod) (string, error) {
+	refs, err := listRemote(ctx, timeout, source, auth)
 	if err != nil {
 		return "", err
 	}
@@ -204,9 +212,13 @@ func defaultBranch(ctx context.Context, source string, auth transport.AuthMethod
 	return "", fmt.Errorf("%s does not say its default branch and has neither main nor master: pass --base", redact.URL(source))
 }
 
-func listRemote(ctx context.Context, source string, auth transport.AuthMethod) ([]*plumbing.Reference, error) {
+func listRemote(ctx context.Context, timeout time.Duration, source string, auth transport.AuthMethod) ([]*plumbing.Reference, error) {
 	rem := git.NewRemote(nil, &config.RemoteConfig{Name: "origin", URLs: []string{source}})
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
+	var refs []*plumbing.Reference
+	err := netOp(ctx, timeout, redact.URL(source), func(ctx context.Context) (err error) {
+		refs, err = rem.ListContext(ctx, &git.ListOptions{Auth: auth})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("while listing the branches of %s: %w", redact.URL(source), explain(err, auth))
 	}
@@ -340,12 +352,14 @@ func (w *Workspace) Publish(ctx context.Context, o PublishOptions) (*Commit, err
 	if w.beforePush != nil {
 		w.beforePush()
 	}
-	err = w.repo.PushContext(ctx, &git.PushOptions{
-		RemoteName:     "origin",
-		RefSpecs:       []config.RefSpec{config.RefSpec(ref + ":" + ref)},
-		Auth:           w.auth,
-		ForceWithLease: lease,
-		Progress:       w.prog,
+	err = netOp(ctx, w.timeout, res.Remote, func(ctx context.Context) error {
+		return w.repo.PushContext(ctx, &git.PushOptions{
+			RemoteName:     "origin",
+			RefSpecs:       []config.RefSpec{config.RefSpec(ref + ":" + ref)},
+			Auth:           w.auth,
+			ForceWithLease: lease,
+			Progress:       w.prog,
+		})
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return w.pushFailed(ctx, res, ref, existing, commit, err)
@@ -372,7 +386,7 @@ func (w *Workspace) pushFailed(ctx context.Context, res *Commit, ref plumbing.Re
 
 // remoteBranch is the remote's commit for ref, zero when it has none.
 func (w *Workspace) remoteBranch(ctx context.Context, ref plumbing.ReferenceName) (plumbing.Hash, error) {
-	refs, err := listRemote(ctx, w.Remote, w.auth)
+	refs, err := listRemote(ctx, w.timeout, w.Remote, w.auth)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -388,12 +402,14 @@ func (w *Workspace) remoteBranch(ctx context.Context, ref plumbing.ReferenceName
 // (where the lease looks for it).
 func (w *Workspace) fetch(ctx context.Context, ref plumbing.ReferenceName, want plumbing.Hash) (*object.Commit, error) {
 	tracking := plumbing.NewRemoteReferenceName("origin", ref.Short())
-	err := w.repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: "origin",
-		RefSpecs:   []config.RefSpec{config.RefSpec("+" + ref + ":" + tracking)},
-		Auth:       w.auth,
-		Tags:       git.NoTags,
-		Progress:   w.prog,
+	err := netOp(ctx, w.timeout, redact.URL(w.Remote), func(ctx context.Context) error {
+		return w.repo.FetchContext(ctx, &git.FetchOptions{
+			RemoteName: "origin",
+			RefSpecs:   []config.RefSpec{config.RefSpec("+" + ref + ":" + tracking)},
+			Auth:       w.auth,
+			Tags:       git.NoTags,
+			Progress:   w.prog,
+		})
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil, fmt.Errorf("while fetching branch %s from %s: %w", ref.Short(), redact.URL(w.Remote), explain(err, w.auth))
@@ -446,6 +462,21 @@ func explain(err error, auth transport.AuthMethod) error {
 		return fmt.Errorf("%w: the token was refused or may not push to this repository", err)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return fmt.Errorf("%w: check the URL, and that the token can see the repository", err)
+	}
+	return err
+}
+
+// netOp runs one network operation under timeout, so that a stalled git server ends the run
+// with an error naming it instead of hanging it.
+func netOp(ctx context.Context, timeout time.Duration, server string, fn func(context.Context) error) error {
+	if timeout <= 0 {
+		return fn(ctx)
+	}
+	octx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := fn(octx)
+	if err != nil && ctx.Err() == nil && errors.Is(octx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s did not answer within --timeout (%s); check the git server, or raise --timeout: %w", server, timeout, context.DeadlineExceeded)
 	}
 	return err
 }
