@@ -184,6 +184,9 @@ func (c *Catalog) analyze() {
 	for _, s := range c.Stray {
 		c.add(SeverityWarning, "stray-object", "%s/%s is not part of barman's layout and was ignored", strings.TrimSuffix(c.Location, "/"+c.ServerName), s)
 	}
+	if more := c.StrayCount - len(c.Stray); more > 0 {
+		c.add(SeverityWarning, "stray-object", "%d more objects under %s are not part of barman's layout and were ignored (only the first %d are named)", more, c.Location, len(c.Stray))
+	}
 	order := map[Severity]int{SeverityError: 0, SeverityWarning: 1, SeverityInfo: 2}
 	sort.SliceStable(c.Findings, func(i, j int) bool { return order[c.Findings[i].Severity] < order[c.Findings[j].Severity] })
 }

@@ -32,8 +32,10 @@ type Catalog struct {
 	WAL *WALIndex
 	// Partials are .partial segments (the end of an abandoned timeline).
 	Partials []WALName
-	// Stray are objects under wals/ or base/ that are not part of the barman layout.
-	Stray []string
+	// Stray are objects under wals/ or base/ that are not part of the barman layout: the first
+	// MaxStrayKept of them; StrayCount counts them all (a bucket can hold millions).
+	Stray      []string
+	StrayCount int
 	// BadHistory are history files that exist but could not be read, by timeline.
 	BadHistory map[uint32]string
 	// WALFrom is the first segment the scan listed WAL from ("" when it listed all of it).
@@ -187,7 +189,7 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(c.Backups) == 0 && len(l.walIdx) == 0 && len(c.History) == 0 && len(c.BadHistory) == 0 && len(c.Stray) == 0 {
+	if len(c.Backups) == 0 && len(l.walIdx) == 0 && len(c.History) == 0 && len(c.BadHistory) == 0 && c.StrayCount == 0 {
 		return nil, l.noSuchServer(ctx)
 	}
 
@@ -283,9 +285,22 @@ func (l *loader) noSuchServer(ctx context.Context) error {
 	return fmt.Errorf("no barman catalog for server %q at %s; server names found there: %s (pass one with --server-name)", l.opts.ServerName, l.where(l.root), strings.Join(names, ", "))
 }
 
+// MaxStrayKept bounds the stray keys a catalog keeps by name; the rest are only counted.
+const MaxStrayKept = 100
+
 func (l *loader) addStray(key string) {
 	l.mu.Lock()
-	l.cat.Stray = append(l.cat.Stray, key)
+	l.cat.StrayCount++
+	// Keep the first MaxStrayKept in key order, so that which are named does not depend on the
+	// order the listing goroutines ran in.
+	st := l.cat.Stray
+	if i, found := slices.BinarySearch(st, key); !found && (len(st) < MaxStrayKept || i < len(st)) {
+		st = slices.Insert(st, i, key)
+		if len(st) > MaxStrayKept {
+			st = st[:MaxStrayKept]
+		}
+		l.cat.Stray = st
+	}
 	l.mu.Unlock()
 }
 

@@ -522,3 +522,25 @@ func TestHistoryWithoutWALIsFollowedAndTheAbandonedSegmentsCounted(t *testing.T)
 		t.Errorf("warnings %q do not count the abandoned segments", b.Warnings)
 	}
 }
+
+// TestStrayObjectsAreCountedNotStored: a bucket with many objects that are not barman's costs
+// a count, not a string each: the first MaxStrayKept are named, the rest summed up.
+func TestStrayObjectsAreCountedNotStored(t *testing.T) {
+	f := catalogtest.Healthy(t)
+	for i := range 5000 {
+		f.Store.Put(fmt.Sprintf("pg/wals/junk-%05d.txt", i), []byte("x"), f.Clock)
+	}
+	c := f.Load()
+	if c.StrayCount != 5000 || len(c.Stray) != MaxStrayKept {
+		t.Fatalf("StrayCount %d, kept %d; want 5000 counted and %d kept", c.StrayCount, len(c.Stray), MaxStrayKept)
+	}
+	var summary []Finding
+	for _, fd := range catalogtest.Findings(c, SeverityWarning, "stray-object") {
+		if strings.Contains(fd.Message, "more objects") {
+			summary = append(summary, fd)
+		}
+	}
+	if len(summary) != 1 || !strings.Contains(summary[0].Message, "4900 more objects") {
+		t.Errorf("summary findings %+v", summary)
+	}
+}
