@@ -327,9 +327,9 @@ func mermaidTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:0
 // comments and entities, and a line break ends the task.
 func mermaidText(s string) string {
 	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ':', '#', ';', '\n', '\r', '\t':
-			return ' '
+		switch {
+		case r == ':' || r == '#' || r == ';' || r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+			return ' ' // ends a label, starts a comment or an entity, or is a control character
 		}
 		return r
 	}, s)

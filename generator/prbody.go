@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
@@ -102,7 +103,9 @@ func RenderPullRequest(in PullRequestInput) (PullRequest, error) {
 	if err := prTemplates.ExecuteTemplate(&body, "pr-body.tmpl", d); err != nil {
 		return PullRequest{}, fmt.Errorf("pull request body (templates/pr-body.tmpl): %w", err)
 	}
-	return PullRequest{Title: strings.TrimSpace(title.String()), Body: strings.TrimSpace(body.String()) + "\n"}, nil
+	// Backup IDs, object keys and file names come from the bucket and the repo: a control
+	// character in one must not reach a reviewer's terminal or the forge's page raw.
+	return PullRequest{Title: termsafe.Escape(strings.TrimSpace(title.String())), Body: termsafe.Escape(strings.TrimSpace(body.String())) + "\n"}, nil
 }
 
 // targetMarks places the recovery's end on the picture: the target time, else the end of the

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 )
 
 // Exit codes (DESIGN.md): the only place they are decided.
@@ -37,6 +38,8 @@ type streams struct {
 	// Secrets are the credentials this run has seen; Out and ErrOut are scrubbed of them (run
 	// sets it up).
 	Secrets *redact.Set
+	// Progress is ErrOut without the escaping of control characters, for the progress line.
+	Progress io.Writer
 	// Prog is how the user called the tool: "kubectl cnpg-restore-gen" as a kubectl plugin,
 	// else empty (cnpg-restore-gen).
 	Prog string
@@ -126,7 +129,10 @@ func withSecrets(s *streams, args []string) *streams {
 			out.Secrets.Add(s.Getenv(n))
 		}
 	}
-	out.Out, out.ErrOut = out.Secrets.Writer(s.Out), out.Secrets.Writer(s.ErrOut)
+	// Errors, warnings and notes on stderr carry names from the bucket and the repo: escaped.
+	// Progress holds numbers only and needs the terminal's own controls.
+	out.Out, out.Progress = out.Secrets.Writer(s.Out), out.Secrets.Writer(s.ErrOut)
+	out.ErrOut = termsafe.Writer(out.Progress)
 	return &out
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 )
 
 func newCatalogCmd(s *streams) *cobra.Command {
@@ -141,7 +142,7 @@ func runCatalogList(ctx context.Context, s *streams, opts *catalogListOptions) e
 	case "table":
 		return writeCatalogTable(s.Out, c)
 	case "mermaid":
-		_, err := io.WriteString(s.Out, catalog.Mermaid("backups and WAL of "+c.ServerName+" (UTC)", c.Spans(), "", nil))
+		_, err := io.WriteString(termsafe.Writer(s.Out), catalog.Mermaid("backups and WAL of "+c.ServerName+" (UTC)", c.Spans(), "", nil))
 		return err
 	}
 	return writeData(s.Out, opts.Output, c.Report())

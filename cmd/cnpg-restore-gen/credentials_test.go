@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
 )
 
 // TestTokenGoesOnlyWhereTheUserSendsIt attacks the token's destination: a repository that
@@ -74,4 +76,31 @@ func TestCredentialsInURLsAreNeverPrinted(t *testing.T) {
 			t.Errorf("exit %d; the password must not be printed:\n%s%s", code, out, errOut)
 		}
 	})
+}
+
+// TestNamesFromTheBucketCannotDriveTheTerminal: an object key holding an escape sequence is
+// printed escaped in tables, warnings and the Mermaid chart; JSON keeps it exactly.
+func TestNamesFromTheBucketCannotDriveTheTerminal(t *testing.T) {
+	root, _ := sampleCatalog(t)
+	evil := "20261124T999999\x1b[2J\x1b[31mALL OK"
+	dir := filepath.Join(root, sample.ServerName, "base", evil)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.tar"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"table", "mermaid"} {
+		out, errOut, _ := execute(t, "catalog", "list", "--catalog", root, "--server-name", sample.ServerName, "-o", format)
+		if strings.ContainsRune(out+errOut, 0x1b) {
+			t.Errorf("-o %s: a raw escape character reached the terminal:\n%q", format, out+errOut)
+		}
+		if format == "table" && !strings.Contains(out+errOut, `\x1B[2J`) {
+			t.Errorf("-o table: the odd name is not shown escaped:\n%s", out)
+		}
+	}
+	out, _, _ := execute(t, "catalog", "list", "--catalog", root, "--server-name", sample.ServerName, "-o", "json")
+	if !strings.Contains(out, `20261124T999999\u001b[2J\u001b[31mALL OK`) {
+		t.Errorf("-o json does not keep the key exactly")
+	}
 }

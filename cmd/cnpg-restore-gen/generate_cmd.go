@@ -14,6 +14,7 @@ import (
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
@@ -293,6 +294,7 @@ func checkClean(opts *generateOptions) error {
 }
 
 func writeGenerateSummary(w io.Writer, r generateReport) error {
+	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	var b strings.Builder
 	res := r.Result
 	if p := r.Plan; p != nil {

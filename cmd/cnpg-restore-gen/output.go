@@ -12,6 +12,7 @@ import (
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 )
 
 func validOutput(o string) error {
@@ -57,6 +58,7 @@ func orDash(s string) string {
 // writeCatalogTable prints the catalog for people: per database system, its backups and the
 // recoverable window; then the WAL, timelines and findings.
 func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
+	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	r := c.Report()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Catalog   %s\n", r.Catalog)
@@ -146,6 +148,7 @@ func writeFindings(b *strings.Builder, fs []catalog.Finding) {
 }
 
 func writeCheckTable(w io.Writer, r checkReport) error {
+	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	var b strings.Builder
 	verdict := "OK"
 	if !r.OK {

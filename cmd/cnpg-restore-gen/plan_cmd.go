@@ -15,6 +15,7 @@ import (
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
@@ -291,6 +292,7 @@ func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Ta
 }
 
 func writePlanTable(w io.Writer, p *plan.Plan) error {
+	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	var b strings.Builder
 	src := p.Source
 	verdict := "OK"

@@ -20,6 +20,7 @@ import (
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/forge"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
 
@@ -543,6 +544,7 @@ func writePRDryRun(s *streams, o *prOptions, r prReport, base, diff string) erro
 }
 
 func writePRSummary(w io.Writer, r prReport, local bool) error {
+	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	if err := writeGenerateSummary(w, r.generateReport); err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func (f *catalogFlags) openFrom(ctx context.Context, s *streams, walFrom func([]
 	opts := catalog.Options{ServerName: f.ServerName, Location: st.Location, Concurrency: f.MaxConcurrency, WALFrom: walFrom}
 	var p *progress
 	if s.ErrTTY && !f.Quiet {
-		p = &progress{w: s.ErrOut, start: time.Now()}
+		p = &progress{w: s.Progress, start: time.Now()}
 		opts.Progress = p.update
 	}
 	c, err := catalog.Load(ctx, st.Store, opts)
