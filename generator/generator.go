@@ -127,10 +127,14 @@ func Render(in Input) (*Result, error) {
 	}
 	switch in.Phase {
 	case PhaseAll, PhaseRestore:
+		exists := in.Repo.Root != "" && in.Repo.Exists(g.overlay)
 		for _, f := range in.Repo.Files {
-			if strings.HasPrefix(f.Path, g.overlay+"/") {
-				return nil, fmt.Errorf("%s already exists in the repository: pass --overlay-dir or another --new-name", g.overlay)
-			}
+			exists = exists || strings.HasPrefix(f.Path, g.overlay+"/")
+		}
+		if exists {
+			// Whatever it holds — files the scan reads or not, unreadable ones — it is never
+			// written over.
+			return nil, fmt.Errorf("%s already exists in the repository: pass --overlay-dir or another --new-name", g.overlay)
 		}
 	case PhaseCutover:
 		if inPlace {

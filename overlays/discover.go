@@ -5,6 +5,7 @@ package overlays
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -85,11 +86,29 @@ func Scan(root string) (*Repo, error) {
 			return nil
 		}
 		ext := strings.ToLower(filepath.Ext(p))
-		if ext != ".yaml" && ext != ".yml" || !d.Type().IsRegular() {
+		if ext != ".yaml" && ext != ".yml" {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
+		if d.Type()&fs.ModeSymlink != 0 {
+			// Never followed: it may point out of the repository. Its references are looked for
+			// in the bytes it points to when those are a regular file of the repository.
+			target, _ := os.Readlink(p)
+			sk := Skip{File: rel, Reason: fmt.Sprintf("a symlink to %s: not followed; edit the file it points to", target)}
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				if r, err := filepath.Rel(root, real); err == nil && !strings.HasPrefix(r, "..") {
+					if b, err := os.ReadFile(real); err == nil && len(b) <= maxManifest {
+						sk.Data = b
+					}
+				}
+			}
+			r.Skipped = append(r.Skipped, sk)
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
@@ -187,6 +206,13 @@ func oneLine(s string) string {
 func isKustomization(rel string) bool {
 	base := filepath.Base(rel)
 	return base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization"
+}
+
+// Exists says whether a repo-relative path exists on disk, whatever it is (a directory, a
+// file the scan does not read, one it cannot read, a dangling symlink).
+func (r *Repo) Exists(rel string) bool {
+	_, err := os.Lstat(filepath.Join(r.Root, filepath.FromSlash(rel)))
+	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
 
 // Find returns the objects of a kind (and API group, when group is not "") with that

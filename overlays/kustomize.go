@@ -100,6 +100,11 @@ func SafeJoin(rel string) (string, error) {
 	if clean == ".." || strings.HasPrefix(clean, "../") {
 		return "", fmt.Errorf("path %q leaves the repository", rel)
 	}
+	for _, part := range strings.Split(clean, "/") {
+		if strings.EqualFold(part, ".git") {
+			return "", fmt.Errorf("path %q is inside .git, git's own directory: nothing the tool writes goes there", rel)
+		}
+	}
 	return clean, nil
 }
 

@@ -38,10 +38,18 @@ type repoConfig struct {
 // loadConfig reads dir/.cnpg-restore-gen.yaml; a missing file is an empty configuration.
 func loadConfig(dir string) (*repoConfig, error) {
 	p := filepath.Join(dir, configFile)
-	data, err := os.ReadFile(p)
+	st, err := os.Lstat(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return &repoConfig{}, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		// A symlink could make the repository's conventions come from anywhere on this machine.
+		return nil, fmt.Errorf("%s is not a regular file (a symlink or a device): it is not read; make it a file in the repository", p)
+	}
+	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}

@@ -168,3 +168,98 @@ func read(t *testing.T, repo, file string) string {
 	}
 	return string(b)
 }
+
+// TestHostileCheckouts: what the checkout itself holds cannot make the tool write over a file,
+// into .git, or read its conventions from outside the repository; a git worktree is a
+// checkout like any other.
+func TestHostileCheckouts(t *testing.T) {
+	root, _ := sampleCatalog(t)
+	sys := sampleSystemA(t, root)
+	const overlay = "k8s/infrastructure/auth/authentik-postgresql/authentik-postgresql-restored"
+	gen := func(repo string, extra ...string) (string, string, int) {
+		return execute(t, append([]string{"generate", "--repo", repo, "--cluster", "auth/authentik-postgresql", "--catalog", root,
+			"--server-name", sample.ServerName, "--system-id", sys}, extra...)...)
+	}
+	t.Run("overlay directory holding files the scan does not read", func(t *testing.T) {
+		repo := fixtureRepo(t, "argocd-helm")
+		if err := os.MkdirAll(filepath.Join(repo, overlay), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, overlay, "NOTES.md"), []byte("mine\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gitIn(t, repo, "add", ".")
+		gitIn(t, repo, "commit", "-qm", "notes")
+		_, errOut, code := gen(repo)
+		if code != exitError || !strings.Contains(errOut, overlay+" already exists in the repository") {
+			t.Errorf("exit %d: %s", code, errOut)
+		}
+	})
+	t.Run("--overlay-dir inside .git", func(t *testing.T) {
+		repo := fixtureRepo(t, "argocd-helm")
+		_, errOut, code := gen(repo, "--overlay-dir", ".git/hooks")
+		if code == exitOK || !strings.Contains(errOut, "inside .git") {
+			t.Errorf("exit %d: %s", code, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(repo, ".git", "hooks", "cluster.yaml")); err == nil {
+			t.Errorf("something was written into .git")
+		}
+	})
+	t.Run("config file that is a symlink out of the repo", func(t *testing.T) {
+		repo := fixtureRepo(t, "argocd-helm")
+		outside := filepath.Join(t.TempDir(), "conventions.yaml")
+		if err := os.WriteFile(outside, []byte("newName: from-outside\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(repo, ".cnpg-restore-gen.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		gitIn(t, repo, "add", ".")
+		gitIn(t, repo, "commit", "-qm", "symlinked conventions")
+		out, errOut, code := gen(repo, "--dry-run")
+		if code == exitOK || !strings.Contains(errOut, "is not a regular file") || strings.Contains(out, "from-outside") {
+			t.Errorf("exit %d: %s%s", code, out, errOut)
+		}
+	})
+	t.Run("symlinked values file", func(t *testing.T) {
+		repo := fixtureRepo(t, "argocd-helm")
+		app := filepath.Join(repo, "k8s/infrastructure/auth/authentik.yaml")
+		if err := os.Rename(app, filepath.Join(repo, "authentik-real.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("../../../authentik-real.yaml", app); err != nil {
+			t.Fatal(err)
+		}
+		gitIn(t, repo, "add", "-A")
+		gitIn(t, repo, "commit", "-qm", "symlinked values")
+		out, errOut, _ := gen(repo, "--dry-run")
+		if !strings.Contains(out+errOut, "k8s/infrastructure/auth/authentik.yaml was not read (a symlink to ../../../authentik-real.yaml: not followed") {
+			t.Errorf("the symlink is not reported:\n%s%s", out, errOut)
+		}
+		if !strings.Contains(out+errOut, "k8s/infrastructure/auth/authentik.yaml  refers to authentik-postgresql on line(s) 19, 30 but was not read (a symlink") {
+			t.Errorf("its references are not listed:\n%s%s", out, errOut)
+		}
+	})
+	t.Run("git worktree", func(t *testing.T) {
+		repo := fixtureRepo(t, "argocd-helm")
+		wt, wt2 := filepath.Join(t.TempDir(), "wt"), filepath.Join(t.TempDir(), "wt2")
+		gitIn(t, repo, "worktree", "add", "-q", "-b", "side", wt)
+		gitIn(t, repo, "worktree", "add", "-q", "-b", "other", wt2)
+		// A clean worktree is clean (go-git read it as all dirty before), and generate writes.
+		out, errOut, code := gen(wt)
+		if code != exitOK {
+			t.Fatalf("generate in a worktree: exit %d\n%s%s", code, out, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(wt, overlay, "cluster.yaml")); err != nil {
+			t.Errorf("nothing written in the worktree: %v", err)
+		}
+		out, errOut, code = execute(t, "pr", "--repo", wt2, "--cluster", "auth/authentik-postgresql", "--catalog", root, "--server-name", sample.ServerName,
+			"--system-id", sys, "--no-push", "--target-time", "2026-11-24 17:52:45+00")
+		if code != exitOK || !strings.Contains(out, "committed in "+wt2) || !strings.Contains(out, "from other") {
+			t.Errorf("pr --no-push in a worktree: exit %d\n%s%s", code, out, errOut)
+		}
+		if st := gitIn(t, wt2, "status", "--porcelain"); st != "" {
+			t.Errorf("pr changed the worktree:\n%s", st)
+		}
+	})
+}

@@ -286,7 +286,7 @@ func (o *prOptions) remoteURL() (string, error) {
 	if gitops.IsURL(o.Repo) {
 		return o.Repo, nil
 	}
-	r, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true})
+	r, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if err != nil {
 		return "", fmt.Errorf("%s is not a git checkout: clone the GitOps repository and pass its directory, or pass its URL: %w", o.Repo, err)
 	}
@@ -437,7 +437,7 @@ func (o *prOptions) author() (object.Signature, error) {
 	}
 	name, email := "", ""
 	if !gitops.IsURL(o.Repo) {
-		if r, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true}); err == nil {
+		if r, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true}); err == nil {
 			if c, err := r.ConfigScoped(gitconfig.GlobalScope); err == nil {
 				name, email = c.User.Name, c.User.Email
 			}

@@ -96,7 +96,7 @@ func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
 		}
 		w.Remote = o.Repo
 	default:
-		local, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true})
+		local, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 		if errors.Is(err, git.ErrRepositoryNotExists) {
 			return nil, fmt.Errorf("%s is not in a git repository: clone the GitOps repository and pass its directory, or pass its URL", o.Repo)
 		}

@@ -16,7 +16,7 @@ var ErrNotARepository = errors.New("not a git repository")
 // Dirty lists the paths with uncommitted changes (modified, staged or untracked, ignored
 // files excepted) in the checkout that holds dir.
 func Dirty(dir string) ([]string, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, ErrNotARepository
 	}
