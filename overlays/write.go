@@ -22,6 +22,11 @@ type Change struct {
 // into place; a failure at any step puts back what was there before.
 type Writer struct {
 	Root string
+	// State is a directory outside the work tree, on its file system (the checkout's git
+	// directory): temporary files go there, never into the tree, and a journal written before
+	// the first rename makes the change survive kill -9: Recover completes it. Empty means
+	// temporary files beside their targets and no journal (a private clone, --out).
+	State string
 	// fail, in tests, injects a failure at a named step ("stage <path>", "commit <path>",
 	// "delete <path>").
 	fail func(step string) error
@@ -86,15 +91,23 @@ func (w Writer) Write(changes []Change) (err error) {
 		if c.Delete {
 			continue
 		}
-		dirs, err := mkdirs(root, filepath.Dir(target))
-		createdDirs = append(createdDirs, dirs...)
-		if err != nil {
-			return fmt.Errorf("while creating %s: %w", filepath.Dir(target), err)
+		tmpDir := filepath.Dir(target)
+		if w.State != "" {
+			tmpDir = filepath.Join(w.State, stagingDir)
+			if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+				return err
+			}
+		} else {
+			dirs, err := mkdirs(root, filepath.Dir(target))
+			createdDirs = append(createdDirs, dirs...)
+			if err != nil {
+				return fmt.Errorf("while creating %s: %w", filepath.Dir(target), err)
+			}
 		}
 		if err := step("stage " + c.Path); err != nil {
 			return err
 		}
-		f, err := os.CreateTemp(filepath.Dir(target), ".cnpg-restore-gen-*.tmp")
+		f, err := os.CreateTemp(tmpDir, ".cnpg-restore-gen-*.tmp")
 		if err != nil {
 			return fmt.Errorf("while writing %s: %w", c.Path, err)
 		}
@@ -105,6 +118,19 @@ func (w Writer) Write(changes []Change) (err error) {
 		if err := errors.Join(werr, serr, cerr); err != nil {
 			return fmt.Errorf("while writing %s: %w", c.Path, err)
 		}
+	}
+	// The commit point: from here a kill leaves a journal that Recover completes.
+	if w.State != "" {
+		if err := writeJournal(w.State, root, sorted, temps); err != nil {
+			return err
+		}
+		defer func() {
+			if err == nil {
+				err = removeJournal(w.State)
+			} else {
+				_ = removeJournal(w.State) // the undo above put everything back
+			}
+		}()
 	}
 	// Commit.
 	for _, c := range sorted {
@@ -131,6 +157,13 @@ func (w Writer) Write(changes []Change) (err error) {
 			}
 			done = append(done, u)
 			continue
+		}
+		if w.State != "" {
+			dirs, err := mkdirs(root, filepath.Dir(target))
+			createdDirs = append(createdDirs, dirs...)
+			if err != nil {
+				return fmt.Errorf("while creating %s: %w", filepath.Dir(target), err)
+			}
 		}
 		if err := os.Chmod(temps[target], u.mode); err != nil {
 			return err

@@ -213,6 +213,26 @@ func (ch *change) changes() []overlays.Change {
 }
 
 func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
+	// One run at a time on a checkout, and what a killed run left is finished first, before
+	// the tree is read.
+	state := ""
+	if !opts.DryRun && opts.Out == "" {
+		if dir, err := gitops.StateDir(opts.Repo); err == nil {
+			state = dir
+			unlock, err := overlays.Lock(state)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			did, err := overlays.Recover(state)
+			if err != nil {
+				return err
+			}
+			if did != "" {
+				fmt.Fprintf(s.ErrOut, "note: %s\n", did)
+			}
+		}
+	}
 	cfg, err := loadConfig(opts.Repo)
 	if err != nil {
 		return err
@@ -251,7 +271,7 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 			if err := checkClean(opts); err != nil {
 				return err
 			}
-			if err := (overlays.Writer{Root: opts.Repo}).Write(ch.changes()); err != nil {
+			if err := (overlays.Writer{Root: opts.Repo, State: state}).Write(ch.changes()); err != nil {
 				return fmt.Errorf("nothing written to %s: %w", opts.Repo, err)
 			}
 		}

@@ -8,7 +8,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
 // TestHostileRepos runs generate over the Argo CD fixture made odd or hostile in one way each:
@@ -238,6 +240,25 @@ func TestHostileCheckouts(t *testing.T) {
 		}
 		if !strings.Contains(out+errOut, "k8s/infrastructure/auth/authentik.yaml  refers to authentik-postgresql on line(s) 19, 30 but was not read (a symlink") {
 			t.Errorf("its references are not listed:\n%s%s", out, errOut)
+		}
+	})
+	t.Run("two runs at once", func(t *testing.T) {
+		repo := fixtureRepo(t, "argocd-helm")
+		state, err := gitops.StateDir(repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock, err := overlays.Lock(state) // the first run, still writing
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, errOut, code := gen(repo)
+		unlock()
+		if code != exitError || !strings.Contains(errOut, "another cnpg-restore-gen run (pid") {
+			t.Errorf("second run: exit %d: %s", code, errOut)
+		}
+		if st := gitIn(t, repo, "status", "--porcelain"); st != "" {
+			t.Errorf("the refused run changed the tree:\n%s", st)
 		}
 	})
 	t.Run("git worktree", func(t *testing.T) {
