@@ -66,7 +66,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // read-only
 	_ = d.Sync() // not every file system syncs directories
 	return nil
 }
