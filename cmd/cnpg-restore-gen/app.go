@@ -199,10 +199,47 @@ performs it when merged.
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{suggestFlag(c, err)} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// "catalog chek --catalog X": the command is what is wrong, not the flag.
+		if a := c.Flags().Args(); c.HasSubCommands() && len(a) > 0 {
+			return unknownCommand(c, a[0])
+		}
+		return usageError{suggestFlag(c, err)}
+	})
+	asGroup(root)
 	if s.Prog != "" {
 		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: s.Prog}
 	}
 	root.AddCommand(newCatalogCmd(s), newPlanCmd(s, nil), newGenerateCmd(s, nil), newPRCmd(s, nil))
 	return root
+}
+
+// asGroup makes a command that only holds subcommands print its help when called alone, and
+// refuse anything else as an unknown command — a usage error (exit 2) with suggestions, as
+// for unknown flags (cobra exits 0 for "catalog lsit" and 1 for "paln").
+func asGroup(c *cobra.Command) {
+	c.SuggestionsMinimumDistance = 2
+	c.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return unknownCommand(c, args[0])
+		}
+		return nil
+	}
+	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+}
+
+func unknownCommand(c *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())
+	if s := c.SuggestionsFor(name); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	} else {
+		var names []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		msg += "; the commands are " + strings.Join(names, ", ")
+	}
+	return usageError{errors.New(msg)}
 }

@@ -23,6 +23,7 @@ func newCatalogCmd(s *streams) *cobra.Command {
 timelines, system identifiers) from S3-compatible storage or a local directory.`,
 	}
 	cmd.AddCommand(newCatalogListCmd(s, nil), newCatalogCheckCmd(s, nil))
+	asGroup(cmd)
 	return cmd
 }
 

@@ -14,7 +14,7 @@ func TestTyposGetSuggestions(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"pln"}, "Did you mean this?\n\tplan"},
+		{[]string{"pln"}, `unknown command "pln" for "cnpg-restore-gen"; did you mean plan or pr?`},
 		{[]string{"plan", "--clster", "auth/pg"}, "unknown flag: --clster; did you mean --cluster?"},
 		{[]string{"generate", "--dryrun"}, "did you mean --dry-run?"},
 		{[]string{"catalog", "list", "--server", "x"}, "did you mean --server-name?"},
@@ -63,5 +63,31 @@ func TestKubectlPlugin(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "kubectl cnpg-restore-gen plan [flags]") {
 		t.Errorf("plugin help:\n%s", out.String())
+	}
+}
+
+// TestUnknownCommandsAreUsageErrors: a mistyped command is a usage error (exit 2) with a
+// suggestion, like a mistyped flag, and is named before any flag after it.
+func TestUnknownCommandsAreUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"catalog", "lsit"}, exitUsage, `unknown command "lsit" for "cnpg-restore-gen catalog"; did you mean list?`},
+		{[]string{"paln"}, exitUsage, `unknown command "paln" for "cnpg-restore-gen"; did you mean plan?`},
+		{[]string{"catalog", "chek", "--catalog", "/x"}, exitUsage, `unknown command "chek" for "cnpg-restore-gen catalog"; did you mean check?`},
+		{[]string{"restore"}, exitUsage, "the commands are catalog, completion, generate, plan, pr"},
+		{[]string{"catalog"}, exitOK, ""},
+		{[]string{}, exitOK, ""},
+	}
+	for _, tc := range cases {
+		out, errOut, code := execute(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+		if tc.code == exitOK && !strings.Contains(out, "Usage:") {
+			t.Errorf("%v: no help printed:\n%s", tc.args, out)
+		}
 	}
 }
