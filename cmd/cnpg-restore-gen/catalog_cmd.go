@@ -109,7 +109,8 @@ their history; the WAL archive with its gaps; and the findings of the integrity 
 The table ends with a picture of the catalog over time: backups, WAL archived on each
 timeline, and gaps. -o mermaid prints the same picture as a Mermaid chart, the one the pull
 request shows (paste it into a Markdown file on GitHub or Gitea, or mermaid.live).
--o json and -o yaml print the catalog as stable data (DESIGN.md's field names).`,
+-o json and -o yaml print the catalog as stable data (the README's "JSON (catalog list -o
+json)" lists the fields).`,
 		Example: `  cnpg-restore-gen catalog list --catalog s3://backups/auth --server-name authentik-postgresql \
       --endpoint-url https://minio.example.com:9000 --ca-bundle ca.pem
   cnpg-restore-gen catalog list --catalog /mnt/nas/backups/auth --server-name authentik-postgresql -o json`,

@@ -80,6 +80,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"server name with a slash", []string{"catalog", "list", "--catalog", root, "--server-name", "a/b"}, `--server-name "a/b" must be one directory name`},
 		{"timeout", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "--timeout", "0s"}, "--timeout 0s must be positive"},
 		{"page size", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "--s3-page-size", "5000"}, "--s3-page-size 5000"},
+		{"addressing, local catalog", []string{"catalog", "list", "--catalog", root, "--server-name", "x", "--s3-addressing", "foo"}, `--s3-addressing "foo" is not auto, path or virtual`},
+		{"addressing, S3 catalog", []string{"catalog", "list", "--catalog", "s3://b/p", "--server-name", "x", "--s3-addressing", "foo"}, `--s3-addressing "foo" is not auto, path or virtual`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
 )
@@ -104,4 +105,23 @@ func TestEveryCommandTeaches(t *testing.T) {
 
 func quietStreams() *streams {
 	return &streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+}
+
+// TestHelpCitesOnlyTheRepository: no --help text, example or flag description names a file
+// that is not in the repository (the design notes live outside it).
+func TestHelpCitesOnlyTheRepository(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		text := c.Short + c.Long + c.Example
+		c.Flags().VisitAll(func(f *pflag.Flag) { text += f.Usage })
+		for _, outside := range []string{"DESIGN.md", "STYLE.md", "../shared"} {
+			if strings.Contains(text, outside) {
+				t.Errorf("%s --help cites %s, which is not in the repository", c.CommandPath(), outside)
+			}
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(newRootCmd(quietStreams()))
 }

@@ -49,6 +49,8 @@ func (f *catalogFlags) validate() error {
 		return usagef("--timeout %s must be positive", f.S3.Timeout)
 	case f.S3.PageSize < 0 || f.S3.PageSize > 1000:
 		return usagef("--s3-page-size %d is not between 1 and 1000", f.S3.PageSize)
+	case f.S3.Addressing != "auto" && f.S3.Addressing != "path" && f.S3.Addressing != "virtual":
+		return usagef("--s3-addressing %q is not auto, path or virtual", f.S3.Addressing)
 	}
 	return nil
 }
