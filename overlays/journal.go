@@ -67,7 +67,7 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer func() { _ = d.Close() }() // read-only
-	_ = d.Sync() // not every file system syncs directories
+	_ = d.Sync()                     // not every file system syncs directories
 	return nil
 }
 
