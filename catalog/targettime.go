@@ -6,17 +6,20 @@ import (
 	"time"
 )
 
-var zonedLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999Z0700",
-	"2006-01-02 15:04:05.999999999Z07",
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02T15:04:05.999999999Z07",
-	"2006-01-02 15:04:05.999999999 Z07:00",
-	"2006-01-02 15:04:05.999999999 Z0700",
-	"2006-01-02 15:04:05.999999999 Z07",
-}
+// zonedLayouts are the forms a target time with a zone may take: a date, a time to the minute
+// or the second (with a fraction), "T" or a space between them, and the zone as Z, +01:00, +0100
+// or +01, right after the time or after a space. Every form the no-zone hint suggests is here.
+var zonedLayouts = func() []string {
+	var out []string
+	for _, clock := range []string{"", " 15:04:05.999999999", "T15:04:05.999999999", " 15:04", "T15:04"} {
+		for _, gap := range []string{"", " "} {
+			for _, zone := range []string{"Z07:00", "Z0700", "Z07"} {
+				out = append(out, "2006-01-02"+clock+gap+zone)
+			}
+		}
+	}
+	return out
+}()
 
 // TargetTimeLayout formats a target time so that it is valid RFC 3339 (CloudNativePG's
 // targetTime) and that PostgreSQL's recovery_target_time accepts as it is: at most microseconds,
@@ -31,8 +34,8 @@ const TargetTimeLayout = "2006-01-02T15:04:05.999999-07:00"
 func ParseTargetTime(s string) (time.Time, error) {
 	in := strings.TrimSpace(s)
 	v := in
-	if strings.HasSuffix(v, " UTC") || strings.HasSuffix(v, " GMT") {
-		v = strings.TrimSpace(v[:len(v)-4]) + "Z"
+	if strings.HasSuffix(v, "UTC") || strings.HasSuffix(v, "GMT") {
+		v = strings.TrimSpace(v[:len(v)-3]) + "Z"
 	}
 	for _, l := range zonedLayouts {
 		if t, err := time.Parse(l, v); err == nil {
@@ -43,9 +46,9 @@ func ParseTargetTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	for _, l := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"} {
+	for _, l := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
 		if _, err := time.Parse(l, v); err == nil {
-			return time.Time{}, fmt.Errorf("target time %q has no time zone: add one (Z, +00:00, +01, UTC); the tool will not guess it", s)
+			return time.Time{}, fmt.Errorf("target time %q has no time zone: add one (%sZ, %s+00:00, %s+01 or %s UTC); the tool will not guess it", s, in, in, in, in)
 		}
 	}
 	return time.Time{}, fmt.Errorf("target time %q is not RFC 3339 (2026-02-05T02:00:00Z) or PostgreSQL's 2026-02-05 02:00:00+00", s)

@@ -1,8 +1,10 @@
 package catalog
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseWALName(t *testing.T) {
@@ -138,5 +140,34 @@ func TestParseTargetTime(t *testing.T) {
 	}
 	if _, err := ParseTargetTime("last tuesday"); err == nil {
 		t.Errorf("ParseTargetTime(nonsense) = nil error")
+	}
+}
+
+// TestEveryFormTheZoneHintNamesIsAccepted: the no-zone error suggests forms; each of them,
+// on each of the ways to write a date and a time, parses to the same instant.
+func TestEveryFormTheZoneHintNamesIsAccepted(t *testing.T) {
+	for _, base := range []string{"2026-11-24", "2026-11-24 17:52", "2026-11-24T17:52", "2026-11-24 17:52:45", "2026-11-24T17:52:45", "2026-11-24 17:52:45.5"} {
+		_, err := ParseTargetTime(base)
+		if err == nil || !strings.Contains(err.Error(), "no time zone") {
+			t.Fatalf("ParseTargetTime(%q) = %v, want the no-zone hint", base, err)
+		}
+		// The hint's forms, as it prints them.
+		forms := regexp.MustCompile(`\(([^)]*)\)`).FindStringSubmatch(err.Error())[1]
+		forms = strings.ReplaceAll(forms, " or ", ", ")
+		for _, f := range strings.Split(forms, ", ") {
+			want, _ := ParseTargetTime(base + "Z")
+			got, err := ParseTargetTime(f)
+			offset := strings.Contains(f, "+01") && !strings.Contains(f, "+01:00") && !strings.HasSuffix(f, "+0100")
+			if err != nil {
+				t.Errorf("the hint for %q suggests %q, which is refused: %v", base, f, err)
+				continue
+			}
+			if offset {
+				want = want.Add(-time.Hour)
+			}
+			if !got.Equal(want) {
+				t.Errorf("ParseTargetTime(%q) = %s, want %s", f, got, want)
+			}
+		}
 	}
 }
