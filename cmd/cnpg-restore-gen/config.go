@@ -7,8 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/spf13/pflag"
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/forge"
@@ -53,10 +54,11 @@ func loadConfig(dir string) (*repoConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	var c repoConfig
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w (the keys are strategy, newName, overlayDir, branch, base, forge, forgeURL, labels, reviewers, draft)", p, err)
+	cp, err := decodeConfig(p, data)
+	if err != nil {
+		return nil, err
 	}
+	c := *cp
 	switch c.Strategy {
 	case "", plan.SideBySide, plan.InPlace:
 	default:
@@ -121,4 +123,90 @@ func (c *repoConfig) applyPR(o *prOptions, fs *pflag.FlagSet, remoteKnown bool) 
 	if c.Branch != "" && !fs.Changed("branch") {
 		o.branchTemplate = c.Branch
 	}
+}
+
+// configKeys are the settings the file takes, in the order the errors list them.
+var configKeys = []string{"strategy", "newName", "overlayDir", "branch", "base", "forge", "forgeURL", "labels", "reviewers", "draft"}
+
+// decodeConfig reads the file's settings, with errors in the file's own terms — file:line, the
+// key, what it expects and what it found — rather than a decoder's; keys match exactly.
+func decodeConfig(p string, data []byte) (*repoConfig, error) {
+	c := &repoConfig{}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: not valid YAML: %w", p, err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return c, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: expected settings, one per line (strategy: side-by-side, labels: [restore], …), got %s", p, root.Line, kindOf(root))
+	}
+	strs := map[string]*string{"strategy": &c.Strategy, "newName": &c.NewName, "overlayDir": &c.OverlayDir, "branch": &c.Branch,
+		"base": &c.Base, "forge": &c.Forge, "forgeURL": &c.ForgeURL}
+	lists := map[string]*[]string{"labels": &c.Labels, "reviewers": &c.Reviewers}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		where := fmt.Sprintf("%s:%d: %s", p, k.Line, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			return nil, fmt.Errorf("%s is set twice (first on line %d)", where, first)
+		}
+		seen[k.Value] = k.Line
+		switch {
+		case strs[k.Value] != nil:
+			if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+				return nil, fmt.Errorf("%s: expected a string, got %s", where, kindOf(v))
+			}
+			*strs[k.Value] = v.Value
+		case lists[k.Value] != nil:
+			if v.Kind != yaml.SequenceNode {
+				return nil, fmt.Errorf("%s: expected a list of strings, got %s (write %s: [%s], or one \"- item\" per line)", where, kindOf(v), k.Value, v.Value)
+			}
+			for _, item := range v.Content {
+				if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
+					return nil, fmt.Errorf("%s: expected a list of strings, got a list holding %s (line %d)", where, kindOf(item), item.Line)
+				}
+				*lists[k.Value] = append(*lists[k.Value], item.Value)
+			}
+		case k.Value == "draft":
+			var b bool
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Decode(&b) != nil {
+				return nil, fmt.Errorf("%s: expected true or false, got %s", where, kindOf(v))
+			}
+			c.Draft = &b
+		default:
+			hint := ""
+			for _, known := range configKeys {
+				if strings.EqualFold(known, k.Value) || levenshtein.ComputeDistance(known, k.Value) <= 2 {
+					hint = fmt.Sprintf("; did you mean %s?", known)
+					break
+				}
+			}
+			return nil, fmt.Errorf("%s:%d: unknown key %q%s (the keys are %s)", p, k.Line, k.Value, hint, strings.Join(configKeys, ", "))
+		}
+	}
+	return c, nil
+}
+
+// kindOf says what a node is, in words.
+func kindOf(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	switch n.Tag {
+	case "!!null":
+		return "nothing"
+	case "!!bool":
+		return "true/false"
+	case "!!int", "!!float":
+		return "a number (" + n.Value + ")"
+	}
+	return fmt.Sprintf("a string (%q)", n.Value)
 }

@@ -39,7 +39,13 @@ func TestConfigFileSetsTheTeamsConventions(t *testing.T) {
 func TestConfigFileErrorsNameTheFile(t *testing.T) {
 	repo := fixtureRepo(t, "argocd-helm")
 	for _, tc := range []struct{ text, want string }{
-		{"labels: [restore]\nreviewer: [bob]\n", `unknown field "reviewer"`},
+		{"labels: [restore]\nreviewer: [bob]\n", `.cnpg-restore-gen.yaml:2: unknown key "reviewer"; did you mean reviewers?`},
+		{"labels: restore\n", `.cnpg-restore-gen.yaml:1: labels: expected a list of strings, got a string ("restore") (write labels: [restore]`},
+		{"Labels: [restore]\n", `unknown key "Labels"; did you mean labels?`},
+		{"draft: maybe\n", `draft: expected true or false, got a string ("maybe")`},
+		{"base: [main]\n", "base: expected a string, got a list"},
+		{"reviewers: [alice, {name: bob}]\n", "reviewers: expected a list of strings, got a list holding a mapping"},
+		{"base: main\nbase: develop\n", ".cnpg-restore-gen.yaml:2: base is set twice (first on line 1)"},
 		{"strategy: sideways\n", `strategy "sideways" is not side-by-side or in-place`},
 		{"overlayDir: ../outside\n", "overlayDir"},
 		{"newName: \"{cluster}_R\"\n", "not a valid cluster name"},
