@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+	"github.com/spf13/pflag"
 )
 
 // writeDocs writes the command reference generated from the commands themselves: Markdown into
@@ -24,9 +25,14 @@ func writeDocs(root *cobra.Command, dir string) error {
 			return fmt.Errorf("while making the docs directory: %w", err)
 		}
 	}
+	// <placeholders> would be read as HTML tags and vanish ("restore//-"): escape them in the
+	// prose of the Markdown reference (flags sit in a code block there) and everywhere in the
+	// man pages (md2man reads flag descriptions as Markdown too).
+	escapePlaceholders(root, false)
 	if err := doc.GenMarkdownTree(root, filepath.Join(dir, "cli")); err != nil {
 		return fmt.Errorf("while writing the Markdown reference: %w", err)
 	}
+	escapePlaceholders(root, true)
 	// cobra requires a date; give it a fixed one and then drop it from the .TH line, so the
 	// header reads: title, section, no date, source, manual.
 	epoch := time.Unix(0, 0).UTC()
@@ -54,3 +60,20 @@ func writeDocs(root *cobra.Command, dir string) error {
 }
 
 var thLine = regexp.MustCompile(`(?m)^\.TH .*$`)
+
+var placeholder = regexp.MustCompile(`<([A-Za-z][^<>\n\\]*)>`)
+
+// escapePlaceholders writes <x> as \<x\> in every command's long description and, with flags,
+// in every flag's description; text already escaped is left as it is.
+func escapePlaceholders(c *cobra.Command, flags bool) {
+	esc := func(s string) string { return placeholder.ReplaceAllString(s, `\<$1\>`) }
+	if !flags {
+		c.Long = esc(c.Long)
+	} else {
+		c.Flags().VisitAll(func(f *pflag.Flag) { f.Usage = esc(f.Usage) })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { f.Usage = esc(f.Usage) })
+	}
+	for _, sub := range c.Commands() {
+		escapePlaceholders(sub, flags)
+	}
+}
