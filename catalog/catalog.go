@@ -265,12 +265,26 @@ func (l *loader) listAll(ctx context.Context, prefix string, delimited bool) (Pa
 	return all, nil
 }
 
-// noSuchServer builds the error for a server name with nothing under it, naming the server
-// names that do exist under the catalog root.
+// noSuchServer builds the error for a server name with nothing under it. It looks around the
+// catalog root for where the catalog really is, and says which --catalog and --server-name to
+// pass: the server names under the root; one level deeper when the server's directory holds
+// another of the same name (a destinationPath that already ended in the server name, as in the
+// runbook's s3://bucket/auth/authentik-postgresql/authentik-postgresql/); the parent when
+// --catalog is a server's own directory; a prefix below the root that holds the server.
 func (l *loader) noSuchServer(ctx context.Context) error {
+	name, loc := l.opts.ServerName, strings.TrimSuffix(l.opts.Location, "/")
+	dirs := func(prefix string) ([]string, error) {
+		p, err := l.listAll(ctx, prefix, true)
+		var out []string
+		for _, d := range p.Prefixes {
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(d, prefix), "/"))
+		}
+		return out, err
+	}
+	isServer := func(ds []string) bool { return slices.Contains(ds, "base") || slices.Contains(ds, "wals") }
 	top, err := l.listAll(ctx, "", true)
 	if err != nil {
-		return fmt.Errorf("no barman catalog for server %q at %s, and the root could not be listed: %w", l.opts.ServerName, l.where(l.root), err)
+		return fmt.Errorf("no barman catalog for server %q at %s, and the root could not be listed: %w", name, l.where(l.root), err)
 	}
 	var names []string
 	for _, p := range top.Prefixes {
@@ -278,11 +292,47 @@ func (l *loader) noSuchServer(ctx context.Context) error {
 	}
 	switch {
 	case len(names) == 0 && len(top.Objects) == 0:
-		return fmt.Errorf("no barman catalog for server %q at %s: the location is empty; check --catalog (barman's destinationPath)", l.opts.ServerName, l.where(l.root))
+		return fmt.Errorf("no barman catalog for server %q at %s: the location is empty; check --catalog (barman's destinationPath)", name, l.where(l.root))
 	case len(names) == 0:
-		return fmt.Errorf("no barman catalog for server %q at %s: check --catalog (barman's destinationPath)", l.opts.ServerName, l.where(l.root))
+		return fmt.Errorf("no barman catalog for server %q at %s: check --catalog (barman's destinationPath)", name, l.where(l.root))
+	case isServer(names):
+		parent, last := loc, ""
+		if i := strings.LastIndex(loc, "/"); i > 0 && !strings.HasSuffix(loc[:i], ":/") {
+			parent, last = loc[:i], loc[i+1:]
+		}
+		return fmt.Errorf("no barman catalog for server %q at %s: --catalog %s is itself a server's directory (it holds base/ or wals/); pass its parent: --catalog %s --server-name %s", name, l.where(l.root), loc, parent, last)
+	case slices.Contains(names, name):
+		if sub, err := dirs(name + "/"); err == nil {
+			if deeper, err := dirs(name + "/" + name + "/"); err == nil && slices.Contains(sub, name) && isServer(deeper) {
+				return fmt.Errorf("no barman catalog for server %q at %s, but there is one a level deeper, at %s/%s/%s: the destinationPath already ends in the server name; pass --catalog %s/%s --server-name %s", name, l.where(l.root), loc, name, name, loc, name, name)
+			}
+		}
+		return fmt.Errorf("no barman catalog for server %q at %s: the directory exists but holds no base/ or wals/; check --catalog (barman's destinationPath)", name, l.where(l.root))
 	}
-	return fmt.Errorf("no barman catalog for server %q at %s; server names found there: %s (pass one with --server-name)", l.opts.ServerName, l.where(l.root), strings.Join(names, ", "))
+	var servers, holders []string
+	for i, n := range names {
+		if i >= 20 {
+			break // enough looking around
+		}
+		sub, err := dirs(n + "/")
+		if err != nil {
+			continue
+		}
+		if isServer(sub) {
+			servers = append(servers, n)
+		} else if slices.Contains(sub, name) {
+			if deeper, err := dirs(n + "/" + name + "/"); err == nil && isServer(deeper) {
+				holders = append(holders, n)
+			}
+		}
+	}
+	switch {
+	case len(holders) > 0:
+		return fmt.Errorf("no barman catalog for server %q at %s, but %s/%s/%s is one: pass --catalog %s/%s", name, l.where(l.root), loc, holders[0], name, loc, holders[0])
+	case len(servers) > 0:
+		return fmt.Errorf("no barman catalog for server %q at %s; server names found there: %s (pass one with --server-name)", name, l.where(l.root), strings.Join(servers, ", "))
+	}
+	return fmt.Errorf("no barman catalog for server %q at %s; %s holds %s, none of them a server's directory: pass the one that is barman's destinationPath as --catalog", name, l.where(l.root), loc, strings.Join(names, ", "))
 }
 
 // MaxStrayKept bounds the stray keys a catalog keeps by name; the rest are only counted.

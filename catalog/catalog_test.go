@@ -544,3 +544,40 @@ func TestStrayObjectsAreCountedNotStored(t *testing.T) {
 		t.Errorf("summary findings %+v", summary)
 	}
 }
+
+// TestLocationHintsFindTheCatalog: a wrong --catalog gets the command that reads the real
+// catalog — the runbook's nested layout (destinationPath already ending in the server name),
+// a --catalog at a server's own directory, and a root holding the server one prefix down.
+func TestLocationHintsFindTheCatalog(t *testing.T) {
+	moved := func(prefix string) *catalogtest.MemStore {
+		f := catalogtest.Healthy(t)
+		m := catalogtest.NewMemStore()
+		for k, v := range f.Store.Objects {
+			m.Put(prefix+strings.TrimPrefix(k, "pg/"), v, f.Store.MTimes[k])
+		}
+		return m
+	}
+	cases := []struct {
+		name     string
+		store    *catalogtest.MemStore
+		location string
+		want     string
+	}{
+		{"nested", moved("pg/pg/"), "s3://bucket/auth",
+			"there is one a level deeper, at s3://bucket/auth/pg/pg: the destinationPath already ends in the server name; pass --catalog s3://bucket/auth/pg --server-name pg"},
+		{"server directory", moved(""), "s3://bucket/auth/pg",
+			"--catalog s3://bucket/auth/pg is itself a server's directory (it holds base/ or wals/); pass its parent: --catalog s3://bucket/auth --server-name pg"},
+		{"bucket root", moved("auth/pg/"), "s3://bucket",
+			"but s3://bucket/auth/pg is one: pass --catalog s3://bucket/auth"},
+		{"prefixes only", moved("auth/elsewhere/"), "s3://bucket",
+			"s3://bucket holds auth, none of them a server's directory"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(context.Background(), tc.store, Options{ServerName: "pg", Location: tc.location})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Load = %v\nwant %q", err, tc.want)
+			}
+		})
+	}
+}
