@@ -36,6 +36,38 @@ type Target struct {
 	TLI uint32
 }
 
+// Describe says in words what was asked, times in UTC.
+func (t Target) Describe() string {
+	var s string
+	switch t.Kind() {
+	case "time":
+		s = "time " + t.Time.UTC().Format(time.RFC3339Nano)
+	case "lsn":
+		s = "LSN " + t.LSN.String()
+	case "xid":
+		s = "transaction " + t.XID
+	case "name":
+		s = fmt.Sprintf("restore point %q", t.Name)
+	case "immediate":
+		s = "the end of the backup"
+	default:
+		s = "the latest recoverable point"
+	}
+	if t.Exclusive && t.Kind() != "latest" && t.Kind() != "immediate" && t.Kind() != "name" {
+		s += " (exclusive)"
+	}
+	if t.BackupID != "" {
+		s += ", from backup " + t.BackupID
+	}
+	if t.SystemID != "" {
+		s += ", system " + t.SystemID
+	}
+	if t.TLI != 0 {
+		s += fmt.Sprintf(", timeline %d", t.TLI)
+	}
+	return s
+}
+
 // Kind names the target: latest, time, lsn, xid, name or immediate.
 func (t Target) Kind() string {
 	switch {
@@ -182,7 +214,10 @@ type Candidate struct {
 
 // Plan is the restore plan; its JSON form is stable (DESIGN.md, README).
 type Plan struct {
-	Source       Source                `json:"source"`
+	Source Source `json:"source"`
+	// Requested is the target as the plan read it, in UTC ("time 2026-11-24T16:52:45Z"):
+	// shown also when the plan is refused before it chose a backup.
+	Requested    string                `json:"requested"`
 	Backup       *catalog.BackupReport `json:"backup"`
 	Target       RecoveryTarget        `json:"target"`
 	Restored     Restored              `json:"restored"`
@@ -279,7 +314,8 @@ func Make(in Input) (*Plan, error) {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	p := &Plan{Source: in.Source, Strategy: in.Strategy, Checks: []Check{}, Warnings: []string{}, Changes: []Change{}, TimelinePath: []uint32{}}
+	p := &Plan{Source: in.Source, Strategy: in.Strategy, Checks: []Check{}, Warnings: []string{}, Changes: []Change{}, TimelinePath: []uint32{},
+		Requested: in.Target.Describe()}
 	p.Restored = restoredNames(in)
 	s := &selector{in: in, p: p, c: in.Catalog}
 	s.run()

@@ -543,3 +543,18 @@ func TestParityWithCloudNativePGsOwnSelection(t *testing.T) {
 		t.Errorf("time: parity %+v", p.CloudNativePG)
 	}
 }
+
+// TestARefusedPlanShowsTheTargetAsReadAndTheWindow: a time in the future, or a refusal before
+// any backup is chosen, still says what was asked (in UTC) and what can be recovered.
+func TestARefusedPlanShowsTheTargetAsReadAndTheWindow(t *testing.T) {
+	in := input(scenario(t).Load())
+	future := time.Date(2026, 2, 5, 17, 52, 45, 0, time.FixedZone("CET", 3600))
+	in.Target = Target{Time: &future}
+	p, _ := Make(in)
+	if p.OK() || p.Requested != "time 2026-02-05T16:52:45Z" {
+		t.Errorf("requested %q, ok %v", p.Requested, p.OK())
+	}
+	if f := failed(p); !strings.Contains(f, "is in the future (now 2026-02-05T03:00:00Z)") || !strings.Contains(f, "is recoverable from") {
+		t.Errorf("the future target's refusal lacks the window: %s", f)
+	}
+}

@@ -223,7 +223,7 @@ func (s *selector) checkTarget() bool {
 	win := window(s.c, s.lineage)
 	switch {
 	case t.Time != nil && t.Time.After(s.in.Now):
-		p.check(CheckTarget, false, "target time %s is in the future", t.Time.Format(time.RFC3339))
+		p.check(CheckTarget, false, "target time %s is in the future (now %s); %s", t.Time.Format(time.RFC3339), s.in.Now.UTC().Format(time.RFC3339), window(s.c, s.lineage))
 	case t.Time != nil && t.Time.Before(b.Info.EndTime):
 		p.check(CheckTarget, false, "target time %s is before backup %s ends (%s): recovery cannot stop before the backup is consistent; %s",
 			t.Time.Format(time.RFC3339), b.ID, b.Info.EndTime.Format(time.RFC3339), win)

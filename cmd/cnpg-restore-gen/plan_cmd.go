@@ -300,6 +300,9 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 		verdict = "REFUSED"
 	}
 	fmt.Fprintf(&b, "Plan      %s: restore %s/%s from %s/%s\n", verdict, src.Namespace, src.Name, src.Catalog, src.ServerName)
+	if p.Backup == nil && p.Requested != "" {
+		fmt.Fprintf(&b, "Asked     %s\n", p.Requested)
+	}
 	if p.Backup != nil {
 		br := p.Backup
 		fmt.Fprintf(&b, "Backup    %s (%s) %s, %s to %s, timeline %d, %s, system %s\n", br.ID, orDash(br.Name), br.Status,
