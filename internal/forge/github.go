@@ -144,6 +144,9 @@ func (g *GitHubClient) wrap(doing string, err error) error {
 		return fmt.Errorf("%s %s: rate limit spent until %s; run again then, or use a token with a higher limit: %w", doing, where, rl.Rate.Reset.UTC().Format("15:04:05Z"), err)
 	case errors.As(err, &ab):
 		return fmt.Errorf("%s %s: GitHub's secondary rate limit; run again in a few minutes: %w", doing, where, err)
+	case errors.As(err, &ge) && strings.Contains(ge.Message, "GitHub Actions is not permitted to create or approve pull requests"):
+		// The workflow's GITHUB_TOKEN, with the repository's default setting.
+		return fmt.Errorf("%s %s: the repository does not let GitHub Actions open pull requests; turn on Settings → Actions → General → Workflow permissions → \"Allow GitHub Actions to create and approve pull requests\" (or use a GitHub App or a personal token): %w", doing, where, err)
 	case errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%s %s: the token was refused; check GITHUB_TOKEN or --token-file: %w", doing, where, err)
 	case errors.As(err, &ge) && ge.Response != nil && (ge.Response.StatusCode == http.StatusNotFound || ge.Response.StatusCode == http.StatusForbidden):

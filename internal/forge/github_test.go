@@ -143,6 +143,22 @@ func TestGitHubGivesUpWithAClearError(t *testing.T) {
 			t.Fatalf("err = %v after waits %v, want no hour-long wait and a clear error", err, ws.d)
 		}
 	})
+	t.Run("workflow token without the repository setting", func(t *testing.T) {
+		f, g, _ := newTestGitHub(t, "ghp_test")
+		f.Fault(func(w http.ResponseWriter) { // the list of open pull requests: none
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte("[]"))
+		})
+		f.Fault(func(w http.ResponseWriter) { // what GitHub answers the workflow's GITHUB_TOKEN
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"message":"GitHub Actions is not permitted to create or approve pull requests.","documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}`))
+		})
+		_, _, err := Ensure(context.Background(), g, want)
+		if err == nil || !strings.Contains(err.Error(), `Workflow permissions → "Allow GitHub Actions to create and approve pull requests"`) {
+			t.Fatalf("err = %v, want the repository setting named", err)
+		}
+	})
 	t.Run("bad token", func(t *testing.T) {
 		_, g, _ := newTestGitHub(t, "ghp_wrong")
 		_, _, err := Ensure(context.Background(), g, want)
