@@ -13,6 +13,7 @@ import (
 	"github.com/agnivade/levenshtein"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
@@ -38,6 +39,8 @@ type streams struct {
 	// Secrets are the credentials this run has seen; Out and ErrOut are scrubbed of them (run
 	// sets it up).
 	Secrets *redact.Set
+	// OutWidth is the width of the terminal Out is, 0 when it is not one.
+	OutWidth int
 	// Progress is ErrOut without the escaping of control characters, for the progress line.
 	Progress io.Writer
 	// Prog is how the user called the tool: "kubectl cnpg-restore-gen" as a kubectl plugin,
@@ -47,6 +50,9 @@ type streams struct {
 
 func systemStreams() *streams {
 	s := &streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTTY: isTerminal(os.Stderr), Getenv: os.Getenv}
+	if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+		s.OutWidth = w
+	}
 	// kubectl runs a plugin named kubectl-cnpg_restore_gen for `kubectl cnpg-restore-gen`.
 	if strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-") {
 		s.Prog = "kubectl cnpg-restore-gen"

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,7 +18,9 @@ import (
 func execute(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(context.Background(), args, &streams{Out: &out, ErrOut: &errb, Getenv: func(string) string { return "" }})
+	// Wide enough that no line wraps: tests look for whole sentences; TestPlanTableWidths
+	// checks the wrapping at 80 and 120 columns.
+	code = run(context.Background(), args, &streams{Out: &out, ErrOut: &errb, Getenv: func(k string) string { return map[string]string{"COLUMNS": "1000"}[k] }})
 	return out.String(), errb.String(), code
 }
 
@@ -264,5 +267,37 @@ func TestPlanRefusesAServerNameALiveClusterArchivesTo(t *testing.T) {
 	// The source's opt-out of the empty-archive check is not carried over, and the plan says so.
 	if !strings.Contains(out, "pg-main sets cnpg.io/skipEmptyWalArchiveCheck; the restored cluster is generated without it") {
 		t.Errorf("plan does not warn about skipEmptyWalArchiveCheck:\n%s", out)
+	}
+}
+
+// TestPlanTableWidths: the plan's table fits 80 columns (the default off a terminal) and 120
+// ($COLUMNS), details wrapped under themselves; a word longer than the room (a path) is kept
+// whole; -o json is the same at any width.
+func TestPlanTableWidths(t *testing.T) {
+	root, clean := sampleCatalog(t)
+	sys := sampleSystemA(t, root)
+	args := []string{"plan", "--cluster", "auth/" + sample.ServerName, "--catalog", root, "--system-id", sys, "--target-time", "2026-11-24 17:52:45+00", "--explain"}
+	var jsons []string
+	for _, width := range []string{"80", "120"} {
+		t.Run(width, func(t *testing.T) {
+			env := map[string]string{"COLUMNS": width}
+			out, errOut, code := executeEnv(t, env, args...)
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s%s", code, out, errOut)
+			}
+			out = clean(out)
+			golden.Assert(t, "cli", ".txt", []byte(out))
+			w, _ := strconv.Atoi(width)
+			for i, line := range strings.Split(out, "\n") {
+				if n := len([]rune(line)); n > w && strings.Count(strings.TrimSpace(line), " ") > 0 && !strings.Contains(line, "/tmp/sample") {
+					t.Errorf("line %d is %d columns wide, more than %d: %q", i+1, n, w, line)
+				}
+			}
+			j, _, _ := executeEnv(t, env, append(args, "-o", "json")...)
+			jsons = append(jsons, j)
+		})
+	}
+	if len(jsons) == 2 && jsons[0] != jsons[1] {
+		t.Errorf("-o json differs with the width")
 	}
 }

@@ -179,7 +179,7 @@ func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir st
 		report.Plan, report.Restored = p, p.Restored.Name
 		if !p.OK() {
 			fmt.Fprintln(s.ErrOut, "nothing written: the plan failed its safety checks")
-			if werr := writePlanTable(s.Out, p); werr != nil {
+			if werr := writePlanTable(s.Out, p, s.width()); werr != nil {
 				return nil, werr
 			}
 			return nil, refusal(p)

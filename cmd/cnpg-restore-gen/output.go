@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -198,4 +199,41 @@ func containsFinding(fs []catalog.Finding, f catalog.Finding) bool {
 		}
 	}
 	return false
+}
+
+// width is how wide the tables may be: $COLUMNS when set, else the terminal's, else 80.
+func (s *streams) width() int {
+	if s.Getenv != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(s.Getenv("COLUMNS"))); err == nil && n >= 40 {
+			return n
+		}
+	}
+	if s.OutWidth >= 40 {
+		return s.OutWidth
+	}
+	return 80
+}
+
+// hang writes prefix and text, wrapped at width on spaces; lines after the first are indented
+// under the text. A word longer than the room (a path, a URL) is kept whole.
+func hang(b *strings.Builder, width int, prefix, text string) {
+	indent := strings.Repeat(" ", len([]rune(prefix)))
+	room := max(width-len([]rune(prefix)), 20)
+	line := prefix
+	n := 0
+	for _, word := range strings.Fields(text) {
+		w := len([]rune(word))
+		switch {
+		case n == 0:
+			line += word
+			n = w
+		case n+1+w > room:
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			line, n = indent+word, w
+		default:
+			line += " " + word
+			n += 1 + w
+		}
+	}
+	b.WriteString(strings.TrimRight(line, " ") + "\n")
 }

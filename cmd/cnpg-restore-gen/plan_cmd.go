@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -171,7 +170,7 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	if opts.Output != "table" {
 		err = writeData(s.Out, opts.Output, p)
 	} else {
-		err = writePlanTable(s.Out, p)
+		err = writePlanTable(s.Out, p, s.width())
 	}
 	if err != nil {
 		return err
@@ -291,7 +290,7 @@ func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Ta
 	return p, c, err
 }
 
-func writePlanTable(w io.Writer, p *plan.Plan) error {
+func writePlanTable(w io.Writer, p *plan.Plan, width int) error {
 	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	var b strings.Builder
 	src := p.Source
@@ -299,34 +298,34 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 	if !p.OK() {
 		verdict = "REFUSED"
 	}
-	fmt.Fprintf(&b, "Plan      %s: restore %s/%s from %s/%s\n", verdict, src.Namespace, src.Name, src.Catalog, src.ServerName)
+	hang(&b, width, "Plan      ", fmt.Sprintf("%s: restore %s/%s from %s/%s", verdict, src.Namespace, src.Name, src.Catalog, src.ServerName))
 	if p.Backup == nil && p.Requested != "" {
-		fmt.Fprintf(&b, "Asked     %s\n", p.Requested)
+		hang(&b, width, "Asked     ", p.Requested)
 	}
 	if p.Backup != nil {
 		br := p.Backup
-		fmt.Fprintf(&b, "Backup    %s (%s) %s, %s to %s, timeline %d, %s, system %s\n", br.ID, orDash(br.Name), br.Status,
-			shortTime(br.BeginTime), shortTime(br.EndTime), br.Timeline, human.Bytes(br.Size), br.SystemID)
+		hang(&b, width, "Backup    ", fmt.Sprintf("%s (%s) %s, %s to %s, timeline %d, %s, system %s", br.ID, orDash(br.Name), br.Status,
+			shortTime(br.BeginTime), shortTime(br.EndTime), br.Timeline, human.Bytes(br.Size), br.SystemID))
 		rt, err := yaml.Marshal(map[string]any{"recoveryTarget": p.Target})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "Target    %s\n", p.Target.Describe())
+		hang(&b, width, "Target    ", p.Target.Describe())
 		for _, line := range strings.Split(strings.TrimSpace(string(rt)), "\n") {
 			fmt.Fprintf(&b, "          %s\n", line)
 		}
 	}
-	fmt.Fprintf(&b, "Restored  %s/%s archiving to server name %s (%s)\n", p.Restored.Namespace, p.Restored.Name, p.Restored.ServerName, p.Strategy)
+	hang(&b, width, "Restored  ", fmt.Sprintf("%s/%s archiving to server name %s (%s)", p.Restored.Namespace, p.Restored.Name, p.Restored.ServerName, p.Strategy))
 	if p.WAL != nil {
 		bound := ""
 		if p.WAL.UpperBound {
 			bound = "at most "
 		}
-		fmt.Fprintf(&b, "WAL       %s%d segments, %s to %s on timeline(s) %s (%s to replay, %s to download)\n", bound, p.WAL.Segments, p.WAL.From, p.WAL.To,
-			joinU32Arrow(p.TimelinePath), human.Bytes(int64(p.WAL.Bytes)), human.Bytes(p.WAL.StoredBytes))
+		hang(&b, width, "WAL       ", fmt.Sprintf("%s%d segments, %s to %s on timeline(s) %s (%s to replay, %s to download)", bound, p.WAL.Segments, p.WAL.From, p.WAL.To,
+			joinU32Arrow(p.TimelinePath), human.Bytes(int64(p.WAL.Bytes)), human.Bytes(p.WAL.StoredBytes)))
 	}
 	if p.Estimate != nil {
-		fmt.Fprintf(&b, "Estimate  about %s (%s)\n", human.Seconds(p.Estimate.Seconds), p.Estimate.Model)
+		hang(&b, width, "Estimate  ", fmt.Sprintf("about %s (%s)", human.Seconds(p.Estimate.Seconds), p.Estimate.Model))
 	}
 	fmt.Fprintf(&b, "\nChecks\n")
 	for _, c := range p.Checks {
@@ -334,30 +333,31 @@ func writePlanTable(w io.Writer, p *plan.Plan) error {
 		if !c.OK {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(&b, "  %s  %-16s  %s\n", mark, c.Name, c.Detail)
+		hang(&b, width, fmt.Sprintf("  %s  %-16s  ", mark, c.Name), c.Detail)
 	}
 	if len(p.Warnings) > 0 {
 		fmt.Fprintf(&b, "\nWarnings\n")
 		for _, wn := range p.Warnings {
-			fmt.Fprintf(&b, "  - %s\n", wn)
+			hang(&b, width, "  - ", wn)
 		}
 	}
 	if len(p.Candidates) > 0 {
 		fmt.Fprintf(&b, "\nCandidates, newest first\n")
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		idWidth := 0
+		for _, c := range p.Candidates {
+			idWidth = max(idWidth, len(c.ID))
+		}
 		for _, c := range p.Candidates {
 			mark := " "
 			if c.Chosen {
 				mark = "*"
 			}
-			fmt.Fprintf(tw, "  %s %s\t%s\n", mark, c.ID, c.Reason)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
+			hang(&b, width, fmt.Sprintf("  %s %-*s  ", mark, idWidth, c.ID), c.Reason)
 		}
 	}
 	if p.CloudNativePG != nil {
-		fmt.Fprintf(&b, "\nCloudNativePG\n  %s\n", p.CloudNativePG.Reason)
+		b.WriteString("\nCloudNativePG\n")
+		hang(&b, width, "  ", p.CloudNativePG.Reason)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
