@@ -336,6 +336,24 @@ func mermaidText(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// TextFit renders the picture in at most total columns, labels included: as many columns of
+// time as fit, between 20 and 64.
+func TextFit(spans []Span, total int) string {
+	labelWidth := 0
+	many := manySystems(spans)
+	for _, s := range spans {
+		label := walRow{s.Timeline, s.SystemID}.label(many)
+		if s.Kind == SpanBackup {
+			label = "backups"
+			if many {
+				label = "backups " + s.SystemID
+			}
+		}
+		labelWidth = max(labelWidth, len(label))
+	}
+	return Text(spans, min(64, max(20, total-labelWidth-6)))
+}
+
 // Text renders spans as a picture for the terminal, width columns of time from the first span
 // to the last: a row of backups per database system (B a backup, x one that can't be
 // restored), and a row of WAL per timeline (= archived, ! a gap). Only ASCII, so it survives
@@ -407,10 +425,22 @@ func Text(spans []Span, width int) string {
 	}
 	var b strings.Builder
 	first, last := lo.UTC().Format("2006-01-02 15:04:05"), hi.UTC().Format("2006-01-02 15:04:05")
-	fmt.Fprintf(&b, "  %-*s  %s%*s\n", labelWidth, "", first, width-len(first), last)
+	if len(first)+len(last) >= width {
+		first, last = lo.UTC().Format("01-02 15:04"), hi.UTC().Format("01-02 15:04")
+	}
+	if len(first)+len(last) < width {
+		fmt.Fprintf(&b, "  %-*s  %s%*s\n", labelWidth, "", first, width-len(first), last)
+	} else {
+		fmt.Fprintf(&b, "  %-*s  %s\n", labelWidth, "", first)
+	}
 	for _, r := range rows {
 		fmt.Fprintf(&b, "  %-*s  |%s|\n", labelWidth, r.label, r.cells)
 	}
-	fmt.Fprintf(&b, "  %-*s  B backup (at its end)  x unusable  = WAL archived  ! gap\n", labelWidth, "")
+	const legend = "B backup (at its end)  x unusable  = WAL archived  ! gap"
+	if len(legend) <= width+2 {
+		fmt.Fprintf(&b, "  %-*s  %s\n", labelWidth, "", legend)
+	} else {
+		fmt.Fprintf(&b, "  %s\n", legend) // under the labels, to stay within the width
+	}
 	return b.String()
 }

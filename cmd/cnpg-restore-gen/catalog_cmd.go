@@ -142,7 +142,7 @@ func runCatalogList(ctx context.Context, s *streams, opts *catalogListOptions) e
 	}
 	switch opts.Output {
 	case "table":
-		return writeCatalogTable(s.Out, c)
+		return writeCatalogTable(s.Out, c, s.width())
 	case "mermaid":
 		_, err := io.WriteString(termsafe.Writer(s.Out), catalog.Mermaid("backups and WAL of "+c.ServerName+" (UTC)", c.Spans(), "", nil))
 		return err
@@ -238,7 +238,7 @@ func runCatalogCheck(ctx context.Context, s *streams, opts *catalogCheckOptions)
 	if opts.Output != "table" {
 		err = writeData(s.Out, opts.Output, r)
 	} else {
-		err = writeCheckTable(s.Out, r)
+		err = writeCheckTable(s.Out, r, s.width())
 	}
 	if err != nil {
 		return err

@@ -301,3 +301,23 @@ func TestPlanTableWidths(t *testing.T) {
 		t.Errorf("-o json differs with the width")
 	}
 }
+
+// TestCatalogTablesFitTheWidth: catalog list and check fit 80 and 120 columns, the picture
+// sized to what is left beside its labels (a word longer than the room is kept whole).
+func TestCatalogTablesFitTheWidth(t *testing.T) {
+	root, clean := sampleCatalog(t)
+	for _, width := range []string{"80", "120"} {
+		t.Run(width, func(t *testing.T) {
+			w, _ := strconv.Atoi(width)
+			out, _, _ := executeEnv(t, map[string]string{"COLUMNS": width}, "catalog", "list", "--catalog", root, "--server-name", sample.ServerName)
+			check, _, _ := executeEnv(t, map[string]string{"COLUMNS": width}, "catalog", "check", "--catalog", root, "--server-name", sample.ServerName)
+			out = clean(out + "\n" + check)
+			golden.Assert(t, "cli", ".txt", []byte(out))
+			for i, line := range strings.Split(out, "\n") {
+				if n := len([]rune(line)); n > w && strings.Count(strings.TrimSpace(line), " ") > 0 && !strings.Contains(line, "/tmp/sample") {
+					t.Errorf("line %d is %d columns wide, more than %d: %q", i+1, n, w, line)
+				}
+			}
+		})
+	}
+}

@@ -58,7 +58,7 @@ func orDash(s string) string {
 
 // writeCatalogTable prints the catalog for people: per database system, its backups and the
 // recoverable window; then the WAL, timelines and findings.
-func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
+func writeCatalogTable(w io.Writer, c *catalog.Catalog, width int) error {
 	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	r := c.Report()
 	var b strings.Builder
@@ -67,10 +67,11 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 	for _, t := range r.Timelines {
 		tls = append(tls, fmt.Sprint(t.ID))
 	}
-	fmt.Fprintf(&b, "WAL       %d segments of %s (%s stored), %s to %s, timelines %s\n",
-		r.WAL.Segments, human.Bytes(int64(r.WAL.SegmentSize)), human.Bytes(r.WAL.Bytes), orDash(r.WAL.First), orDash(r.WAL.Last), orDash(strings.Join(tls, ", ")))
+	hang(&b, width, "WAL       ", fmt.Sprintf("%d segments of %s (%s stored), %s to %s, timelines %s",
+		r.WAL.Segments, human.Bytes(int64(r.WAL.SegmentSize)), human.Bytes(r.WAL.Bytes), orDash(r.WAL.First), orDash(r.WAL.Last), orDash(strings.Join(tls, ", "))))
 	if len(r.Lineages) > 1 {
-		fmt.Fprintf(&b, "\n!! %d database systems share this path: pick one with --system-id or --backup-id.\n", len(r.Lineages))
+		b.WriteString("\n")
+		hang(&b, width, "!! ", fmt.Sprintf("%d database systems share this path: pick one with --system-id or --backup-id.", len(r.Lineages)))
 	}
 	byID := map[string]catalog.BackupReport{}
 	for _, br := range r.Backups {
@@ -79,39 +80,61 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 	for _, l := range r.Lineages {
 		fmt.Fprintf(&b, "\nSystem %s   timelines %s\n", orDash(l.SystemID), joinU32(l.Timelines))
 		if l.From != nil {
-			fmt.Fprintf(&b, "  recoverable from %s (%s, end of the oldest usable backup)\n", shortTime(l.From.Time), l.From.LSN)
-			fmt.Fprintf(&b, "              to   %s (%s on timeline %d, last WAL %s)\n", shortTime(l.To.Time), l.To.LSN, l.To.Timeline, l.To.WAL)
+			hang(&b, width, "  recoverable from ", fmt.Sprintf("%s (%s, end of the oldest usable backup)", shortTime(l.From.Time), l.From.LSN))
+			hang(&b, width, "              to   ", fmt.Sprintf("%s (%s on timeline %d, last WAL %s)", shortTime(l.To.Time), l.To.LSN, l.To.Timeline, l.To.WAL))
 		} else {
 			fmt.Fprintf(&b, "  nothing recoverable: no usable backup\n")
 		}
+		narrow := width < 100 // no year, the end's date only when it differs, a shorter last column
+		restorable, no := "RESTORABLE", "NO (below)"
+		if narrow {
+			restorable, no = "OK", "NO"
+		}
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  ID\tNAME\tSTATUS\tBEGIN\tEND\tTL\tSIZE\tRESTORABLE")
+		fmt.Fprintln(tw, "  ID\tNAME\tSTATUS\tBEGIN\tEND\tTL\tSIZE\t"+restorable)
 		var why []string
 		for _, id := range l.Backups {
 			br := byID[id]
 			ok := "yes"
 			if !br.Usable {
-				ok = "NO (below)"
-				why = append(why, fmt.Sprintf("  %s cannot be restored: %s\n", br.ID, strings.Join(br.Problems, "; ")))
+				ok = no
+				why = append(why, fmt.Sprintf("%s cannot be restored: %s", br.ID, strings.Join(br.Problems, "; ")))
 			}
 			tl := "-"
 			if br.Timeline != 0 {
 				tl = fmt.Sprint(br.Timeline)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", br.ID, orDash(br.Name), br.Status, shortTime(br.BeginTime), shortTime(br.EndTime), tl, human.Bytes(br.Size), ok)
+			begin, end := shortTime(br.BeginTime), shortTime(br.EndTime)
+			if narrow && len(begin) > 11 && len(end) > 11 && begin[:11] == end[:11] {
+				end = end[11:]
+			}
+			if narrow && len(begin) > 5 {
+				begin = begin[5:] // the year is in the window above
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", br.ID, orDash(br.Name), br.Status, begin, end, tl, human.Bytes(br.Size), ok)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 		for _, w := range why {
-			b.WriteString(w)
+			hang(&b, width, "  ", w)
 		}
 	}
 	if len(r.Timelines) > 0 {
-		if pic := catalog.Text(c.Spans(), 64); pic != "" {
+		if pic := catalog.TextFit(c.Spans(), width); pic != "" {
 			fmt.Fprintf(&b, "\nPicture (UTC)\n%s", pic)
 		}
 		fmt.Fprintf(&b, "\nTimelines\n")
+		// Narrow: segment names without their timeline (it is the TL column), so the table fits.
+		seg := func(name string) string { return name }
+		if width < 96 {
+			seg = func(name string) string {
+				if len(name) == 24 {
+					return name[8:]
+				}
+				return name
+			}
+		}
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  TL\tPARENT\tSWITCH\tHISTORY\tSEGMENTS\tFIRST\tLAST")
 		for _, t := range r.Timelines {
@@ -126,46 +149,48 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog) error {
 					hist = "-"
 				}
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%s\t%s\n", t.ID, parent, orDash(t.SwitchLSN), hist, t.Segments, orDash(t.First), orDash(t.Last))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%s\t%s\n", t.ID, parent, orDash(t.SwitchLSN), hist, t.Segments, orDash(seg(t.First)), orDash(seg(t.Last)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
-	writeFindings(&b, r.Findings)
+	writeFindings(&b, r.Findings, width)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func writeFindings(b *strings.Builder, fs []catalog.Finding) {
+func writeFindings(b *strings.Builder, fs []catalog.Finding, width int) {
 	if len(fs) == 0 {
 		fmt.Fprintf(b, "\nFindings: none\n")
 		return
 	}
 	fmt.Fprintf(b, "\nFindings\n")
 	for _, f := range fs {
-		fmt.Fprintf(b, "  %-7s  %-24s  %s\n", f.Severity, f.Check, f.Message)
+		hang(b, width, fmt.Sprintf("  %-7s  %-24s  ", f.Severity, f.Check), f.Message)
 	}
 }
 
-func writeCheckTable(w io.Writer, r checkReport) error {
+func writeCheckTable(w io.Writer, r checkReport, width int) error {
 	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	var b strings.Builder
 	verdict := "OK"
 	if !r.OK {
 		verdict = "CANNOT RESTORE"
 	}
-	fmt.Fprintf(&b, "Catalog   %s\nRequest   %s\nVerdict   %s: %s\n", r.Catalog, r.Request, verdict, r.Answer)
+	hang(&b, width, "Catalog   ", r.Catalog)
+	hang(&b, width, "Request   ", r.Request)
+	hang(&b, width, "Verdict   ", verdict+": "+r.Answer)
 	if r.Until != nil {
-		fmt.Fprintf(&b, "Reaches   %s on timeline %d (last WAL %s, archived %s)\n", r.Until.LSN, r.Until.Timeline, r.Until.WAL, shortTime(r.Until.Time))
+		hang(&b, width, "Reaches   ", fmt.Sprintf("%s on timeline %d (last WAL %s, archived %s)", r.Until.LSN, r.Until.Timeline, r.Until.WAL, shortTime(r.Until.Time)))
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(&b, "Note      %s\n", n)
+		hang(&b, width, "Note      ", n)
 	}
 	if len(r.Blocking) > 0 {
 		fmt.Fprintf(&b, "\nBlocking\n")
 		for _, f := range r.Blocking {
-			fmt.Fprintf(&b, "  %-24s  %s\n", f.Check, f.Message)
+			hang(&b, width, fmt.Sprintf("  %-24s  ", f.Check), f.Message)
 		}
 	}
 	var others []catalog.Finding
@@ -177,7 +202,7 @@ func writeCheckTable(w io.Writer, r checkReport) error {
 	if len(others) > 0 {
 		fmt.Fprintf(&b, "\nOther findings (not blocking this request)\n")
 		for _, f := range others {
-			fmt.Fprintf(&b, "  %-7s  %-24s  %s\n", f.Severity, f.Check, f.Message)
+			hang(&b, width, fmt.Sprintf("  %-7s  %-24s  ", f.Severity, f.Check), f.Message)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
