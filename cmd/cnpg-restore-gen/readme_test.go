@@ -17,6 +17,8 @@ import (
 	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/syntax"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
 )
 
 // TestREADMECommands runs every shell block of README.md through a real shell interpreter
@@ -299,5 +301,53 @@ func TestHelpExamplesWork(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Errorf("checked %d examples", checked)
+	}
+}
+
+// TestREADMEWhatYouGetIsThePullRequest: the README's "What you get" shows the pull request
+// `make demo` opens: each table row it quotes is a row of that body, the title is its title,
+// and the Mermaid chart is its chart, byte for byte (the golden of
+// TestPRDryRunPrintsBranchDiffAndBodyAndTouchesNothing is that body, from the same sample).
+func TestREADMEWhatYouGetIsThePullRequest(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(filepath.Join(golden.Dir(), "cli", "TestPRDryRunPrintsBranchDiffAndBodyAndTouchesNothing.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)
+	start := strings.Index(section, "## What you get")
+	if start < 0 {
+		t.Fatal("README has no \"What you get\"")
+	}
+	section = section[start:]
+	section = section[:strings.Index(section[3:], "\n## ")+3]
+	rows := 0
+	for _, line := range strings.Split(section, "\n") {
+		switch {
+		case strings.HasPrefix(line, "> | "):
+			rows++
+			if !strings.Contains(string(body), strings.TrimPrefix(line, "> ")+"\n") {
+				t.Errorf("README row is not in the pull request: %s", line)
+			}
+		case strings.HasPrefix(line, "> **Restore "):
+			title := strings.TrimSuffix(strings.TrimPrefix(line, "> **"), "**")
+			if !strings.Contains(string(body), "## "+title+"\n") {
+				t.Errorf("README title %q is not the pull request's", title)
+			}
+		}
+	}
+	chart := func(s string) string {
+		i := strings.Index(s, "```mermaid\n")
+		if i < 0 {
+			return ""
+		}
+		j := strings.Index(s[i+11:], "```")
+		return s[i : i+11+j]
+	}
+	if rows < 3 || chart(section) == "" || chart(section) != chart(string(body)) {
+		t.Errorf("README's chart is not the pull request's (%d rows checked):\n%s\nwant:\n%s", rows, chart(section), chart(string(body)))
 	}
 }
