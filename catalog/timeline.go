@@ -230,7 +230,12 @@ func Mermaid(title string, spans []Span, highlight string, marks []Mark) string 
 		}
 	})
 	for _, k := range rows {
-		section(k.label(many), byWAL[k], func(s Span) bool { return s.Kind == SpanGap }, func(s Span) {
+		// Section titles sit in a narrow margin that the first bars overlap: keep them short,
+		// and name the database system in the bars.
+		section(fmt.Sprintf("WAL TL %d", k.tli), byWAL[k], func(s Span) bool { return s.Kind == SpanGap }, func(s Span) {
+			if many && k.system != "" {
+				s.Label += ", system " + k.system
+			}
 			if s.Kind == SpanGap {
 				bar(s, "crit")
 			} else {
