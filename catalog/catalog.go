@@ -38,8 +38,11 @@ type Catalog struct {
 	StrayCount int
 	// BadHistory are history files that exist but could not be read, by timeline.
 	BadHistory map[uint32]string
-	// WALFrom is the first segment the scan listed WAL from ("" when it listed all of it).
-	WALFrom string
+	// WALFrom is the first segment the scan listed WAL from ("" when it listed all of it);
+	// SkippedWALDirs counts the WAL directories it did not list because of it (whole
+	// directories only: WAL before WALFrom in a listed directory is read all the same).
+	WALFrom        string
+	SkippedWALDirs int
 
 	analysis
 }
@@ -456,7 +459,8 @@ func (l *loader) loadWALs(ctx context.Context, g *errgroup.Group) error {
 			continue
 		}
 		if hash[8:] < fromLog {
-			continue // wholly before the first segment needed
+			l.cat.SkippedWALDirs++ // wholly before the first segment needed
+			continue
 		}
 		g.Go(func() error { return l.loadWALDir(ctx, dir, hash) })
 	}

@@ -28,7 +28,27 @@ func execute(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // replaces that location with a stable one in output.
 func sampleCatalog(t *testing.T) (string, func(string) string) {
 	t.Helper()
-	dir := t.TempDir()
+	return sampleCatalogIn(t, t.TempDir())
+}
+
+// sampleCatalogWrapped is sampleCatalog at a path of a fixed length, for output wrapped at a
+// width: where lines break then does not depend on the temporary directory's name.
+func sampleCatalogWrapped(t *testing.T) (string, func(string) string) {
+	t.Helper()
+	base := t.TempDir()
+	const length = 100
+	if len(base) >= length-2 {
+		t.Fatalf("temporary directory %s is longer than %d", base, length)
+	}
+	dir := filepath.Join(base, strings.Repeat("p", length-len(base)-1))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return sampleCatalogIn(t, dir)
+}
+
+func sampleCatalogIn(t *testing.T, dir string) (string, func(string) string) {
+	t.Helper()
 	root, err := sample.Extract(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +294,7 @@ func TestPlanRefusesAServerNameALiveClusterArchivesTo(t *testing.T) {
 // ($COLUMNS), details wrapped under themselves; a word longer than the room (a path) is kept
 // whole; -o json is the same at any width.
 func TestPlanTableWidths(t *testing.T) {
-	root, clean := sampleCatalog(t)
+	root, clean := sampleCatalogWrapped(t)
 	sys := sampleSystemA(t, root)
 	args := []string{"plan", "--cluster", "auth/" + sample.ServerName, "--catalog", root, "--system-id", sys, "--target-time", "2026-11-24 17:52:45+00", "--explain"}
 	var jsons []string
@@ -305,7 +325,7 @@ func TestPlanTableWidths(t *testing.T) {
 // TestCatalogTablesFitTheWidth: catalog list and check fit 80 and 120 columns, the picture
 // sized to what is left beside its labels (a word longer than the room is kept whole).
 func TestCatalogTablesFitTheWidth(t *testing.T) {
-	root, clean := sampleCatalog(t)
+	root, clean := sampleCatalogWrapped(t)
 	for _, width := range []string{"80", "120"} {
 		t.Run(width, func(t *testing.T) {
 			w, _ := strconv.Atoi(width)

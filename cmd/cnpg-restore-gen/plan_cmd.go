@@ -195,7 +195,7 @@ func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target plan
 		walFrom = nil
 		p, c, err = makePlan(ctx, s, opts, target, facts, nil)
 	}
-	return p, scanned{Catalog: c, Partial: walFrom != nil}, err
+	return p, scanned{Catalog: c, Partial: walFrom != nil && c != nil && c.SkippedWALDirs > 0}, err
 }
 
 // refusal is the safety error of a plan that failed a check, nil for a good one.
