@@ -91,3 +91,43 @@ func TestUnknownCommandsAreUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestExitCodeTable: every command, every kind of mistake a person makes at the command line:
+// an unknown flag, a stray argument, a missing required flag, a bad value — exit 2 each, with
+// "Run with --help" — and a mistyped command.
+func TestExitCodeTable(t *testing.T) {
+	commands := map[string][]string{
+		"catalog list":  {"catalog", "list", "--catalog", "/x", "--server-name", "pg"},
+		"catalog check": {"catalog", "check", "--catalog", "/x", "--server-name", "pg"},
+		"plan":          {"plan", "--catalog", "/x", "--cluster", "auth/pg"},
+		"generate":      {"generate", "--repo", ".", "--catalog", "/x", "--cluster", "auth/pg"},
+		"pr":            {"pr", "--repo", ".", "--catalog", "/x", "--cluster", "auth/pg"},
+	}
+	required := map[string][]string{ // the args without their required flag
+		"catalog list":  {"catalog", "list", "--server-name", "pg"},
+		"catalog check": {"catalog", "check", "--server-name", "pg"},
+		"plan":          {"plan", "--catalog", "/x"},
+		"generate":      {"generate", "--catalog", "/x", "--cluster", "auth/pg"},
+		"pr":            {"pr", "--catalog", "/x", "--cluster", "auth/pg"},
+	}
+	for name, ok := range commands {
+		mistakes := map[string][]string{
+			"unknown flag":   append(append([]string{}, ok...), "--bogus"),
+			"stray argument": append(append([]string{}, ok...), "extra"),
+			"missing flag":   required[name],
+			"bad value":      append(append([]string{}, ok...), "--timeout", "0s"),
+			"bad output":     append(append([]string{}, ok...), "-o", "xml"),
+		}
+		for what, args := range mistakes {
+			_, errOut, code := execute(t, args...)
+			if code != exitUsage || !strings.Contains(errOut, "Run with --help for usage.") {
+				t.Errorf("%s, %s (%v): exit %d, want %d\n%s", name, what, args, code, exitUsage, errOut)
+			}
+		}
+	}
+	for _, args := range [][]string{{"catalog", "lsit"}, {"paln"}, {"generat", "--repo", "."}} {
+		if _, _, code := execute(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}

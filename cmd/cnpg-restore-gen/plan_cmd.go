@@ -110,6 +110,8 @@ func (o *planOptions) complete() error {
 		if err := o.validate(); err != nil {
 			return err
 		}
+	} else if err := o.validateValues(); err != nil {
+		return err
 	}
 	if _, err := o.request(); err != nil {
 		return err

@@ -43,6 +43,14 @@ func (f *catalogFlags) validate() error {
 		return usagef("--server-name is required (the directory under --catalog, usually the cluster name)")
 	case strings.ContainsAny(f.ServerName, "/\\\x00") || f.ServerName == "." || f.ServerName == "..":
 		return usagef("--server-name %q must be one directory name under --catalog (no '/', not '.' or '..')", f.ServerName)
+	}
+	return f.validateValues()
+}
+
+// validateValues checks the flags whose values stand on their own, before anything is read
+// (with --repo, the location and server name may still come from the manifests).
+func (f *catalogFlags) validateValues() error {
+	switch {
 	case f.MaxConcurrency < 1 || f.MaxConcurrency > 256:
 		return usagef("--max-concurrency %d is not between 1 and 256", f.MaxConcurrency)
 	case f.S3.Timeout <= 0:
