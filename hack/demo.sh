@@ -31,9 +31,11 @@ step cnpg-restore-gen plan --cluster auth/pg-main --catalog "$cat_url" --system-
 
 # The GitOps side: $work/repo, an Argo CD repo whose Authentik chart names the database, as a
 # checkout whose origin is a local bare repository (no forge, no network).
-args=(--cluster auth/authentik-postgresql --catalog "$cat_url" --server-name pg-main --system-id "$sys" --quiet)
+# The same inputs as the README's "What you get" (TestREADMEWhatYouGetIsThePullRequest checks it
+# against the dry-run golden of TestPRDryRunPrintsBranchDiffAndBodyAndTouchesNothing).
+args=(--cluster auth/authentik-postgresql --catalog "$cat_url" --server-name pg-main --system-id "$sys" --target-time "2026-11-24 17:52:45+00" --quiet)
 
-step cnpg-restore-gen pr --repo ./repo --cluster auth/authentik-postgresql --catalog "$cat_url" --server-name pg-main --system-id "$sys" --dry-run
+step cnpg-restore-gen pr --repo ./repo --cluster auth/authentik-postgresql --catalog "$cat_url" --server-name pg-main --system-id "$sys" --target-time '"2026-11-24 17:52:45+00"' --dry-run
 (cd "$work" && "$tool" pr --repo ./repo "${args[@]}" --dry-run 2>&1) | sed "s#$work#/tmp/demo#g"
 
 step cnpg-restore-gen pr --repo ./repo --cluster auth/authentik-postgresql ... --forge none
