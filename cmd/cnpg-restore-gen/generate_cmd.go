@@ -251,7 +251,7 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 			return err
 		}
 		if opts.Output == "table" {
-			return writeGenerateSummary(s.ErrOut, report)
+			return writeGenerateSummary(s.ErrOut, report, s.width())
 		}
 		return writeData(s.ErrOut, opts.Output, report)
 	case opts.Out != "":
@@ -279,7 +279,7 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 	if opts.Output != "table" {
 		return writeData(s.Out, opts.Output, report)
 	}
-	return writeGenerateSummary(s.Out, report)
+	return writeGenerateSummary(s.Out, report, s.width())
 }
 
 func orDefaultName(s, d string) string {
@@ -313,13 +313,13 @@ func checkClean(opts *generateOptions) error {
 	return nil
 }
 
-func writeGenerateSummary(w io.Writer, r generateReport) error {
+func writeGenerateSummary(w io.Writer, r generateReport, width int) error {
 	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	var b strings.Builder
 	res := r.Result
 	if p := r.Plan; p != nil {
-		fmt.Fprintf(&b, "Restore   %s/%s → %s/%s (%s), backup %s, %s\n", p.Source.Namespace, p.Source.Name, p.Restored.Namespace, p.Restored.Name,
-			p.Strategy, p.Target.BackupID, p.Target.Describe())
+		hang(&b, width, "Restore   ", fmt.Sprintf("%s/%s → %s/%s (%s), backup %s, %s", p.Source.Namespace, p.Source.Name, p.Restored.Namespace, p.Restored.Name,
+			p.Strategy, p.Target.BackupID, p.Target.Describe()))
 	}
 	verb := "Changed"
 	switch {
@@ -353,7 +353,7 @@ func writeGenerateSummary(w io.Writer, r generateReport) error {
 			if f.Line > 0 {
 				at = fmt.Sprintf("%s:%d", f.File, f.Line)
 			}
-			fmt.Fprintf(&b, "  %s  %s\n", at, f.Detail)
+			hang(&b, width, "  "+at+"  ", f.Detail)
 		}
 	}
 	var notes []string
@@ -364,7 +364,7 @@ func writeGenerateSummary(w io.Writer, r generateReport) error {
 	if len(notes) > 0 {
 		fmt.Fprintf(&b, "\nNotes\n")
 		for _, n := range notes {
-			fmt.Fprintf(&b, "  - %s\n", n)
+			hang(&b, width, "  - ", n)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -278,7 +278,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 		report.Body = ""
 		return writeData(s.Out, opts.Output, report)
 	}
-	return writePRSummary(s.Out, report, local)
+	return writePRSummary(s.Out, report, local, s.width())
 }
 
 // remoteURL is where the branch goes: the URL itself, or the checkout's remote.
@@ -543,9 +543,9 @@ func writePRDryRun(s *streams, o *prOptions, r prReport, base, diff string) erro
 	return nil
 }
 
-func writePRSummary(w io.Writer, r prReport, local bool) error {
+func writePRSummary(w io.Writer, r prReport, local bool, width int) error {
 	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
-	if err := writeGenerateSummary(w, r.generateReport); err != nil {
+	if err := writeGenerateSummary(w, r.generateReport, width); err != nil {
 		return err
 	}
 	var b strings.Builder
