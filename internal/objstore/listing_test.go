@@ -141,3 +141,28 @@ func TestAnEndlessListingBodyIsCut(t *testing.T) {
 		t.Errorf("List: %v, want the page refused at the cap", err)
 	}
 }
+
+// TestAServerRefusingEncodingTypeIsListedWithoutIt: an S3-compatible server that answers
+// InvalidArgument to encoding-type=url is asked again without it.
+func TestAServerRefusingEncodingTypeIsListedWithoutIt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		if r.URL.Query().Get("encoding-type") != "" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code><Message>encoding-type is not supported</Message></Error>`)
+			return
+		}
+		_, _ = fmt.Fprint(w, listPage(false, "", "", "pg/pg-main/wals/000000010000000000000001"))
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	s, err := NewS3(context.Background(), "bucket", "pg/", S3Options{EndpointURL: srv.URL, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := listAll(s)
+	if err != nil || len(keys) != 1 {
+		t.Errorf("List = %v, %v; want the one key", keys, err)
+	}
+}

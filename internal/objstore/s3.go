@@ -202,6 +202,14 @@ func (s *S3) List(ctx context.Context, prefix string, delimited bool, fn func(ca
 	last, empty := "", 0
 	for page := 1; ; page++ {
 		out, err := s.client.ListObjectsV2(ctx, in, fastListV2)
+		var ae smithy.APIError
+		if err != nil && page == 1 && in.EncodingType != "" && errors.As(err, &ae) &&
+			(ae.ErrorCode() == "InvalidArgument" || ae.ErrorCode() == "NotImplemented") {
+			// A server that does not take encoding-type: list as it can (keys with control
+			// characters may then make a page unreadable, which is an error, not a hole).
+			in.EncodingType = ""
+			out, err = s.client.ListObjectsV2(ctx, in, fastListV2)
+		}
 		if err != nil {
 			return s.explain(err, prefix)
 		}
