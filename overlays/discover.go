@@ -272,19 +272,10 @@ func (r *Repo) FindSource(namespace, name string) (*Source, error) {
 		return nil, fmt.Errorf("cluster %s/%s is defined %d times (%s): remove the duplicate or point --repo at one tree", namespace, name, len(found), strings.Join(where, ", "))
 	}
 	s := &Source{Cluster: found[0], ServerName: name}
-	spec, _ := found[0].Body["spec"].(map[string]any)
 	// The barman-cloud plugin: spec.plugins[].parameters.barmanObjectName names an ObjectStore.
-	plugins, _ := spec["plugins"].([]any)
-	for _, p := range plugins {
-		pm, _ := p.(map[string]any)
-		if pm["name"] != barmanPluginKey {
-			continue
-		}
-		params, _ := pm["parameters"].(map[string]any)
-		storeName, _ := params["barmanObjectName"].(string)
-		if sn, ok := params["serverName"].(string); ok && sn != "" {
-			s.ServerName = sn
-		}
+	if refs := barmanPlugins(found[0]); len(refs) > 0 {
+		storeName := refs[0].Store
+		s.ServerName = refs[0].ServerName
 		if storeName == "" {
 			return nil, fmt.Errorf("%s: the barman-cloud plugin entry has no parameters.barmanObjectName", found[0])
 		}
@@ -339,6 +330,30 @@ func nested(m map[string]any, keys ...string) any {
 	return cur
 }
 
+// barmanPluginRef is a Cluster's barman-cloud plugin entry: the ObjectStore it names and the
+// server name it archives to (the cluster's own name when the parameters do not say).
+type barmanPluginRef struct{ Store, ServerName string }
+
+func barmanPlugins(o Object) []barmanPluginRef {
+	spec, _ := o.Body["spec"].(map[string]any)
+	plugins, _ := spec["plugins"].([]any)
+	var out []barmanPluginRef
+	for _, p := range plugins {
+		pm, _ := p.(map[string]any)
+		if pm["name"] != barmanPluginKey {
+			continue
+		}
+		params, _ := pm["parameters"].(map[string]any)
+		ref := barmanPluginRef{ServerName: o.Name}
+		ref.Store, _ = params["barmanObjectName"].(string)
+		if sn, _ := params["serverName"].(string); sn != "" {
+			ref.ServerName = sn
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
 // ArchiveUser is a Cluster in the repo that archives WAL under a destination, and the server
 // name it archives to there.
 type ArchiveUser struct {
@@ -359,21 +374,10 @@ func (r *Repo) ArchiveUsers(destinationPath string) []ArchiveUser {
 			continue
 		}
 		spec, _ := o.Body["spec"].(map[string]any)
-		plugins, _ := spec["plugins"].([]any)
-		for _, p := range plugins {
-			pm, _ := p.(map[string]any)
-			if pm["name"] != barmanPluginKey {
-				continue
-			}
-			params, _ := pm["parameters"].(map[string]any)
-			storeName, _ := params["barmanObjectName"].(string)
-			serverName, _ := params["serverName"].(string)
-			if serverName == "" {
-				serverName = o.Name
-			}
-			for _, st := range r.Find(barmanGroup, "ObjectStore", o.Namespace, storeName) {
+		for _, ref := range barmanPlugins(o) {
+			for _, st := range r.Find(barmanGroup, "ObjectStore", o.Namespace, ref.Store) {
 				if dest, _ := nested(st.Body, "spec", "configuration", "destinationPath").(string); strings.TrimSuffix(dest, "/") == want {
-					out = append(out, ArchiveUser{ServerName: serverName, Cluster: o})
+					out = append(out, ArchiveUser{ServerName: ref.ServerName, Cluster: o})
 					break
 				}
 			}

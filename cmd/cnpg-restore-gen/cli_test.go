@@ -225,15 +225,7 @@ func TestPlanFromRepo(t *testing.T) {
 		// Something in the repo already takes the default name's service.
 		"apps/auth/service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: pg-main-restored-rw\n",
 	}
-	for name, content := range files {
-		p := filepath.Join(repo, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, repo, files)
 	out, errOut, code := execute(t, "plan", "--repo", repo, "--cluster", "auth/pg-main", "--system-id", sys)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
@@ -265,15 +257,7 @@ func TestPlanRefusesAServerNameALiveClusterArchivesTo(t *testing.T) {
 		"db/cluster.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: pg-main\n  annotations: {cnpg.io/skipEmptyWalArchiveCheck: enabled}\nspec:\n  instances: 1\n  backup:\n    barmanObjectStore:\n" + dest + "      serverName: pg-live\n",
 		"db/other.yaml":   "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: reports\nspec:\n  instances: 1\n  backup:\n    barmanObjectStore:\n" + dest + "      serverName: pg-main-restored\n",
 	}
-	for name, content := range files {
-		p := filepath.Join(repo, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, repo, files)
 	base := []string{"plan", "--repo", repo, "--cluster", "auth/pg-main", "--server-name", sample.ServerName, "--system-id", sys}
 	out, errOut, code := execute(t, append(base, "--new-server-name", "pg-live")...)
 	if code != exitSafety || !strings.Contains(out, `FAIL  new-archive       server name "pg-live" under file://`+root+` is where the source cluster auth/pg-main (db/cluster.yaml:1) archives`) {
@@ -339,5 +323,19 @@ func TestCatalogTablesFitTheWidth(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// writeFiles writes each file (path relative to dir → content), making its directories.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -27,12 +27,7 @@ func fakeS3(t *testing.T, page func(n int, r *http.Request) string) *S3 {
 		_, _ = fmt.Fprint(w, page(n, r))
 	}))
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "k")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
-	s, err := NewS3(context.Background(), "bucket", "pg/", S3Options{EndpointURL: srv.URL, Region: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := s3For(t, srv.URL)
 	return s
 }
 
@@ -131,12 +126,7 @@ func TestAnEndlessListingBodyIsCut(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	t.Setenv("AWS_ACCESS_KEY_ID", "k")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
-	s, err := NewS3(context.Background(), "bucket", "pg/", S3Options{EndpointURL: srv.URL, Region: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := s3For(t, srv.URL)
 	if _, err := listAll(s); err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
 		t.Errorf("List: %v, want the page refused at the cap", err)
 	}
@@ -155,14 +145,21 @@ func TestAServerRefusingEncodingTypeIsListedWithoutIt(t *testing.T) {
 		_, _ = fmt.Fprint(w, listPage(false, "", "", "pg/pg-main/wals/000000010000000000000001"))
 	}))
 	defer srv.Close()
-	t.Setenv("AWS_ACCESS_KEY_ID", "k")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
-	s, err := NewS3(context.Background(), "bucket", "pg/", S3Options{EndpointURL: srv.URL, Region: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := s3For(t, srv.URL)
 	keys, err := listAll(s)
 	if err != nil || len(keys) != 1 {
 		t.Errorf("List = %v, %v; want the one key", keys, err)
 	}
+}
+
+// s3For is an S3 client of bucket "bucket", prefix "pg/", on a test server.
+func s3For(t *testing.T, endpoint string) *S3 {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	s, err := NewS3(context.Background(), "bucket", "pg/", S3Options{EndpointURL: endpoint, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
