@@ -160,32 +160,32 @@ func (c *Catalog) analyze() {
 	c.checkTimelines()
 	for _, b := range c.Backups {
 		if b.Overwritten {
-			f := c.add(SeverityError, "wal-overwritten", "backup %s: %s", b.ID, b.Problems[len(b.Problems)-1])
+			f := c.add(SeverityError, CheckWALOverwritten, "backup %s: %s", b.ID, b.Problems[len(b.Problems)-1])
 			f.BackupID = b.ID
 		} else if b.ForeignWAL != "" && b.Usable() {
-			f := c.add(SeverityWarning, "foreign-wal", "backup %s: recovery stops before WAL %s, which database system %s wrote, not this backup's %s",
+			f := c.add(SeverityWarning, CheckForeignWAL, "backup %s: recovery stops before WAL %s, which database system %s wrote, not this backup's %s",
 				b.ID, b.ForeignWAL, c.foreignSystem(b), b.Info.SystemID)
 			f.BackupID, f.SystemID = b.ID, b.Info.SystemID
 		} else if b.PinTLI && b.Usable() {
-			f := c.add(SeverityWarning, "latest-timeline-foreign", "backup %s: %s", b.ID, b.PinReason)
+			f := c.add(SeverityWarning, CheckLatestTimelineForeign, "backup %s: %s", b.ID, b.PinReason)
 			f.BackupID, f.SystemID = b.ID, b.Info.SystemID
 		} else if b.Abandoned > 0 && b.Usable() {
-			f := c.add(SeverityWarning, "history-without-wal", "backup %s: %s", b.ID, b.Warnings[len(b.Warnings)-1])
+			f := c.add(SeverityWarning, CheckHistoryWithoutWAL, "backup %s: %s", b.ID, b.Warnings[len(b.Warnings)-1])
 			f.BackupID, f.SystemID = b.ID, b.Info.SystemID
 		} else if !b.Usable() && !b.NotExamined {
-			f := c.add(SeverityWarning, "backup-unusable", "backup %s (%s) cannot be restored: %s", b.ID, b.Status(), strings.Join(b.Problems, "; "))
+			f := c.add(SeverityWarning, CheckBackupUnusable, "backup %s (%s) cannot be restored: %s", b.ID, b.Status(), strings.Join(b.Problems, "; "))
 			f.BackupID = b.ID
 		}
 	}
 	for _, p := range c.Partials {
-		f := c.add(SeverityInfo, "partial-segment", "%s.partial: the last, incomplete segment of timeline %d (normal after a promotion)", p.Segment(), p.TLI)
+		f := c.add(SeverityInfo, CheckPartialSegment, "%s.partial: the last, incomplete segment of timeline %d (normal after a promotion)", p.Segment(), p.TLI)
 		f.Timeline = p.TLI
 	}
 	for _, s := range c.Stray {
-		c.add(SeverityWarning, "stray-object", "%s/%s is not part of barman's layout and was ignored", strings.TrimSuffix(c.Location, "/"+c.ServerName), s)
+		c.add(SeverityWarning, CheckStrayObject, "%s/%s is not part of barman's layout and was ignored", strings.TrimSuffix(c.Location, "/"+c.ServerName), s)
 	}
 	if more := c.StrayCount - len(c.Stray); more > 0 {
-		c.add(SeverityWarning, "stray-object", "%d more objects under %s are not part of barman's layout and were ignored (only the first %d are named)", more, c.Location, len(c.Stray))
+		c.add(SeverityWarning, CheckStrayObject, "%d more objects under %s are not part of barman's layout and were ignored (only the first %d are named)", more, c.Location, len(c.Stray))
 	}
 	order := map[Severity]int{SeverityError: 0, SeverityWarning: 1, SeverityInfo: 2}
 	sort.SliceStable(c.Findings, func(i, j int) bool { return order[c.Findings[i].Severity] < order[c.Findings[j].Severity] })
@@ -472,7 +472,7 @@ func (c *Catalog) checkLineages() {
 			first, last := l.Backups[0], l.Backups[len(l.Backups)-1]
 			parts = append(parts, fmt.Sprintf("%s (%s, %s … %s)", id, plural(len(l.Backups), "backup"), first.ID, last.ID))
 		}
-		c.add(SeverityError, "mixed-system-ids",
+		c.add(SeverityError, CheckMixedSystemIDs,
 			"the catalog holds %d database systems: %s; the newest backup may belong to a different, rebuilt database: pick one with --system-id or --backup-id",
 			len(c.Lineages), strings.Join(parts, "; "))
 	}
@@ -495,7 +495,7 @@ func (c *Catalog) checkLineages() {
 			}
 			if g.First == r.Reached {
 				fatal[g] = true
-				f := c.add(SeverityError, "wal-gap",
+				f := c.add(SeverityError, CheckWALGap,
 					"WAL gap on timeline %d: %s to %s (%d segments) are missing; recovery from every backup stops at %s, and the %s of WAL archived after the gap cannot be replayed",
 					g.TLI, size.Name(g.TLI, g.First), size.Name(g.TLI, g.Last), g.Last-g.First+1, r.EndLSN(size), c.walAfter(g))
 				f.Timeline, f.SystemID = g.TLI, l.SystemID
@@ -506,7 +506,7 @@ func (c *Catalog) checkLineages() {
 		if fatal[g] {
 			continue
 		}
-		f := c.add(SeverityWarning, "wal-gap",
+		f := c.add(SeverityWarning, CheckWALGap,
 			"WAL gap on timeline %d: %s to %s (%d segments) are missing; no point inside it can be recovered, but a later backup bridges it",
 			g.TLI, size.Name(g.TLI, g.First), size.Name(g.TLI, g.Last), g.Last-g.First+1)
 		f.Timeline = g.TLI
@@ -517,7 +517,7 @@ func (c *Catalog) checkLineages() {
 		}
 	}
 	if !anyUsable {
-		c.add(SeverityError, "no-usable-backup", "no backup in %s can be restored", c.Location)
+		c.add(SeverityError, CheckNoUsableBackup, "no backup in %s can be restored", c.Location)
 	}
 }
 
@@ -560,12 +560,12 @@ func (c *Catalog) walAfter(g Gap) string {
 func (c *Catalog) checkTimelines() {
 	for _, t := range c.timelineIDs() {
 		if msg, bad := c.BadHistory[t]; bad {
-			f := c.add(SeverityError, "bad-history", "the history file of timeline %d cannot be read: %s", t, msg)
+			f := c.add(SeverityError, CheckBadHistory, "the history file of timeline %d cannot be read: %s", t, msg)
 			f.Timeline = t
 			continue
 		}
 		if _, ok := c.History[t]; t > 1 && !ok {
-			f := c.add(SeverityError, "missing-history",
+			f := c.add(SeverityError, CheckMissingHistory,
 				"timeline %d has WAL or backups but no %08X.history: recovery to the latest point cannot follow it and stops on an older timeline", t, t)
 			f.Timeline = t
 		}
@@ -579,7 +579,7 @@ func (c *Catalog) checkTimelines() {
 			}
 		}
 		if !used {
-			f := c.add(SeverityWarning, "timeline-without-backup",
+			f := c.add(SeverityWarning, CheckTimelineWithoutBackup,
 				"timeline %d has %d WAL segments but no usable backup recovers through it", t, c.countSegments(t))
 			f.Timeline = t
 		}

@@ -40,7 +40,7 @@ func TestHealthyCatalogIsRestorableToTheEndOfTheNewestTimeline(t *testing.T) {
 	if got := c.ReplayEnd(b); got.LSN != "0/D000000" || got.WAL != "00000002000000000000000C" || got.Timeline != 2 {
 		t.Errorf("ReplayEnd = %+v, want 0/D000000 at 00000002000000000000000C on timeline 2", got)
 	}
-	a := c.Evaluate(Request{})
+	a := c.Evaluate(Target{})
 	if !a.OK || len(a.Blocking) > 0 || a.Backup.ID != "20260205T040001" {
 		t.Errorf("Evaluate(latest) = ok %v, %q, backup %v; want the newest backup", a.OK, a.Reason, a.Backup)
 	}
@@ -57,7 +57,7 @@ func TestDeletedWALSegmentAfterTheNewestBackupIsAnError(t *testing.T) {
 	if len(gaps) != 1 || !strings.Contains(gaps[0].Message, "00000002000000000000000B to 00000002000000000000000B") {
 		t.Fatalf("wal-gap errors = %+v (all: %s)", gaps, catalogtest.Checks(c))
 	}
-	if a := c.Evaluate(Request{}); len(a.Blocking) == 0 {
+	if a := c.Evaluate(Target{}); len(a.Blocking) == 0 {
 		t.Errorf("Evaluate(latest) has no blocking finding despite the gap")
 	}
 	if got := c.Backup("20260205T040001").Replay.Reached; got != 11 {
@@ -75,11 +75,11 @@ func TestGapBridgedByALaterBackupIsAWarning(t *testing.T) {
 	if b := c.Backup("20260205T020001"); b.Replay.Reached != 5 {
 		t.Errorf("first backup replay reaches %d, want 5", b.Replay.Reached)
 	}
-	if a := c.Evaluate(Request{}); !a.OK || len(a.Blocking) != 0 {
+	if a := c.Evaluate(Target{}); !a.OK || len(a.Blocking) != 0 {
 		t.Errorf("Evaluate(latest) = %q %+v, want ok", a.Reason, a.Blocking)
 	}
 	tt := time.Date(2026, 2, 5, 2, 7, 0, 0, time.UTC) // after backup 1 ends, inside the gap
-	if a := c.Evaluate(Request{BackupID: "20260205T020001", TargetTime: &tt}); a.OK {
+	if a := c.Evaluate(Target{BackupID: "20260205T020001", Time: &tt}); a.OK {
 		t.Errorf("Evaluate(time inside the gap from backup 1) = ok, want refused")
 	}
 }
@@ -111,7 +111,7 @@ func TestMissingHistoryFileIsAnError(t *testing.T) {
 	if b := c.Backup("20260205T020001"); b.TargetTLI != 1 || b.Replay.Reached != 8 {
 		t.Errorf("backup on timeline 1: target %d reached %d, want 1 and 8", b.TargetTLI, b.Replay.Reached)
 	}
-	if a := c.Evaluate(Request{}); len(a.Blocking) == 0 {
+	if a := c.Evaluate(Target{}); len(a.Blocking) == 0 {
 		t.Errorf("Evaluate(latest) not blocked by the missing history")
 	}
 }
@@ -126,10 +126,10 @@ func TestFailedBackupIsUnusableButTheCatalogStillRestores(t *testing.T) {
 	if b.Usable() || !strings.Contains(strings.Join(b.Problems, ""), "status is FAILED") || !strings.Contains(strings.Join(b.Problems, ""), "connection reset") {
 		t.Fatalf("FAILED backup: usable %v, problems %v", b.Usable(), b.Problems)
 	}
-	if a := c.Evaluate(Request{}); !a.OK || a.Backup.ID != "20260205T040001" {
+	if a := c.Evaluate(Target{}); !a.OK || a.Backup.ID != "20260205T040001" {
 		t.Errorf("Evaluate(latest) = %q, backup %v; want the newest DONE backup", a.Reason, a.Backup)
 	}
-	if a := c.Evaluate(Request{BackupID: "20260205T050001"}); a.OK || !strings.Contains(a.Reason, "FAILED") {
+	if a := c.Evaluate(Target{BackupID: "20260205T050001"}); a.OK || !strings.Contains(a.Reason, "FAILED") {
 		t.Errorf("Evaluate(the FAILED backup) = ok %v %q, want refused naming FAILED", a.OK, a.Reason)
 	}
 }
@@ -160,10 +160,10 @@ func TestSecondSystemUnderTheSamePathIsRefusedUntilChosen(t *testing.T) {
 	if len(catalogtest.Findings(c, SeverityError, "mixed-system-ids")) != 1 {
 		t.Fatalf("findings = %s, want mixed-system-ids", catalogtest.Checks(c))
 	}
-	if a := c.Evaluate(Request{}); a.OK || !strings.Contains(a.Reason, "--system-id") {
+	if a := c.Evaluate(Target{}); a.OK || !strings.Contains(a.Reason, "--system-id") {
 		t.Errorf("Evaluate(latest) = ok %v %q, want a refusal asking for --system-id", a.OK, a.Reason)
 	}
-	a := c.Evaluate(Request{SystemID: catalogtest.SysA})
+	a := c.Evaluate(Target{SystemID: catalogtest.SysA})
 	if !a.OK || a.Backup.ID != "20260205T040001" || len(a.Blocking) != 0 {
 		t.Errorf("Evaluate(system A) = ok %v %q backup %v blocking %v", a.OK, a.Reason, a.Backup, a.Blocking)
 	}
@@ -191,7 +191,7 @@ func TestOverwrittenWALIsFoundByItsHeader(t *testing.T) {
 		t.Errorf("foreign-wal findings = %+v", fw)
 	}
 	// Choosing system A still works from its intact backups.
-	if a := c.Evaluate(Request{SystemID: catalogtest.SysA}); !a.OK || len(a.Blocking) != 0 {
+	if a := c.Evaluate(Target{SystemID: catalogtest.SysA}); !a.OK || len(a.Blocking) != 0 {
 		t.Errorf("Evaluate(system A) = %q %+v", a.Reason, a.Blocking)
 	}
 }
@@ -303,20 +303,20 @@ func TestEvaluateTargets(t *testing.T) {
 	beyond := LSN(0xD000000)
 	cases := []struct {
 		name   string
-		req    Request
+		req    Target
 		ok     bool
 		backup string
 		reason string
 	}{
-		{"latest", Request{}, true, "20260205T040001", ""},
-		{"time after backup 2", Request{TargetTime: &justAfterB2}, true, "20260205T030001", ""},
-		{"time before every backup", Request{TargetTime: &tooEarly}, false, "", "before the end of the oldest usable backup"},
-		{"time after the last WAL", Request{TargetTime: &tooLate}, false, "", "after the last archived WAL"},
-		{"lsn after backup 2", Request{TargetLSN: &lsn}, true, "20260205T030001", ""},
-		{"lsn beyond the archive", Request{TargetLSN: &beyond}, false, "", "beyond the archived WAL"},
-		{"unknown backup", Request{BackupID: "20990101T000000"}, false, "", "not in"},
-		{"unknown system", Request{SystemID: catalogtest.SysB}, false, "", "no backup of system"},
-		{"xid", Request{Other: "target XID 42"}, true, "20260205T040001", ""},
+		{"latest", Target{}, true, "20260205T040001", ""},
+		{"time after backup 2", Target{Time: &justAfterB2}, true, "20260205T030001", ""},
+		{"time before every backup", Target{Time: &tooEarly}, false, "", "before the end of the oldest restorable backup"},
+		{"time after the last WAL", Target{Time: &tooLate}, false, "", "after the last archived WAL"},
+		{"lsn after backup 2", Target{LSN: &lsn}, true, "20260205T030001", ""},
+		{"lsn beyond the archive", Target{LSN: &beyond}, false, "", "beyond the archived WAL"},
+		{"unknown backup", Target{BackupID: "20990101T000000"}, false, "", "not in"},
+		{"unknown system", Target{SystemID: catalogtest.SysB}, false, "", "no backup of system"},
+		{"xid", Target{XID: "42"}, true, "20260205T040001", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -415,7 +415,7 @@ func TestHostileObjectKeysAreNeverTrusted(t *testing.T) {
 		t.Errorf("stray-object findings = %d, want the 4 odd WAL names (%s)", got, catalogtest.Checks(c))
 	}
 	// The real backups and WAL are still read, and the odd objects are not replayed.
-	if a := c.Evaluate(Request{}); !a.OK {
+	if a := c.Evaluate(Target{}); !a.OK {
 		t.Errorf("the catalog no longer restores: %s", a.Reason)
 	}
 	if b := c.Backup("20260205T020001"); b == nil || !b.Usable() {

@@ -84,7 +84,7 @@ func FuzzParseHistory(f *testing.F) {
 	})
 }
 
-// FuzzParseTargetTime: accepted times carry a zone in the input and come back in UTC.
+// FuzzParseTime: accepted times carry a zone in the input and come back in UTC.
 func FuzzParseTargetTime(f *testing.F) {
 	for _, s := range []string{"2026-02-05T02:00:00Z", "2026-02-05 03:00:00+01", "2026-02-05 02:00:00", "2026-02-05 02:00:00 UTC"} {
 		f.Add(s)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
@@ -45,7 +46,7 @@ func TestPullRequestBody(t *testing.T) {
 	}
 	at := time.Date(2026, 2, 5, 2, 21, 0, 0, time.UTC)
 	p, err := plan.Make(plan.Input{Catalog: cat, Source: plan.Source{Namespace: "auth", Name: "authentik-postgresql", ServerName: cat.ServerName, Catalog: "s3://homelab-postgres-backups/auth"},
-		Target: plan.Target{Time: &at}, Taken: taken, Now: at.Add(time.Hour)})
+		Target: catalog.Target{Time: &at}, Taken: taken, Now: at.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,72 +19,6 @@ const (
 	InPlace    = "in-place"
 )
 
-// Target is what the user asked to recover (DESIGN.md's target flags). The zero value means
-// the latest recoverable point.
-type Target struct {
-	BackupID  string
-	SystemID  string
-	Time      *time.Time
-	LSN       *catalog.LSN
-	XID       string
-	Name      string
-	Immediate bool
-	// Exclusive stops just before the target instead of just after it.
-	Exclusive bool
-	// TLI is the timeline recovery must end on (targetTLI); 0 means the one PostgreSQL finds
-	// with recovery_target_timeline = latest.
-	TLI uint32
-}
-
-// Describe says in words what was asked, times in UTC.
-func (t Target) Describe() string {
-	var s string
-	switch t.Kind() {
-	case "time":
-		s = "time " + t.Time.UTC().Format(time.RFC3339Nano)
-	case "lsn":
-		s = "LSN " + t.LSN.String()
-	case "xid":
-		s = "transaction " + t.XID
-	case "name":
-		s = fmt.Sprintf("restore point %q", t.Name)
-	case "immediate":
-		s = "the end of the backup"
-	default:
-		s = "the latest recoverable point"
-	}
-	if t.Exclusive && t.Kind() != "latest" && t.Kind() != "immediate" && t.Kind() != "name" {
-		s += " (exclusive)"
-	}
-	if t.BackupID != "" {
-		s += ", from backup " + t.BackupID
-	}
-	if t.SystemID != "" {
-		s += ", system " + t.SystemID
-	}
-	if t.TLI != 0 {
-		s += fmt.Sprintf(", timeline %d", t.TLI)
-	}
-	return s
-}
-
-// Kind names the target: latest, time, lsn, xid, name or immediate.
-func (t Target) Kind() string {
-	switch {
-	case t.Time != nil:
-		return "time"
-	case t.LSN != nil:
-		return "lsn"
-	case t.XID != "":
-		return "xid"
-	case t.Name != "":
-		return "name"
-	case t.Immediate:
-		return "immediate"
-	}
-	return "latest"
-}
-
 // Source is the cluster being restored.
 type Source struct {
 	Namespace  string `json:"namespace"`
@@ -109,7 +43,7 @@ type Object struct {
 type Input struct {
 	Catalog *catalog.Catalog
 	Source  Source
-	Target  Target
+	Target  catalog.Target
 	// NewName is the restored cluster's name; empty means <name>-restored (-2, -3… when taken).
 	NewName string
 	// NewServerName is where the restored cluster archives; empty means its name.

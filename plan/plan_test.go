@@ -68,7 +68,7 @@ func TestSelection(t *testing.T) {
 	yes := true
 	cases := []struct {
 		name     string
-		target   Target
+		target   catalog.Target
 		backup   string
 		rt       RecoveryTarget
 		from, to string
@@ -78,27 +78,27 @@ func TestSelection(t *testing.T) {
 	}{
 		{name: "latest", backup: B3, rt: RecoveryTarget{BackupID: B3},
 			from: "000000020000000000000009", to: "00000002000000000000000C", path: "2"},
-		{name: "time equal to a backup's end is inclusive", target: Target{Time: at("02:11:00")}, backup: B2,
+		{name: "time equal to a backup's end is inclusive", target: catalog.Target{Time: at("02:11:00")}, backup: B2,
 			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:11:00+00:00"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
-		{name: "time just before a backup's end takes the older one", target: Target{Time: at("02:10:59")}, backup: B1,
+		{name: "time just before a backup's end takes the older one", target: catalog.Target{Time: at("02:10:59")}, backup: B1,
 			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:10:59+00:00"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
-		{name: "time after the timeline switch", target: Target{Time: at("02:18:30")}, backup: B2,
+		{name: "time after the timeline switch", target: catalog.Target{Time: at("02:18:30")}, backup: B2,
 			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:18:30+00:00"}, from: "000000010000000000000005", to: "00000002000000000000000A", path: "1 → 2"},
-		{name: "lsn after B2", target: Target{LSN: lsn("0/6000000")}, backup: B2,
+		{name: "lsn after B2", target: catalog.Target{LSN: lsn("0/6000000")}, backup: B2,
 			rt: RecoveryTarget{BackupID: B2, TargetLSN: "0/6000000"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
-		{name: "lsn before B2 is consistent takes B1", target: Target{LSN: lsn("0/5000050")}, backup: B1,
+		{name: "lsn before B2 is consistent takes B1", target: catalog.Target{LSN: lsn("0/5000050")}, backup: B1,
 			rt: RecoveryTarget{BackupID: B1, TargetLSN: "0/5000050"}, from: "000000010000000000000002", to: "000000010000000000000005", path: "1"},
-		{name: "xid", target: Target{XID: "1234"}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetXID: "1234"},
+		{name: "xid", target: catalog.Target{XID: "1234"}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetXID: "1234"},
 			from: "000000020000000000000009", to: "00000002000000000000000C", path: "2", upper: true, warning: "cannot tell where transaction 1234 is"},
-		{name: "restore point", target: Target{Name: "before-upgrade"}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetName: "before-upgrade"},
+		{name: "restore point", target: catalog.Target{Name: "before-upgrade"}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetName: "before-upgrade"},
 			from: "000000020000000000000009", to: "00000002000000000000000C", path: "2", upper: true, warning: `restore point "before-upgrade"`},
-		{name: "immediate", target: Target{Immediate: true}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetImmediate: &yes},
+		{name: "immediate", target: catalog.Target{Immediate: true}, backup: B3, rt: RecoveryTarget{BackupID: B3, TargetImmediate: &yes},
 			from: "000000020000000000000009", to: "000000020000000000000009", path: "2"},
-		{name: "backup id alone", target: Target{BackupID: B1}, backup: B1, rt: RecoveryTarget{BackupID: B1},
+		{name: "backup id alone", target: catalog.Target{BackupID: B1}, backup: B1, rt: RecoveryTarget{BackupID: B1},
 			from: "000000010000000000000002", to: "00000002000000000000000C", path: "1 → 2"},
-		{name: "backup id with a time", target: Target{BackupID: B1, Time: at("02:12:30")}, backup: B1,
+		{name: "backup id with a time", target: catalog.Target{BackupID: B1, Time: at("02:12:30")}, backup: B1,
 			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:12:30+00:00"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
-		{name: "exclusive", target: Target{Time: at("02:12:30"), Exclusive: true}, backup: B2,
+		{name: "exclusive", target: catalog.Target{Time: at("02:12:30"), Exclusive: true}, backup: B2,
 			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:12:30+00:00", Exclusive: &yes}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
 	}
 	c := scenario(t).Load()
@@ -285,7 +285,7 @@ func TestChosenSystemAmongTwo(t *testing.T) {
 	if p.Backup.ID != B3 {
 		t.Errorf("backup = %s, want %s", p.Backup.ID, B3)
 	}
-	in.Target = Target{BackupID: "20260210T090949"}
+	in.Target = catalog.Target{BackupID: "20260210T090949"}
 	p, err = Make(in)
 	if err != nil || !p.OK() || p.SystemID != ct.SysB {
 		t.Fatalf("backup of B: %v %s system %s", err, failed(p), p.SystemID)
@@ -420,7 +420,7 @@ func rebuiltOverPromoted(t *testing.T) *catalog.Catalog {
 // timeline 1 with targetTLI "1" written into the Cluster, and says why.
 func TestPlanPinsTheRebuiltSystemsOwnTimeline(t *testing.T) {
 	in := input(rebuiltOverPromoted(t))
-	in.Target = Target{SystemID: ct.SysB}
+	in.Target = catalog.Target{SystemID: ct.SysB}
 	p, err := Make(in)
 	if err != nil || !p.OK() {
 		t.Fatalf("Make: %v\n%s", err, failed(p))
@@ -459,7 +459,7 @@ func TestPlanPinsTheRebuiltSystemsOwnTimeline(t *testing.T) {
 // backups on timeline N (barman-cloud's FindBackupInfo).
 func TestTargetTLIFiltersBackupsAsCloudNativePGDoes(t *testing.T) {
 	in := input(scenario(t).Load())
-	in.Target = Target{TLI: 1}
+	in.Target = catalog.Target{TLI: 1}
 	p, err := Make(in)
 	if err != nil || !p.OK() {
 		t.Fatalf("Make: %v\n%s", err, failed(p))
@@ -509,7 +509,7 @@ func TestGapHintIsACommandThatWorks(t *testing.T) {
 		t.Fatalf("no --target-lsn hint in %s", failed(p))
 	}
 	in := input(c)
-	in.Target = Target{LSN: lsn(m[1])}
+	in.Target = catalog.Target{LSN: lsn(m[1])}
 	if p, err := Make(in); err != nil || !p.OK() {
 		t.Errorf("the hint --target-lsn %s is refused: %v\n%s", m[1], err, failed(p))
 	}
@@ -529,7 +529,7 @@ func TestParityWithCloudNativePGsOwnSelection(t *testing.T) {
 	// An LSN equal to a backup's end: CloudNativePG wants EndLSN < target, so it takes B1.
 	b2End := c.Backup(B2).Info.EndLSN
 	in := input(c)
-	in.Target = Target{LSN: &b2End}
+	in.Target = catalog.Target{LSN: &b2End}
 	p, _ = Make(in)
 	if p.Backup.ID != B2 {
 		t.Fatalf("plan chose %s for the LSN at B2's end, want B2", p.Backup.ID)
@@ -538,7 +538,7 @@ func TestParityWithCloudNativePGsOwnSelection(t *testing.T) {
 		t.Errorf("lsn: parity %+v", par)
 	}
 	// A time target between B1 and B2: both agree.
-	in.Target = Target{Time: at("02:12:00")}
+	in.Target = catalog.Target{Time: at("02:12:00")}
 	if p, _ = Make(in); p.CloudNativePG == nil || !p.CloudNativePG.Agrees {
 		t.Errorf("time: parity %+v", p.CloudNativePG)
 	}
@@ -549,7 +549,7 @@ func TestParityWithCloudNativePGsOwnSelection(t *testing.T) {
 func TestARefusedPlanShowsTheTargetAsReadAndTheWindow(t *testing.T) {
 	in := input(scenario(t).Load())
 	future := time.Date(2026, 2, 5, 17, 52, 45, 0, time.FixedZone("CET", 3600))
-	in.Target = Target{Time: &future}
+	in.Target = catalog.Target{Time: &future}
 	p, _ := Make(in)
 	if p.OK() || p.Requested != "time 2026-02-05T16:52:45Z" {
 		t.Errorf("requested %q, ok %v", p.Requested, p.OK())

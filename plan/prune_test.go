@@ -70,18 +70,18 @@ func sortStrings(s []string) []string {
 func TestPrunedPlanEqualsTheFullPlan(t *testing.T) {
 	cases := []struct {
 		name   string
-		target Target
+		target catalog.Target
 		dirs   string
 	}{
-		{"latest", Target{}, "0000000100000002,0000000100000003"},
-		{"time between the second and third backups", Target{Time: at("10:00:00")}, "0000000100000001,0000000100000002,0000000100000003"},
-		{"backup id", Target{BackupID: "20260205T000010"}, "0000000100000000,0000000100000001,0000000100000002,0000000100000003"},
+		{"latest", catalog.Target{}, "0000000100000002,0000000100000003"},
+		{"time between the second and third backups", catalog.Target{Time: at("10:00:00")}, "0000000100000001,0000000100000002,0000000100000003"},
+		{"backup id", catalog.Target{BackupID: "20260205T000010"}, "0000000100000000,0000000100000001,0000000100000002,0000000100000003"},
 	}
 	f := longScenario(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			full, _ := load(t, f, nil)
-			pruned, listed := load(t, f, WALFrom(tc.target))
+			pruned, listed := load(t, f, catalog.WALFrom(tc.target))
 			if got := walDirs(listed); got != tc.dirs {
 				t.Errorf("WAL directories listed = %s, want %s", got, tc.dirs)
 			}
@@ -115,7 +115,7 @@ func TestPrunedPlanEqualsTheFullPlan(t *testing.T) {
 func TestPrunedPlanFailsWhenItsBackupCannotBeRestored(t *testing.T) {
 	f := longScenario(t)
 	f.WAL(ct.SysB, 1, 600, 600) // another system overwrote the newest backup's first segment
-	pruned, _ := load(t, f, WALFrom(Target{}))
+	pruned, _ := load(t, f, catalog.WALFrom(catalog.Target{}))
 	p, err := Make(input(pruned))
 	if err != nil || p.OK() {
 		t.Fatalf("pruned plan = %v ok=%v, want failed checks (the CLI then plans on a full scan)", err, p.OK())

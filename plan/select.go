@@ -312,7 +312,7 @@ func (s *selector) checkWAL() {
 	// would silently lose everything after the gap.
 	if s.in.Target.Kind() == "latest" || upper {
 		for _, f := range s.c.Findings {
-			if f.Check == "wal-gap" && f.Severity == catalog.SeverityError && f.SystemID == s.lineage.SystemID {
+			if f.Check == catalog.CheckWALGap && f.Severity == catalog.SeverityError && f.SystemID == s.lineage.SystemID {
 				p.check(CheckWAL, false, "%s; recover to a point before the gap explicitly with --target-lsn %s if that is what you want", f.Message, s.beforeGap())
 				return
 			}
@@ -439,7 +439,7 @@ func dedupe(v []string) []string {
 func (s *selector) checkTimelines() {
 	p, b := s.p, s.backup
 	for _, f := range s.c.Findings {
-		if (f.Check == "missing-history" || f.Check == "bad-history") && f.Timeline > s.tli && !s.pinned {
+		if (f.Check == catalog.CheckMissingHistory || f.Check == catalog.CheckBadHistory) && f.Timeline > s.tli && !s.pinned {
 			if s.in.Target.Kind() == "latest" {
 				p.check(CheckTimelines, false, "%s; the restore would end on timeline %d", f.Message, s.tli)
 				return

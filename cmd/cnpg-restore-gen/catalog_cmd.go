@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -49,8 +48,8 @@ func (t *targetFlags) register(fs *pflag.FlagSet) {
 }
 
 // request turns the flags into a catalog request, rejecting contradictions.
-func (t *targetFlags) request() (catalog.Request, error) {
-	req := catalog.Request{BackupID: t.BackupID, SystemID: t.SystemID, Immediate: t.TargetImmediate}
+func (t *targetFlags) request() (catalog.Target, error) {
+	req := catalog.Target{BackupID: t.BackupID, SystemID: t.SystemID, Immediate: t.TargetImmediate}
 	var set []string
 	for name, v := range map[string]bool{"--target-time": t.TargetTime != "", "--target-lsn": t.TargetLSN != "",
 		"--target-xid": t.TargetXID != "", "--target-name": t.TargetName != "", "--target-immediate": t.TargetImmediate} {
@@ -71,24 +70,22 @@ func (t *targetFlags) request() (catalog.Request, error) {
 		if err != nil {
 			return req, usageError{err}
 		}
-		req.TargetTime = &tt
+		req.Time = &tt
 	}
 	if t.TargetLSN != "" {
 		l, err := catalog.ParseLSN(t.TargetLSN)
 		if err != nil {
 			return req, usagef("--target-lsn: %v", err)
 		}
-		req.TargetLSN = &l
+		req.LSN = &l
 	}
 	if t.TargetXID != "" {
 		if _, err := strconv.ParseUint(t.TargetXID, 10, 64); err != nil {
 			return req, usagef("--target-xid %q is not a transaction ID", t.TargetXID)
 		}
-		req.Other = "target XID " + t.TargetXID
+		req.XID = t.TargetXID
 	}
-	if t.TargetName != "" {
-		req.Other = "restore point " + strconv.Quote(t.TargetName)
-	}
+	req.Name = t.TargetName
 	return req, nil
 }
 
@@ -217,7 +214,7 @@ func runCatalogCheck(ctx context.Context, s *streams, opts *catalogCheckOptions)
 	}
 	a := c.Evaluate(req)
 	r := checkReport{ServerName: c.ServerName, Catalog: c.Location, OK: a.OK && len(a.Blocking) == 0,
-		Request: describeRequest(req), Notes: a.Notes, Blocking: a.Blocking, Findings: c.Findings}
+		Request: req.Describe(), Notes: a.Notes, Blocking: a.Blocking, Findings: c.Findings}
 	if r.Blocking == nil {
 		r.Blocking = []catalog.Finding{}
 	}
@@ -247,29 +244,6 @@ func runCatalogCheck(ctx context.Context, s *streams, opts *catalogCheckOptions)
 		return safetyError{msg: "the catalog cannot deliver " + r.Request + " (see the verdict above)"}
 	}
 	return nil
-}
-
-func describeRequest(req catalog.Request) string {
-	var parts []string
-	if req.SystemID != "" {
-		parts = append(parts, "system "+req.SystemID)
-	}
-	if req.BackupID != "" {
-		parts = append(parts, "backup "+req.BackupID)
-	}
-	switch {
-	case req.TargetTime != nil:
-		parts = append(parts, "time "+req.TargetTime.Format(time.RFC3339Nano))
-	case req.TargetLSN != nil:
-		parts = append(parts, "LSN "+req.TargetLSN.String())
-	case req.Immediate:
-		parts = append(parts, "the end of the backup")
-	case req.Other != "":
-		parts = append(parts, req.Other)
-	default:
-		parts = append(parts, "the latest point")
-	}
-	return strings.Join(parts, ", ")
 }
 
 func noArgs(cmd *cobra.Command, args []string) error {

@@ -131,13 +131,10 @@ func dnsLabel(s string) bool {
 	return true
 }
 
-func (o *planOptions) target() (plan.Target, error) {
-	req, err := o.request()
-	if err != nil {
-		return plan.Target{}, err
-	}
-	return plan.Target{BackupID: req.BackupID, SystemID: req.SystemID, Time: req.TargetTime, LSN: req.TargetLSN,
-		XID: o.TargetXID, Name: o.TargetName, Immediate: o.TargetImmediate, Exclusive: o.Exclusive, TLI: o.TargetTLI}, nil
+func (o *planOptions) target() (catalog.Target, error) {
+	t, err := o.request()
+	t.Exclusive, t.TLI = o.Exclusive, o.TargetTLI
+	return t, err
 }
 
 func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
@@ -190,8 +187,8 @@ type scanned struct {
 // checkedPlan makes the plan. A plan needs only the WAL from its backup on: scan that first;
 // when the plan fails a check, plan again on the whole catalog so that the refusal is
 // explained from all of it.
-func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, facts *repoFacts) (*plan.Plan, scanned, error) {
-	walFrom := plan.WALFrom(target)
+func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target catalog.Target, facts *repoFacts) (*plan.Plan, scanned, error) {
+	walFrom := catalog.WALFrom(target)
 	p, c, err := makePlan(ctx, s, opts, target, facts, walFrom)
 	if err == nil && !p.OK() {
 		walFrom = nil
@@ -265,7 +262,7 @@ func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) (*repo
 	return f, nil
 }
 
-func makePlan(ctx context.Context, s *streams, opts *planOptions, target plan.Target, facts *repoFacts, walFrom func([]*catalog.Backup) string) (*plan.Plan, *catalog.Catalog, error) {
+func makePlan(ctx context.Context, s *streams, opts *planOptions, target catalog.Target, facts *repoFacts, walFrom func([]*catalog.Backup) string) (*plan.Plan, *catalog.Catalog, error) {
 	s.Secrets.AddURLs(opts.S3.EndpointURL + " " + opts.Catalog) // discovered from the repo, perhaps
 	c, store, err := opts.openFrom(ctx, s, walFrom)
 	if err != nil {
