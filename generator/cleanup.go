@@ -37,7 +37,7 @@ func Cleanup(in CleanupInput) (*Result, error) {
 	g := &gen{in: Input{Repo: in.Repo, Source: in.Source, Plan: &plan.Plan{Restored: plan.Restored{Namespace: ns, Name: in.Restored}}},
 		src: in.Source, ns: ns, old: old, name: in.Restored,
 		work: map[string]*overlays.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
-		res: &Result{Changes: []plan.Change{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
+		res: &Result{Files: []File{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
 	if _, err := g.cutover(); err != nil {
 		return nil, err
 	}

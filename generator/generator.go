@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
@@ -39,13 +40,8 @@ type Input struct {
 	Phase      string
 }
 
-// File is one file the change writes or deletes.
-type File struct {
-	Path    string // repo-relative, with "/"
-	Content []byte // nil when Delete
-	Delete  bool
-	Old     []byte // the file before the change; nil for a new file
-}
+// File is one file the change writes or deletes, with its summary line.
+type File = fileset.File
 
 // Edit is one cutover edit, for the pull request body.
 type Edit struct {
@@ -64,11 +60,11 @@ type FollowUp struct {
 
 // Result is the change.
 type Result struct {
-	Files     []File        `json:"-"`
-	Changes   []plan.Change `json:"changes"`
-	Edits     []Edit        `json:"edits"`
-	FollowUps []FollowUp    `json:"followUps"`
-	Notes     []string      `json:"notes"`
+	// Files are the change, in path order; in JSON each is its path and summary.
+	Files     []File     `json:"changes"`
+	Edits     []Edit     `json:"edits"`
+	FollowUps []FollowUp `json:"followUps"`
+	Notes     []string   `json:"notes"`
 	// TwoStep is set when the cutover must be a second change, merged once the restored
 	// cluster is ready (the GitOps layout can't order them in one).
 	TwoStep bool `json:"twoStep"`
@@ -112,7 +108,7 @@ func Render(in Input) (*Result, error) {
 	}
 	g := &gen{in: in, src: in.Source, ns: in.Source.Cluster.Namespace, old: in.Source.Cluster.Name, name: in.Plan.Restored.Name,
 		work: map[string]*overlays.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
-		res: &Result{Changes: []plan.Change{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
+		res: &Result{Files: []File{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
 	if g.name == "" {
 		return nil, errors.New("generator: the plan has no restored cluster name")
 	}
@@ -122,7 +118,7 @@ func Render(in Input) (*Result, error) {
 		dir = path.Join(path.Dir(g.src.Cluster.File), g.name)
 	}
 	var err error
-	if g.overlay, err = overlays.SafeJoin(dir); err != nil {
+	if g.overlay, err = fileset.RelPath(dir); err != nil {
 		return nil, fmt.Errorf("overlay directory: %w", err)
 	}
 	switch in.Phase {
@@ -324,17 +320,14 @@ func (g *gen) finish() (*Result, error) {
 	for _, p := range paths {
 		switch {
 		case g.deleted[p]:
-			g.res.Files = append(g.res.Files, File{Path: p, Delete: true, Old: g.orig[p]})
-			g.res.Changes = append(g.res.Changes, plan.Change{Path: p, Summary: "deleted"})
+			g.res.Files = append(g.res.Files, File{Path: p, Delete: true, Old: g.orig[p], Summary: "deleted"})
 		case g.orig[p] == nil:
-			g.res.Files = append(g.res.Files, File{Path: p, Content: g.work[p].Data})
-			g.res.Changes = append(g.res.Changes, plan.Change{Path: p, Summary: "new: " + describe(g.work[p])})
+			g.res.Files = append(g.res.Files, File{Path: p, Content: g.work[p].Data, Summary: "new: " + describe(g.work[p])})
 		default:
 			if string(g.orig[p]) == string(g.work[p].Data) {
 				continue
 			}
-			g.res.Files = append(g.res.Files, File{Path: p, Content: g.work[p].Data, Old: g.orig[p]})
-			g.res.Changes = append(g.res.Changes, plan.Change{Path: p, Summary: g.summary(p)})
+			g.res.Files = append(g.res.Files, File{Path: p, Content: g.work[p].Data, Old: g.orig[p], Summary: g.summary(p)})
 		}
 	}
 	sort.Slice(g.res.Edits, func(i, j int) bool {

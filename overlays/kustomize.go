@@ -1,7 +1,6 @@
 package overlays
 
 import (
-	"fmt"
 	"path"
 	"sort"
 	"strings"
@@ -89,23 +88,6 @@ func Relative(dir, target string) string {
 		return "."
 	}
 	return strings.Join(parts, "/")
-}
-
-// SafeJoin checks a user-given repo-relative path: it must stay inside the repo.
-func SafeJoin(rel string) (string, error) {
-	if rel == "" || path.IsAbs(rel) || strings.Contains(rel, "\\") {
-		return "", fmt.Errorf("path %q must be relative to the repository root", rel)
-	}
-	clean := path.Clean(rel)
-	if clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", fmt.Errorf("path %q leaves the repository", rel)
-	}
-	for _, part := range strings.Split(clean, "/") {
-		if strings.EqualFold(part, ".git") {
-			return "", fmt.Errorf("path %q is inside .git, git's own directory: nothing the tool writes goes there", rel)
-		}
-	}
-	return clean, nil
 }
 
 // Owner returns the object among candidates whose directory (dirOf) is the nearest ancestor

@@ -132,11 +132,6 @@ func TestRelativeAndSafeJoin(t *testing.T) {
 			t.Errorf("Relative(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
 		}
 	}
-	for _, bad := range []string{"", "/abs", "../x", "a/../../x", `a\b`} {
-		if _, err := SafeJoin(bad); err == nil {
-			t.Errorf("SafeJoin(%q) = nil error", bad)
-		}
-	}
 }
 
 // TestDeepNestingMakesTheFileUnreadable: a document nested deeper than MaxDepth is refused

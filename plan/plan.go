@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 )
 
 // Strategies.
@@ -115,10 +116,6 @@ type Check struct {
 }
 
 // Change is one file the restore writes or edits (filled by the generator).
-type Change struct {
-	Path    string `json:"path"`
-	Summary string `json:"summary"`
-}
 
 // WALRange is the WAL recovery must replay.
 type WALRange struct {
@@ -162,7 +159,7 @@ type Plan struct {
 	Estimate     *Estimate             `json:"estimate,omitempty"`
 	Checks       []Check               `json:"checks"`
 	Warnings     []string              `json:"warnings"`
-	Changes      []Change              `json:"changes"`
+	Changes      []fileset.File        `json:"changes"`
 	Candidates   []Candidate           `json:"candidates,omitempty"`
 	// CloudNativePG is the backup CloudNativePG alone would pick for the same target, and why
 	// this plan's differs when it does (--explain).
@@ -248,7 +245,7 @@ func Make(in Input) (*Plan, error) {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	p := &Plan{Source: in.Source, Strategy: in.Strategy, Checks: []Check{}, Warnings: []string{}, Changes: []Change{}, TimelinePath: []uint32{},
+	p := &Plan{Source: in.Source, Strategy: in.Strategy, Checks: []Check{}, Warnings: []string{}, Changes: []fileset.File{}, TimelinePath: []uint32{},
 		Requested: in.Target.Describe()}
 	p.Restored = restoredNames(in)
 	s := &selector{in: in, p: p, c: in.Catalog}

@@ -12,8 +12,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/forge"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
 
@@ -90,7 +90,7 @@ func (c *repoConfig) applyGenerate(o *generateOptions, fs *pflag.FlagSet) error 
 	}
 	if c.OverlayDir != "" && !fs.Changed("overlay-dir") && o.Phase != generator.PhaseCutover {
 		o.OverlayDir = expand(c.OverlayDir, o.Namespace, o.Cluster, "")
-		if _, err := overlays.SafeJoin(o.OverlayDir); err != nil {
+		if _, err := fileset.RelPath(o.OverlayDir); err != nil {
 			return fmt.Errorf("%s: overlayDir: %w", configFile, err)
 		}
 	}

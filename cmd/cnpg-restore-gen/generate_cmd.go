@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
@@ -108,7 +109,7 @@ func (o *generateOptions) complete() error {
 		return usagef("--dry-run writes nothing: drop --out")
 	}
 	if o.OverlayDir != "" {
-		if _, err := overlays.SafeJoin(filepath.ToSlash(o.OverlayDir)); err != nil {
+		if _, err := fileset.RelPath(filepath.ToSlash(o.OverlayDir)); err != nil {
 			return usagef("--overlay-dir: %v", err)
 		}
 	}
@@ -186,7 +187,7 @@ func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir st
 		}
 		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Plan: p, Phase: opts.Phase, OverlayDir: opts.OverlayDir})
 		if err == nil {
-			p.Changes = res.Changes
+			p.Changes = res.Files
 		}
 	}
 	if err != nil {
@@ -203,15 +204,6 @@ func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir st
 	return ch, nil
 }
 
-// changes are the files of the result as the writers take them.
-func (ch *change) changes() []overlays.Change {
-	var out []overlays.Change
-	for _, f := range ch.res.Files {
-		out = append(out, overlays.Change{Path: f.Path, Content: f.Content, Delete: f.Delete})
-	}
-	return out
-}
-
 func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 	// One run at a time on a checkout, and what a killed run left is finished first, before
 	// the tree is read.
@@ -219,12 +211,12 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 	if !opts.DryRun && opts.Out == "" {
 		if dir, err := gitops.StateDir(opts.Repo); err == nil {
 			state = dir
-			unlock, err := overlays.Lock(state)
+			unlock, err := fileset.Lock(state)
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			did, err := overlays.Recover(state)
+			did, err := fileset.Recover(state)
 			if err != nil {
 				return err
 			}
@@ -256,13 +248,13 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 		return writeData(s.ErrOut, opts.Output, report)
 	case opts.Out != "":
 		report.Written = opts.Out
-		var changes []overlays.Change
+		var changes []fileset.File
 		for _, f := range res.Files {
 			if !f.Delete {
-				changes = append(changes, overlays.Change{Path: f.Path, Content: f.Content})
+				changes = append(changes, f)
 			}
 		}
-		if err := (overlays.Writer{Root: opts.Out}).Write(changes); err != nil {
+		if err := (fileset.Writer{Root: opts.Out}).Write(changes); err != nil {
 			return fmt.Errorf("nothing written to %s: %w", opts.Out, err)
 		}
 	default:
@@ -271,7 +263,7 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 			if err := checkClean(opts); err != nil {
 				return err
 			}
-			if err := (overlays.Writer{Root: opts.Repo, State: state}).Write(ch.changes()); err != nil {
+			if err := (fileset.Writer{Root: opts.Repo, State: state}).Write(res.Files); err != nil {
 				return fmt.Errorf("nothing written to %s: %w", opts.Repo, err)
 			}
 		}
@@ -334,7 +326,7 @@ func writeGenerateSummary(w io.Writer, r generateReport, width int) error {
 	}
 	fmt.Fprintf(&b, "%s%s (%s)\n", verb, where, r.Phase)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, c := range res.Changes {
+	for _, c := range res.Files {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.Path, c.Summary)
 	}
 	if err := tw.Flush(); err != nil {

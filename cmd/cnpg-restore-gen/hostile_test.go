@@ -8,9 +8,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
 // TestHostileRepos runs generate over the Argo CD fixture made odd or hostile in one way each:
@@ -248,7 +248,7 @@ func TestHostileCheckouts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		unlock, err := overlays.Lock(state) // the first run, still writing
+		unlock, err := fileset.Lock(state) // the first run, still writing
 		if err != nil {
 			t.Fatal(err)
 		}

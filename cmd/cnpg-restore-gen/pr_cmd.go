@@ -249,7 +249,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if err != nil {
 		return err
 	}
-	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.changes(), Message: s.Secrets.String(commitMessage(pr, ch)), Author: author, Push: true,
+	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.res.Files, Message: s.Secrets.String(commitMessage(pr, ch)), Author: author, Push: true,
 		Protected: ch.repo.ControllerBranches()})
 	if err != nil {
 		return redactErr(err, token)
@@ -494,7 +494,7 @@ func commitMessage(pr generator.PullRequest, ch *change) string {
 	var b strings.Builder
 	b.WriteString(pr.Title)
 	b.WriteString("\n\n")
-	for _, c := range ch.res.Changes {
+	for _, c := range ch.res.Files {
 		fmt.Fprintf(&b, "- %s: %s\n", c.Path, c.Summary)
 	}
 	b.WriteString("\nMade by cnpg-restore-gen; the pull request's description is the restore plan.\n")

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/giteatest"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -38,7 +38,7 @@ func TestIntegrationGitea(t *testing.T) {
 	defer w.Close()
 	head := "restore/auth/db-20260205T020001"
 	if _, err := w.Publish(ctx, gitops.PublishOptions{Branch: head, Message: "restore", Author: object.Signature{Name: "t", Email: "t@e"},
-		Changes: []overlays.Change{{Path: "db/cluster.yaml", Content: []byte("kind: Cluster\n")}}, Push: true}); err != nil {
+		Changes: []fileset.File{{Path: "db/cluster.yaml", Content: []byte("kind: Cluster\n")}}, Push: true}); err != nil {
 		t.Fatal(err)
 	}
 

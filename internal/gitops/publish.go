@@ -18,8 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
 // TokenAuth is HTTPS authentication with a forge token: GitHub (personal and App installation
@@ -248,7 +248,7 @@ type Commit struct {
 // PublishOptions is the commit to make.
 type PublishOptions struct {
 	Branch  string
-	Changes []overlays.Change
+	Changes []fileset.File
 	Message string
 	Author  object.Signature
 	// Push sends the branch to the remote; without it the commit stays in the workspace
@@ -298,7 +298,7 @@ func (w *Workspace) Publish(ctx context.Context, o PublishOptions) (*Commit, err
 	if err := wt.Checkout(&git.CheckoutOptions{Hash: w.BaseHash, Branch: ref, Create: true, Force: true}); err != nil {
 		return nil, fmt.Errorf("while creating branch %s from %s: %w", o.Branch, w.Base, err)
 	}
-	if err := (overlays.Writer{Root: w.Dir}).Write(o.Changes); err != nil {
+	if err := (fileset.Writer{Root: w.Dir}).Write(o.Changes); err != nil {
 		return nil, err
 	}
 	for _, c := range o.Changes {

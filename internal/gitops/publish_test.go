@@ -11,8 +11,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
 const token = "test-token-1234"
@@ -49,7 +49,7 @@ func publish(t *testing.T, url, content string) (*Commit, error) {
 	defer w.Close()
 	return w.Publish(ctx, PublishOptions{Branch: "restore/auth/db-20260205T020001", Message: "Restore db",
 		Author:  object.Signature{Name: "t", Email: "t@example.com"},
-		Changes: []overlays.Change{{Path: "app.yaml", Content: []byte(content)}, {Path: "db/cluster.yaml", Content: []byte("kind: Cluster\n")}},
+		Changes: []fileset.File{{Path: "app.yaml", Content: []byte(content)}, {Path: "db/cluster.yaml", Content: []byte("kind: Cluster\n")}},
 		Push:    true})
 }
 
@@ -147,7 +147,7 @@ func TestPublishNeverOverwritesAConcurrentPush(t *testing.T) {
 		}
 	}
 	_, err = w.Publish(ctx, PublishOptions{Branch: "restore/auth/db-20260205T020001", Message: "m", Author: object.Signature{Name: "t", Email: "t@e"},
-		Changes: []overlays.Change{{Path: "app.yaml", Content: []byte("host: mine\n")}}, Push: true})
+		Changes: []fileset.File{{Path: "app.yaml", Content: []byte("host: mine\n")}}, Push: true})
 	if err == nil || !strings.Contains(err.Error(), "changed on") || !strings.Contains(err.Error(), "run again") {
 		t.Fatalf("err = %v, want the lease to refuse", err)
 	}
@@ -169,7 +169,7 @@ func TestPublishRacingTheSameChangeEndsWithOneBranch(t *testing.T) {
 		}
 	}
 	c, err := w.Publish(ctx, PublishOptions{Branch: "restore/auth/db-20260205T020001", Message: "m", Author: object.Signature{Name: "t", Email: "t@e"},
-		Changes: []overlays.Change{{Path: "app.yaml", Content: []byte("host: same\n")}, {Path: "db/cluster.yaml", Content: []byte("kind: Cluster\n")}}, Push: true})
+		Changes: []fileset.File{{Path: "app.yaml", Content: []byte("host: same\n")}, {Path: "db/cluster.yaml", Content: []byte("kind: Cluster\n")}}, Push: true})
 	if err != nil {
 		t.Fatalf("the slower run failed: %v", err)
 	}
@@ -233,7 +233,7 @@ func TestLocalPublishLeavesTheBranchInTheCheckoutOnly(t *testing.T) {
 	}
 	defer w.Close()
 	c, err := w.Publish(ctx, PublishOptions{Branch: "restore/auth/db-x", Message: "m", Author: object.Signature{Name: "t", Email: "t@e"},
-		Changes: []overlays.Change{{Path: "app.yaml", Content: []byte("host: local\n")}}, Push: true})
+		Changes: []fileset.File{{Path: "app.yaml", Content: []byte("host: local\n")}}, Push: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestPublishNeverRewritesABranchItDidNotMake(t *testing.T) {
 		}
 		defer w.Close()
 		_, err = w.Publish(ctx, PublishOptions{Branch: branch, Message: "Restore db", Author: object.Signature{Name: "t", Email: "t@e"},
-			Changes: []overlays.Change{{Path: "app.yaml", Content: []byte("host: db-restored-rw\n")}}, Push: true, Protected: protected})
+			Changes: []fileset.File{{Path: "app.yaml", Content: []byte("host: db-restored-rw\n")}}, Push: true, Protected: protected})
 		return err
 	}
 	remote := OpenOptions{Repo: url, Base: "develop", Auth: TokenAuth(token)}

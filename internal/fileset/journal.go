@@ -1,4 +1,4 @@
-package overlays
+package fileset
 
 import (
 	"encoding/json"
@@ -27,7 +27,7 @@ type journalEntry struct {
 	Delete bool   `json:"delete,omitempty"`
 }
 
-func writeJournal(state, root string, changes []Change, temps map[string]string) error {
+func writeJournal(state, root string, changes []File, temps map[string]string) error {
 	j := journal{Root: root}
 	for _, c := range changes {
 		target := filepath.Join(root, filepath.FromSlash(filepathClean(c.Path)))

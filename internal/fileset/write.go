@@ -1,4 +1,4 @@
-package overlays
+package fileset
 
 import (
 	"errors"
@@ -9,13 +9,6 @@ import (
 	"sort"
 	"strings"
 )
-
-// Change is one file to write (or delete) under a root.
-type Change struct {
-	Path    string // relative, with "/"
-	Content []byte
-	Delete  bool
-}
 
 // Writer applies a set of changes all or nothing: every file is first written to a
 // temporary file beside its target, and only when all of them are written are they renamed
@@ -40,12 +33,12 @@ type undo struct {
 }
 
 // Write applies the changes.
-func (w Writer) Write(changes []Change) (err error) {
+func (w Writer) Write(changes []File) (err error) {
 	root, err := filepath.Abs(w.Root)
 	if err != nil {
 		return err
 	}
-	sorted := append([]Change(nil), changes...)
+	sorted := append([]File(nil), changes...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	var (
 		createdDirs []string
@@ -80,7 +73,7 @@ func (w Writer) Write(changes []Change) (err error) {
 
 	// Stage.
 	for _, c := range sorted {
-		rel, err := SafeJoin(c.Path)
+		rel, err := RelPath(c.Path)
 		if err != nil {
 			return err
 		}
@@ -178,7 +171,7 @@ func (w Writer) Write(changes []Change) (err error) {
 }
 
 func filepathClean(p string) string {
-	clean, _ := SafeJoin(p)
+	clean, _ := RelPath(p)
 	return clean
 }
 

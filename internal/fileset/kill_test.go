@@ -1,4 +1,4 @@
-package overlays
+package fileset
 
 import (
 	"fmt"
@@ -39,16 +39,16 @@ func killSeed(t *testing.T, root string) {
 }
 
 // killChanges edits 10 files, deletes 3 and adds 30 under new directories: a wide window.
-func killChanges() []Change {
-	var out []Change
+func killChanges() []File {
+	var out []File
 	for i := range 10 {
-		out = append(out, Change{Path: fmt.Sprintf("apps/d%d/m%02d.yaml", i%4, i), Content: []byte(fmt.Sprintf("kind: X\nname: m%02d-restored\n", i))})
+		out = append(out, File{Path: fmt.Sprintf("apps/d%d/m%02d.yaml", i%4, i), Content: []byte(fmt.Sprintf("kind: X\nname: m%02d-restored\n", i))})
 	}
 	for i := 10; i < 13; i++ {
-		out = append(out, Change{Path: fmt.Sprintf("apps/d%d/m%02d.yaml", i%4, i), Delete: true})
+		out = append(out, File{Path: fmt.Sprintf("apps/d%d/m%02d.yaml", i%4, i), Delete: true})
 	}
 	for i := range 30 {
-		out = append(out, Change{Path: fmt.Sprintf("apps/restored/r%d/o%02d.yaml", i%5, i), Content: []byte(fmt.Sprintf("kind: Cluster\nname: o%02d\n", i))})
+		out = append(out, File{Path: fmt.Sprintf("apps/restored/r%d/o%02d.yaml", i%5, i), Content: []byte(fmt.Sprintf("kind: Cluster\nname: o%02d\n", i))})
 	}
 	return out
 }

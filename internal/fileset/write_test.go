@@ -1,4 +1,4 @@
-package overlays
+package fileset
 
 import (
 	"errors"
@@ -46,7 +46,7 @@ func seed(t *testing.T) string {
 	return dir
 }
 
-var changes = []Change{
+var changes = []File{
 	{Path: "a/kustomization.yaml", Content: []byte("resources: [x.yaml, new]\n")},
 	{Path: "a/new/deep/cluster.yaml", Content: []byte("kind: Cluster\n")},
 	{Path: "a/new/kustomization.yaml", Content: []byte("resources: [deep/cluster.yaml]\n")},
@@ -117,11 +117,22 @@ func TestWriterRefusesEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"../x.yaml", "/etc/x.yaml", "link/x.yaml"} {
-		if err := (Writer{Root: dir}).Write([]Change{{Path: p, Content: []byte("x")}}); err == nil {
+		if err := (Writer{Root: dir}).Write([]File{{Path: p, Content: []byte("x")}}); err == nil {
 			t.Errorf("Write(%s) = nil, want a refusal", p)
 		}
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("wrote outside the root: %v", entries)
+	}
+}
+
+func TestRelPathRefusesPathsOutsideTheRepository(t *testing.T) {
+	for _, bad := range []string{"", "/abs", "../x", "a/../../x", `a\b`, ".git/config", "a/.GIT/x"} {
+		if got, err := RelPath(bad); err == nil {
+			t.Errorf("RelPath(%q) = %q, want an error", bad, got)
+		}
+	}
+	if got, err := RelPath("a/./b/"); err != nil || got != "a/b" {
+		t.Errorf("RelPath(%q) = %q, %v, want %q", "a/./b/", got, err, "a/b")
 	}
 }

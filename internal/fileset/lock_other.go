@@ -1,6 +1,6 @@
 //go:build !unix
 
-package overlays
+package fileset
 
 import (
 	"errors"
