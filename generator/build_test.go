@@ -128,7 +128,7 @@ func structural(v any) any {
 // validates every CloudNativePG and barman-cloud object it produces against its CRD schema.
 func checkBuilds(t *testing.T, dir string) {
 	t.Helper()
-	repo, err := overlays.Scan(dir)
+	repo, err := overlays.ScanDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

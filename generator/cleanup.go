@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
@@ -36,7 +37,7 @@ func Cleanup(in CleanupInput) (*Result, error) {
 	}
 	g := &gen{in: Input{Repo: in.Repo, Source: in.Source, Plan: &plan.Plan{Restored: plan.Restored{Namespace: ns, Name: in.Restored}}},
 		src: in.Source, ns: ns, old: old, name: in.Restored,
-		work: map[string]*overlays.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
+		work: map[string]*yamledit.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
 		res: &Result{Files: []File{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
 	if _, err := g.cutover(); err != nil {
 		return nil, err
@@ -49,7 +50,7 @@ func Cleanup(in CleanupInput) (*Result, error) {
 		return nil, fmt.Errorf("%d reference(s) still name %s (%s): merge the cutover first (generate --phase cutover), then clean up", n, old, strings.Join(where, ", "))
 	}
 	followUps := g.res.FollowUps
-	g.work, g.orig, g.res.FollowUps = map[string]*overlays.File{}, map[string][]byte{}, followUps
+	g.work, g.orig, g.res.FollowUps = map[string]*yamledit.File{}, map[string][]byte{}, followUps
 
 	victims := []overlays.Object{in.Source.Cluster}
 	victims = append(victims, g.sourceScheduledBackups()...)

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
@@ -141,7 +142,7 @@ func (g *gen) cutover() ([]string, error) {
 				continue
 			}
 			kind, ctx := "", ""
-			if o := doc.Object; o != nil {
+			if o := g.in.Repo.ObjectOf(doc); o != nil {
 				kind, ctx = o.Kind, contextNamespace(o)
 			}
 			walk(doc.Root(), nil, func(n *yaml.Node, keys []string) {
@@ -169,17 +170,17 @@ func (g *gen) cutover() ([]string, error) {
 }
 
 // scan looks at one scalar.
-func (g *gen) scan(f *overlays.File, m matcher, doc *overlays.Doc, kind, ctx string, n *yaml.Node, keys []string, targets *[]*target) {
+func (g *gen) scan(f *yamledit.File, m matcher, doc *yamledit.Doc, kind, ctx string, n *yaml.Node, keys []string, targets *[]*target) {
 	if n.Kind != yaml.ScalarNode || !strings.Contains(n.Value, m.old) {
 		return
 	}
 	p := strings.Join(keys, ".")
 	refsInValue, mentions := m.refs(n.Value, ctx)
 	clusterField := n.Value == m.old && (ctx == "" || ctx == m.ns) &&
-		(p == "spec.cluster.name" && isCNPG(doc) || len(keys) > 0 && keys[len(keys)-1] == "cnpg.io/cluster")
+		(p == "spec.cluster.name" && g.isCNPG(doc) || len(keys) > 0 && keys[len(keys)-1] == "cnpg.io/cluster")
 	if kind == "Secret" && (len(refsInValue) > 0 || clusterField) {
 		g.res.FollowUps = append(g.res.FollowUps, FollowUp{File: f.Path, Line: n.Line,
-			Detail: fmt.Sprintf("Secret %s (%s) refers to %s: secrets are never edited, update it through your secret manager", objName(doc), p, m.old)})
+			Detail: fmt.Sprintf("Secret %s (%s) refers to %s: secrets are never edited, update it through your secret manager", g.objName(doc), p, m.old)})
 		return
 	}
 	if clusterField {
@@ -228,17 +229,17 @@ func (g *gen) scan(f *overlays.File, m matcher, doc *overlays.Doc, kind, ctx str
 }
 
 // applyTargets edits one file; it keeps only edits that read back as intended.
-func (g *gen) applyTargets(f *overlays.File, targets []*target) bool {
+func (g *gen) applyTargets(f *yamledit.File, targets []*target) bool {
 	try := func(ts []*target) ([]byte, error) {
-		var reps []overlays.Replacement
+		var reps []yamledit.Replacement
 		want := map[*yaml.Node]string{}
 		for _, t := range ts {
 			for _, r := range t.raw {
-				reps = append(reps, overlays.Replacement{Start: r.start, End: r.end, New: g.name})
+				reps = append(reps, yamledit.Replacement{Start: r.start, End: r.end, New: g.name})
 			}
 			want[t.node] = t.expected
 		}
-		out, err := overlays.Apply(f.Data, reps)
+		out, err := yamledit.Apply(f.Data, reps)
 		if err != nil {
 			return nil, err
 		}
@@ -273,8 +274,8 @@ func (g *gen) applyTargets(f *overlays.File, targets []*target) bool {
 
 // excludedDocs are the documents the cutover leaves alone: the source cluster and what
 // belongs to it (its ScheduledBackups, its ObjectStore, Backups), and other Clusters.
-func (g *gen) excludedDocs() map[*overlays.Doc]bool {
-	ex := map[*overlays.Doc]bool{}
+func (g *gen) excludedDocs() map[*yamledit.Doc]bool {
+	ex := map[*yamledit.Doc]bool{}
 	for _, o := range g.in.Repo.Objects {
 		cnpg := strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/")
 		switch {
@@ -294,15 +295,17 @@ func isKustomizationFile(p string) bool {
 	return path.Base(p) == "kustomization.yaml" || path.Base(p) == "kustomization.yml"
 }
 
-func isCNPG(doc *overlays.Doc) bool {
-	return doc.Object != nil && strings.HasPrefix(doc.Object.APIVersion, "postgresql.cnpg.io/")
+func (g *gen) isCNPG(doc *yamledit.Doc) bool {
+	o := g.in.Repo.ObjectOf(doc)
+	return o != nil && strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/")
 }
 
-func objName(doc *overlays.Doc) string {
-	if doc.Object == nil {
+func (g *gen) objName(doc *yamledit.Doc) string {
+	o := g.in.Repo.ObjectOf(doc)
+	if o == nil {
 		return "?"
 	}
-	return doc.Object.Namespace + "/" + doc.Object.Name
+	return o.Namespace + "/" + o.Name
 }
 
 // contextNamespace is the namespace a bare name inside the object resolves in.

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
@@ -40,7 +41,7 @@ func FuzzCutover(f *testing.F) {
 		if len(data) > 1<<14 || bytes.Contains(data, []byte("pg-restored")) {
 			return
 		}
-		file, err := overlays.ParseFile("f.yaml", data)
+		file, err := yamledit.ParseFile("f.yaml", data)
 		if err != nil {
 			return
 		}
@@ -50,9 +51,9 @@ func FuzzCutover(f *testing.F) {
 				return // duplicate keys and the like: not a document the tool reads
 			}
 		}
-		repo := &overlays.Repo{Root: ".", Files: []*overlays.File{file}}
+		repo := &overlays.Repo{Root: ".", Files: []*yamledit.File{file}}
 		g := &gen{in: Input{Repo: repo, Plan: &plan.Plan{}}, src: &overlays.Source{}, ns: "apps", old: "pg", name: "pg-restored",
-			work: map[string]*overlays.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
+			work: map[string]*yamledit.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
 			res: &Result{}}
 		if _, err := g.cutover(); err != nil {
 			t.Fatal(err)

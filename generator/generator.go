@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
@@ -86,7 +87,7 @@ type gen struct {
 	old     string // the source cluster's name
 	name    string // the restored cluster's name
 	overlay string // overlay directory
-	work    map[string]*overlays.File
+	work    map[string]*yamledit.File
 	orig    map[string][]byte
 	deleted map[string]bool
 	// fileNotes say what changed in an edited file besides cutover edits.
@@ -107,7 +108,7 @@ func Render(in Input) (*Result, error) {
 		in.Phase = PhaseAll
 	}
 	g := &gen{in: in, src: in.Source, ns: in.Source.Cluster.Namespace, old: in.Source.Cluster.Name, name: in.Plan.Restored.Name,
-		work: map[string]*overlays.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
+		work: map[string]*yamledit.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
 		res: &Result{Files: []File{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
 	if g.name == "" {
 		return nil, errors.New("generator: the plan has no restored cluster name")
@@ -277,7 +278,7 @@ func (g *gen) addResource(kfile, entry string) error {
 }
 
 // current is the file as the change has it so far.
-func (g *gen) current(p string) *overlays.File {
+func (g *gen) current(p string) *yamledit.File {
 	if f, ok := g.work[p]; ok {
 		return f
 	}
@@ -293,7 +294,7 @@ func (g *gen) put(p string, content []byte) {
 			g.orig[p] = nil
 		}
 	}
-	f, err := overlays.ParseFile(p, content)
+	f, err := yamledit.ParseFile(p, content)
 	if err != nil {
 		// Every edit is verified by parsing it back before it gets here.
 		panic(fmt.Sprintf("generator: %s does not parse after an edit: %v", p, err))
@@ -340,7 +341,7 @@ func (g *gen) finish() (*Result, error) {
 	return g.res, nil
 }
 
-func describe(f *overlays.File) string {
+func describe(f *yamledit.File) string {
 	var kinds []string
 	for _, d := range f.Docs {
 		root := d.Root()

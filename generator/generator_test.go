@@ -64,7 +64,7 @@ func testPlan(t *testing.T, src *overlays.Source, f fixture) *plan.Plan {
 
 func render(t *testing.T, f fixture, phase string) (*overlays.Repo, *Result) {
 	t.Helper()
-	repo, err := overlays.Scan(filepath.Join("testdata", "repos", f.repo))
+	repo, err := overlays.ScanDir(filepath.Join("testdata", "repos", f.repo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func checkFixedPoint(t *testing.T, dir string, f fixture, res *Result) {
 	if f.strategy == plan.InPlace || res.TwoStep {
 		return
 	}
-	repo, err := overlays.Scan(dir)
+	repo, err := overlays.ScanDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestRestoredClusterNeverSkipsTheEmptyArchiveCheck(t *testing.T) {
 	if w := SkipEmptyWALArchiveCheckWarning(src); !strings.Contains(w, "check that a new cluster's archive is empty stays on") {
 		t.Errorf("SkipEmptyWALArchiveCheckWarning = %q, want why the annotation was dropped", w)
 	}
-	other, err := overlays.Scan(filepath.Join("testdata", "repos", "pooler"))
+	other, err := overlays.ScanDir(filepath.Join("testdata", "repos", "pooler"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
@@ -184,7 +185,7 @@ func (g *gen) fluxSplit(o order) error {
 		if d.Namespace != c.Namespace {
 			item["namespace"] = c.Namespace
 		}
-		var doc *overlays.Doc
+		var doc *yamledit.Doc
 		for _, x := range f.Docs {
 			if r := x.Root(); r != nil && str(r, "kind") == "Kustomization" && str(r, "metadata", "name") == d.Name {
 				doc = x

@@ -32,7 +32,7 @@ var bodySections = []string{
 func TestPullRequestBody(t *testing.T) {
 	f := catalogtest.Healthy(t)
 	cat := f.Load()
-	repo, err := overlays.Scan(filepath.Join("testdata", "repos", "argocd-helm"))
+	repo, err := overlays.ScanDir(filepath.Join("testdata", "repos", "argocd-helm"))
 	if err != nil {
 		t.Fatal(err)
 	}

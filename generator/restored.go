@@ -6,6 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
@@ -232,7 +233,7 @@ func (g *gen) removeSourceCluster() error {
 
 func (g *gen) removeDoc(o overlays.Object) error {
 	f := g.current(o.File)
-	var doc *overlays.Doc
+	var doc *yamledit.Doc
 	for _, d := range f.Docs {
 		if r := d.Root(); r != nil && str(r, "kind") == o.Kind && str(r, "metadata", "name") == o.Name {
 			doc = d

@@ -27,7 +27,7 @@ func writeRepo(t *testing.T, files map[string]string) string {
 
 func renderDir(t *testing.T, dir string, f fixture, phase string) (*overlays.Repo, *Result, error) {
 	t.Helper()
-	repo, err := overlays.Scan(dir)
+	repo, err := overlays.ScanDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestPhasesAndCleanupRefusals(t *testing.T) {
 	}
 	// Cleanup refuses while the application still names the old cluster (only the restore
 	// is merged), and works once the cutover is.
-	repo, err := overlays.Scan(applyTo(t, &overlays.Repo{Root: dir}, res))
+	repo, err := overlays.ScanDir(applyTo(t, &overlays.Repo{Root: dir}, res))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestPhasesAndCleanupRefusals(t *testing.T) {
 		t.Errorf("cleanup without a restored cluster: %v", err)
 	}
 	_, all := render(t, f, PhaseAll)
-	repo, err = overlays.Scan(applyTo(t, &overlays.Repo{Root: dir}, all))
+	repo, err = overlays.ScanDir(applyTo(t, &overlays.Repo{Root: dir}, all))
 	if err != nil {
 		t.Fatal(err)
 	}

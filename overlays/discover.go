@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 )
 
 // Object is one Kubernetes object found in the repo.
@@ -26,7 +29,7 @@ type Object struct {
 	File       string // relative to the repo root, with "/"
 	Line       int    // where the document starts
 	Body       map[string]any
-	Doc        *Doc // the document, for edits
+	Doc        *yamledit.Doc // the document, for edits
 }
 
 func (o Object) String() string {
@@ -42,15 +45,21 @@ type Skip struct {
 
 // Repo is what Scan found.
 type Repo struct {
+	// Root names the repository in messages (the checkout's directory).
 	Root    string
+	fsys    fs.FS
+	objects map[*yamledit.Doc]*Object
 	Objects []Object
 	Skipped []Skip
 	// Files are the YAML files read, byte for byte, in path order.
-	Files []*File
+	Files []*yamledit.File
 }
 
+// ObjectOf returns the Kubernetes object a document of the repo holds, or nil.
+func (r *Repo) ObjectOf(doc *yamledit.Doc) *Object { return r.objects[doc] }
+
 // File returns the file at a repo-relative path, or nil.
-func (r *Repo) File(path string) *File {
+func (r *Repo) File(path string) *yamledit.File {
 	for _, f := range r.Files {
 		if f.Path == path {
 			return f
@@ -62,48 +71,52 @@ func (r *Repo) File(path string) *File {
 // maxManifest caps the size of a file the scan reads.
 const maxManifest = 4 << 20
 
-// Scan reads every .yaml/.yml file under root (not .git), decoding multi-document files.
-// Files it cannot read as plain manifests — Helm templates, SOPS-encrypted files, invalid
-// YAML — are listed in Skipped and otherwise left alone.
-func Scan(root string) (*Repo, error) {
-	st, err := os.Stat(root)
+// ScanDir scans the checkout in dir. It reads through an os.Root, so no symlink leads it
+// out of dir.
+func ScanDir(dir string) (*Repo, error) {
+	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", root, err)
+		return nil, fmt.Errorf("repository %s: %w", dir, err)
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("repository %s is not a directory", root)
+		return nil, fmt.Errorf("repository %s is not a directory", dir)
 	}
-	r := &Repo{Root: root}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", dir, err)
+	}
+	defer func() { _ = root.Close() }()
+	r, err := Scan(root.FS(), dir)
+	if err == nil {
+		r.fsys = os.DirFS(dir) // for Exists (Lstat only), after the root is closed
+	}
+	return r, err
+}
+
+// Scan reads every .yaml/.yml file of fsys (not .git), decoding multi-document files; name is
+// what messages call the repository (its directory). Files it cannot read as plain manifests
+// — Helm templates, SOPS-encrypted files, invalid YAML — are listed in Skipped and otherwise
+// left alone. Symlinks are never followed (fsys should implement fs.ReadLinkFS to say where
+// they point).
+func Scan(fsys fs.FS, name string) (*Repo, error) {
+	r := &Repo{Root: name, fsys: fsys, objects: map[*yamledit.Doc]*Object{}}
 	namespaces := map[string]string{} // directory → kustomization namespace
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
 			if d.Name() == ".git" || d.Name() == "node_modules" {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
-		ext := strings.ToLower(filepath.Ext(p))
+		ext := strings.ToLower(path.Ext(rel))
 		if ext != ".yaml" && ext != ".yml" {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
 		if d.Type()&fs.ModeSymlink != 0 {
-			// Never followed: it may point out of the repository. Its references are looked for
-			// in the bytes it points to when those are a regular file of the repository.
-			target, _ := os.Readlink(p)
-			sk := Skip{File: rel, Reason: fmt.Sprintf("a symlink to %s: not followed; edit the file it points to", target)}
-			if real, err := filepath.EvalSymlinks(p); err == nil {
-				if r, err := filepath.Rel(root, real); err == nil && !strings.HasPrefix(r, "..") {
-					if b, err := os.ReadFile(real); err == nil && len(b) <= maxManifest {
-						sk.Data = b
-					}
-				}
-			}
-			r.Skipped = append(r.Skipped, sk)
+			r.Skipped = append(r.Skipped, symlinkSkip(fsys, rel))
 			return nil
 		}
 		if !d.Type().IsRegular() {
@@ -117,7 +130,7 @@ func Scan(root string) (*Repo, error) {
 			r.Skipped = append(r.Skipped, Skip{File: rel, Reason: fmt.Sprintf("larger than %d bytes", maxManifest)})
 			return nil
 		}
-		data, err := os.ReadFile(p)
+		data, err := fs.ReadFile(fsys, rel)
 		if err != nil {
 			return err
 		}
@@ -125,12 +138,12 @@ func Scan(root string) (*Repo, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("while reading repository %s: %w", root, err)
+		return nil, fmt.Errorf("while reading repository %s: %w", name, err)
 	}
 	// Namespaces from the nearest kustomization above each object without one.
 	for i := range r.Objects {
 		o := &r.Objects[i]
-		o.Doc.Object = o
+		r.objects[o.Doc] = o
 		if o.Namespace != "" {
 			continue
 		}
@@ -156,7 +169,7 @@ func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 		r.Skipped = append(r.Skipped, Skip{rel, "SOPS-encrypted: never read or rewritten", data})
 		return
 	}
-	f, err := ParseFile(rel, data)
+	f, err := yamledit.ParseFile(rel, data)
 	if err != nil {
 		r.Skipped = append(r.Skipped, Skip{rel, "not valid YAML: " + err.Error(), data})
 		return
@@ -211,8 +224,32 @@ func isKustomization(rel string) bool {
 // Exists says whether a repo-relative path exists on disk, whatever it is (a directory, a
 // file the scan does not read, one it cannot read, a dangling symlink).
 func (r *Repo) Exists(rel string) bool {
-	_, err := os.Lstat(filepath.Join(r.Root, filepath.FromSlash(rel)))
+	if r.fsys == nil {
+		return false
+	}
+	_, err := fs.Lstat(r.fsys, rel)
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
+}
+
+// symlinkSkip is the note for a symlink, which the scan never follows: it may point out of the
+// repository. Its references are looked for in the bytes it points to when those are a
+// regular file of the repository.
+func symlinkSkip(fsys fs.FS, rel string) Skip {
+	target, _ := fs.ReadLink(fsys, rel)
+	sk := Skip{File: rel, Reason: fmt.Sprintf("a symlink to %s: not followed; edit the file it points to", target)}
+	if target == "" || path.IsAbs(target) {
+		return sk
+	}
+	real := path.Join(path.Dir(rel), target)
+	if !fs.ValidPath(real) {
+		return sk
+	}
+	if st, err := fs.Stat(fsys, real); err == nil && st.Mode().IsRegular() && st.Size() <= maxManifest {
+		if b, err := fs.ReadFile(fsys, real); err == nil {
+			sk.Data = b
+		}
+	}
+	return sk
 }
 
 // Find returns the objects of a kind (and API group, when group is not "") with that

@@ -1,16 +1,18 @@
 package overlays
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden" // defines -update
 )
 
 func TestFindSourcePlugin(t *testing.T) {
-	r, err := Scan("testdata/repos/argocd-plugin")
+	r, err := ScanDir("testdata/repos/argocd-plugin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestFindSourcePlugin(t *testing.T) {
 }
 
 func TestFindSourceLegacyMultiDocument(t *testing.T) {
-	r, err := Scan("testdata/repos/flux-legacy")
+	r, err := ScanDir("testdata/repos/flux-legacy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,19 +62,19 @@ func TestFindSourceLegacyMultiDocument(t *testing.T) {
 }
 
 func TestFindSourceErrors(t *testing.T) {
-	r, err := Scan("testdata/repos/duplicate")
+	r, err := ScanDir("testdata/repos/duplicate")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.FindSource("db", "pg"); err == nil || !strings.Contains(err.Error(), "defined 2 times (a/cluster.yaml:1, b/cluster.yaml:1)") {
 		t.Errorf("duplicate cluster: %v", err)
 	}
-	r, _ = Scan("testdata/repos/argocd-plugin")
+	r, _ = ScanDir("testdata/repos/argocd-plugin")
 	if _, err := r.FindSource("auth", "authentik"); err == nil || !strings.Contains(err.Error(), "clusters there: auth/authentik-postgresql") {
 		t.Errorf("unknown cluster: %v", err)
 	}
-	if _, err := Scan("testdata/repos/nope"); err == nil {
-		t.Errorf("Scan(missing) = nil error")
+	if _, err := ScanDir("testdata/repos/nope"); err == nil {
+		t.Errorf("ScanDir(missing) = nil error")
 	}
 }
 
@@ -91,7 +93,7 @@ func TestArchiveUsersAreEveryClusterWritingToTheDestination(t *testing.T) {
 		// Same ObjectStore name, another namespace: not the store above.
 		"db/e.yaml": "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: e, namespace: third}\nspec:\n  plugins:\n  - name: barman-cloud.cloudnative-pg.io\n    parameters: {barmanObjectName: store}\n",
 	})
-	r, err := Scan(dir)
+	r, err := ScanDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func TestRestoresOfFindsClustersRecoveredFromTheSourcesArchive(t *testing.T) {
 		"restored.yaml": legacy("pg-restored", "pg", "s3://b/pg/"),
 		"other.yaml":    legacy("reports", "pg", "s3://elsewhere"),
 	})
-	r, err := Scan(dir)
+	r, err := ScanDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,5 +144,42 @@ func TestRestoresOfFindsClustersRecoveredFromTheSourcesArchive(t *testing.T) {
 	got := r.RestoresOf(src)
 	if len(got) != 1 || got[0].Name != "pg-restored" {
 		t.Errorf("RestoresOf(db/pg) = %v, want db/pg-restored only", got)
+	}
+}
+
+func TestRelative(t *testing.T) {
+	for _, tc := range [][3]string{{"apps/auth", "apps/auth/pg", "pg"}, {"apps/auth/db", "apps/auth/pg", "../pg"}, {".", "a/b", "a/b"}, {"a", "a", "."}} {
+		if got := Relative(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("Relative(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
+		}
+	}
+}
+
+// TestScanReadsAnInMemoryTree: Scan takes any fs.FS, so a repository can be a literal in a test;
+// the namespace comes from the kustomization above the Cluster, and a symlink is noted with
+// the bytes it points to, never followed.
+func TestScanReadsAnInMemoryTree(t *testing.T) {
+	fsys := fstest.MapFS{
+		"apps/db/kustomization.yaml": {Data: []byte("namespace: db\nresources: [cluster.yaml]\n")},
+		"apps/db/cluster.yaml": {Data: []byte("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: pg\nspec:\n" +
+			"  backup:\n    barmanObjectStore:\n      destinationPath: s3://bucket/db\n")},
+		"apps/db/link.yaml": {Data: []byte("cluster.yaml"), Mode: fs.ModeSymlink},
+	}
+	r, err := Scan(fsys, "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.FindSource("db", "pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Catalog != "s3://bucket/db" || s.ServerName != "pg" || s.Cluster.File != "apps/db/cluster.yaml" {
+		t.Errorf("FindSource(db, pg) = %s %s at %s, want s3://bucket/db pg at apps/db/cluster.yaml", s.Catalog, s.ServerName, s.Cluster.File)
+	}
+	if len(r.Skipped) != 1 || r.Skipped[0].File != "apps/db/link.yaml" || !strings.Contains(string(r.Skipped[0].Data), "kind: Cluster") {
+		t.Errorf("Skipped = %+v, want apps/db/link.yaml with the bytes of cluster.yaml", r.Skipped)
+	}
+	if !r.Exists("apps/db") || r.Exists("apps/web") {
+		t.Errorf("Exists(apps/db), Exists(apps/web) = %v, %v, want true, false", r.Exists("apps/db"), r.Exists("apps/web"))
 	}
 }

@@ -1,6 +1,7 @@
 package overlays
 
 import (
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"path"
 	"sort"
 	"strings"
@@ -8,7 +9,7 @@ import (
 
 // Kustomization is a kustomization.yaml of the repo and what it includes.
 type Kustomization struct {
-	File *File
+	File *yamledit.File
 	Dir  string // its directory, relative to the repo root ("." for the root)
 	// Resources maps each local entry of resources (and the legacy bases) to the repo-relative
 	// path it names; Remote lists the entries that are URLs, which the tool never follows.
@@ -25,7 +26,7 @@ func (r *Repo) Kustomizations() []*Kustomization {
 		}
 		k := &Kustomization{File: f, Dir: path.Dir(f.Path), Resources: map[string]string{}}
 		for _, key := range []string{"resources", "bases", "components"} {
-			_, list := lookup(f.Docs[0].Root(), key)
+			_, list := yamledit.Lookup(f.Docs[0].Root(), key)
 			if list == nil {
 				continue
 			}

@@ -138,7 +138,7 @@ type change struct {
 // renderChange scans the GitOps repo in dir, plans (unless the change needs no plan) and renders
 // the change. A plan that fails its checks is printed on s.Out and returned as a refusal.
 func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir string) (*change, error) {
-	repo, err := overlays.Scan(dir)
+	repo, err := overlays.ScanDir(dir)
 	if err != nil {
 		return nil, err
 	}

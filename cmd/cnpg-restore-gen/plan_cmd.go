@@ -144,7 +144,7 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 	}
 	var facts *repoFacts
 	if opts.Repo != "" {
-		repo, err := overlays.Scan(opts.Repo)
+		repo, err := overlays.ScanDir(opts.Repo)
 		if err != nil {
 			return err
 		}

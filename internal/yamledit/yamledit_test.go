@@ -1,4 +1,4 @@
-package overlays
+package yamledit
 
 import (
 	"strings"
@@ -32,13 +32,13 @@ func TestSpanLocatesEachScalarStyle(t *testing.T) {
 		"g": "pre-é tail",
 	}
 	for k, w := range want {
-		_, n := lookup(root, k)
+		_, n := Lookup(root, k)
 		s, e, ok := f.Span(n)
 		if !ok || src[s:e] != w {
 			t.Errorf("Span(%s) = %q, %v; want %q", k, src[s:e], ok, w)
 		}
 	}
-	_, seq := lookup(root, "e")
+	_, seq := Lookup(root, "e")
 	if s, e, ok := f.Span(seq.Content[1]); !ok || src[s:e] != `"y"` {
 		t.Errorf("Span(e[1]) = %q %v", src[s:e], ok)
 	}
@@ -115,21 +115,13 @@ func TestRemoveListItem(t *testing.T) {
 // VerifyScalars catches an edit that changes more than the values it was asked to.
 func TestVerifyScalarsRefusesCollateralChanges(t *testing.T) {
 	f := parse(t, "a: pg-rw\nb: x\n")
-	_, a := lookup(f.Docs[0].Root(), "a")
+	_, a := Lookup(f.Docs[0].Root(), "a")
 	if err := f.VerifyScalars([]byte("a: pg2-rw\nb: x\n"), map[*yaml.Node]string{a: "pg2-rw"}); err != nil {
 		t.Errorf("intended edit refused: %v", err)
 	}
 	for _, bad := range []string{"a: pg2-rw\nb: y\n", "a: pg2-rw\n", "a: [pg2-rw]\nb: x\n", "a: pg2-rw\nb: x\n---\nc: 1\n", "a: pg3-rw\nb: x\n"} {
 		if err := f.VerifyScalars([]byte(bad), map[*yaml.Node]string{a: "pg2-rw"}); err == nil {
 			t.Errorf("VerifyScalars(%q) = nil", bad)
-		}
-	}
-}
-
-func TestRelativeAndSafeJoin(t *testing.T) {
-	for _, tc := range [][3]string{{"apps/auth", "apps/auth/pg", "pg"}, {"apps/auth/db", "apps/auth/pg", "../pg"}, {".", "a/b", "a/b"}, {"a", "a", "."}} {
-		if got := Relative(tc[0], tc[1]); got != tc[2] {
-			t.Errorf("Relative(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package overlays
+package yamledit
 
 import (
 	"bytes"
@@ -27,8 +27,6 @@ type Doc struct {
 	Start, End int
 	// Node is the document node; its lines are counted from the start of the file.
 	Node *yaml.Node
-	// Object is set when the document is a Kubernetes object.
-	Object *Object
 }
 
 // Root is the document's top-level node (a mapping for objects), or nil for an empty one.
@@ -412,8 +410,8 @@ func (f *File) verifyDoc(edited []byte, i int, mutate func(any) any) error {
 	return nil
 }
 
-// lookup finds the value node at a key path in a mapping.
-func lookup(n *yaml.Node, path ...string) (key, value *yaml.Node) {
+// Lookup finds the key and value nodes at a key path in a mapping (nil, nil when absent).
+func Lookup(n *yaml.Node, path ...string) (key, value *yaml.Node) {
 	for _, k := range path {
 		if n == nil || n.Kind != yaml.MappingNode {
 			return nil, nil
@@ -438,11 +436,11 @@ func (f *File) AddListItem(doc *Doc, path []string, item any) ([]byte, error) {
 		return nil, err
 	}
 	where := fmt.Sprintf("%s:%d", f.Path, doc.Root().Line)
-	_, parent := lookup(doc.Root(), path[:len(path)-1]...)
+	_, parent := Lookup(doc.Root(), path[:len(path)-1]...)
 	if parent == nil || parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 {
 		return nil, fmt.Errorf("%s: no block mapping at %v to add %s to", where, path[:len(path)-1], path[len(path)-1])
 	}
-	_, seq := lookup(parent, path[len(path)-1])
+	_, seq := Lookup(parent, path[len(path)-1])
 	var rep Replacement
 	switch {
 	case seq == nil:
@@ -544,7 +542,7 @@ func inlineItem(item any) (string, error) {
 // (block style) or the item and one comma (flow style); it is verified by reading it back.
 func (f *File) RemoveListItem(doc *Doc, path []string, item string) ([]byte, error) {
 	where := fmt.Sprintf("%s:%d", f.Path, doc.Root().Line)
-	_, seq := lookup(doc.Root(), path...)
+	_, seq := Lookup(doc.Root(), path...)
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("%s: no list %v", where, path)
 	}
