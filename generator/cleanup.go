@@ -9,7 +9,6 @@ import (
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
 
 // CleanupInput names the old cluster and the restored one that replaced it.
@@ -35,7 +34,7 @@ func Cleanup(in CleanupInput) (*Result, error) {
 	if len(restored) != 1 || get(restored[0].Doc.Root(), "spec", "bootstrap", "recovery") == nil {
 		return nil, fmt.Errorf("no restored Cluster %s/%s (with bootstrap.recovery) in the repository: merge the restore first, or name it with --new-name", ns, in.Restored)
 	}
-	g := &gen{in: Input{Repo: in.Repo, Source: in.Source, Plan: &plan.Plan{Restored: plan.Restored{Namespace: ns, Name: in.Restored}}},
+	g := &gen{in: Input{Repo: in.Repo, Source: in.Source, Phase: PhaseCutover, Restored: in.Restored},
 		src: in.Source, ns: ns, old: old, name: in.Restored,
 		work: map[string]*yamledit.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
 		res: &Result{Files: []File{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}

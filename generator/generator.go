@@ -33,8 +33,10 @@ const (
 type Input struct {
 	Repo   *overlays.Repo
 	Source *overlays.Source
-	// Plan is the checked plan; for PhaseCutover only Restored is used.
+	// Plan is the checked plan, required unless Phase is PhaseCutover (the restore is merged).
 	Plan *plan.Plan
+	// Restored is the restored cluster's name for PhaseCutover; otherwise the plan's.
+	Restored string
 	// OverlayDir is the repo-relative directory of the restored cluster's overlay; empty
 	// means <directory of the source cluster's file>/<restored name>.
 	OverlayDir string
@@ -101,17 +103,21 @@ func (g *gen) note(p, what string) {
 
 // Render builds the change for a restore.
 func Render(in Input) (*Result, error) {
-	if in.Repo == nil || in.Source == nil || in.Plan == nil {
-		return nil, errors.New("generator: repo, source and plan are required")
-	}
 	if in.Phase == "" {
 		in.Phase = PhaseAll
 	}
-	g := &gen{in: in, src: in.Source, ns: in.Source.Cluster.Namespace, old: in.Source.Cluster.Name, name: in.Plan.Restored.Name,
+	if in.Repo == nil || in.Source == nil || in.Plan == nil && in.Phase != PhaseCutover {
+		return nil, errors.New("generator: repo, source and plan are required")
+	}
+	name := in.Restored
+	if in.Plan != nil {
+		name = in.Plan.Restored.Name
+	}
+	g := &gen{in: in, src: in.Source, ns: in.Source.Cluster.Namespace, old: in.Source.Cluster.Name, name: name,
 		work: map[string]*yamledit.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
 		res: &Result{Files: []File{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
 	if g.name == "" {
-		return nil, errors.New("generator: the plan has no restored cluster name")
+		return nil, errors.New("generator: no restored cluster name")
 	}
 	inPlace := g.name == g.old
 	dir := in.OverlayDir

@@ -19,12 +19,14 @@ import (
 
 // PullRequestInput is what the pull request's title and body are made of.
 type PullRequestInput struct {
-	// Plan is the checked plan; for the cutover phase and cleanup only Source and Restored are set.
+	// Plan is the checked plan; nil for the cutover phase and cleanup, which need none.
 	Plan   *plan.Plan
 	Result *Result
 	// Source is the source cluster as found in the repo (its database name goes into the
-	// checklist); may be nil.
+	// checklist).
 	Source *overlays.Source
+	// Restored is the restored cluster's name when there is no plan.
+	Restored string
 	// Spans are the catalog's timeline (catalog.Spans); nil draws no picture.
 	Spans []catalog.Span
 	// PartialWAL says the WAL before the candidate backups was not read (nor drawn).
@@ -42,9 +44,10 @@ type PullRequest struct {
 	Body  string
 }
 
-// bodyData is what templates/pr-*.tmpl see.
+// bodyData is what templates/pr-*.tmpl see; Plan is the zero value when there is none.
 type bodyData struct {
 	PullRequestInput
+	Plan                    plan.Plan
 	Source, Restored        string // namespace/name
 	Namespace, RestoredName string
 	Database                string
@@ -63,16 +66,24 @@ var prTemplates = template.Must(template.New("pr").Funcs(template.FuncMap{
 
 // RenderPullRequest renders the pull request's title and body from templates/.
 func RenderPullRequest(in PullRequestInput) (PullRequest, error) {
-	if in.Plan == nil || in.Result == nil {
-		return PullRequest{}, fmt.Errorf("pull request: plan and result are required")
+	if in.Source == nil || in.Result == nil || in.Plan == nil && in.Restored == "" {
+		return PullRequest{}, fmt.Errorf("pull request: source, result and plan (or the restored name) are required")
 	}
-	p := in.Plan
+	var p plan.Plan
+	if in.Plan != nil {
+		p = *in.Plan
+	}
+	ns, restored := in.Source.Cluster.Namespace, in.Restored
+	if in.Plan != nil {
+		restored = p.Restored.Name
+	}
 	d := bodyData{
 		PullRequestInput:  in,
-		Source:            p.Source.Namespace + "/" + p.Source.Name,
-		Restored:          p.Restored.Namespace + "/" + p.Restored.Name,
-		Namespace:         p.Restored.Namespace,
-		RestoredName:      p.Restored.Name,
+		Plan:              p,
+		Source:            ns + "/" + in.Source.Cluster.Name,
+		Restored:          ns + "/" + restored,
+		Namespace:         ns,
+		RestoredName:      restored,
 		Database:          appDatabase(in.Source),
 		Warnings:          p.Warnings,
 		LatestDescription: plan.RecoveryTarget{BackupID: p.Target.BackupID}.Describe(),
@@ -93,7 +104,7 @@ func RenderPullRequest(in PullRequestInput) (PullRequest, error) {
 		d.TargetYAML = string(y)
 		if len(in.Spans) > 0 {
 			d.Mermaid = catalog.Mermaid(fmt.Sprintf("%s/%s, server name %s", p.Source.Namespace, p.Source.Name, p.Source.ServerName),
-				in.Spans, p.Backup.ID, targetMarks(p))
+				in.Spans, p.Backup.ID, targetMarks(&p))
 		}
 	}
 	var title, body bytes.Buffer

@@ -57,7 +57,6 @@ func TestPullRequestBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Changes = res.Files
 	pr, err := RenderPullRequest(PullRequestInput{Plan: p, Result: res, Source: src, Spans: cat.Spans(), Phase: PhaseAll,
 		Branch: "restore/auth/authentik-postgresql-" + p.Backup.ID, Base: "main", Version: "v0.0.0-test"})
 	if err != nil {
@@ -92,8 +91,8 @@ func TestPullRequestBodyForCleanupAndCutover(t *testing.T) {
 		{"cutover", PhaseCutover, false, []string{"## Cut over from `auth/authentik-postgresql` to `auth/authentik-postgresql-restored`", "### After the merge"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &plan.Plan{Source: plan.Source{Namespace: "auth", Name: "authentik-postgresql"}, Restored: plan.Restored{Namespace: "auth", Name: "authentik-postgresql-restored"}}
-			pr, err := RenderPullRequest(PullRequestInput{Plan: p, Result: &Result{Files: []File{{Path: "a.yaml", Summary: "x | y"}}}, Phase: tc.phase, Cleanup: tc.cleanup, Branch: "b", Base: "main"})
+			src := &overlays.Source{Cluster: overlays.Object{Namespace: "auth", Name: "authentik-postgresql"}}
+			pr, err := RenderPullRequest(PullRequestInput{Source: src, Restored: "authentik-postgresql-restored", Result: &Result{Files: []File{{Path: "a.yaml", Summary: "x | y"}}}, Phase: tc.phase, Cleanup: tc.cleanup, Branch: "b", Base: "main"})
 			if err != nil {
 				t.Fatal(err)
 			}

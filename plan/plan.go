@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 )
 
 // Strategies.
@@ -69,6 +68,9 @@ type Input struct {
 	// ("auth/pg-restored (apps/auth/pg-restored/cluster.yaml:3)"): without an explicit NewName
 	// the plan refuses to make another.
 	ExistingRestores []string
+	// Notes are what the repo says that the reviewer should know (a private CA, a manifest
+	// that was not read): they end the plan's warnings.
+	Notes []string
 	// Now is the current time (targets in the future are refused).
 	Now time.Time
 }
@@ -159,7 +161,6 @@ type Plan struct {
 	Estimate     *Estimate             `json:"estimate,omitempty"`
 	Checks       []Check               `json:"checks"`
 	Warnings     []string              `json:"warnings"`
-	Changes      []fileset.File        `json:"changes"`
 	Candidates   []Candidate           `json:"candidates,omitempty"`
 	// CloudNativePG is the backup CloudNativePG alone would pick for the same target, and why
 	// this plan's differs when it does (--explain).
@@ -245,12 +246,13 @@ func Make(in Input) (*Plan, error) {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	p := &Plan{Source: in.Source, Strategy: in.Strategy, Checks: []Check{}, Warnings: []string{}, Changes: []fileset.File{}, TimelinePath: []uint32{},
+	p := &Plan{Source: in.Source, Strategy: in.Strategy, Checks: []Check{}, Warnings: []string{}, TimelinePath: []uint32{},
 		Requested: in.Target.Describe()}
 	p.Restored = restoredNames(in)
 	s := &selector{in: in, p: p, c: in.Catalog}
 	s.run()
 	s.checkNames()
+	p.Warnings = append(p.Warnings, in.Notes...)
 	return p, p.Validate()
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/restore"
 )
 
 // Exit codes (DESIGN.md): the only place they are decided.
@@ -83,12 +84,14 @@ func (e safetyError) Error() string { return e.msg }
 func exitCode(err error) int {
 	var u usageError
 	var s safetyError
+	var refused *restore.RefusedError
+	var input *restore.InputError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &s):
+	case errors.As(err, &s), errors.As(err, &refused):
 		return exitSafety
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.As(err, &input):
 		return exitUsage
 	}
 	return exitError
@@ -112,8 +115,7 @@ func run(ctx context.Context, args []string, s *streams) int {
 	}
 	if err != nil {
 		fmt.Fprintf(s.ErrOut, "error: %s\n", err)
-		var u usageError
-		if errors.As(err, &u) {
+		if exitCode(err) == exitUsage {
 			fmt.Fprintln(s.ErrOut, "Run with --help for usage.")
 		}
 	}

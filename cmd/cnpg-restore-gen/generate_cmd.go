@@ -16,8 +16,7 @@ import (
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/restore"
 )
 
 type generateOptions struct {
@@ -108,6 +107,9 @@ func (o *generateOptions) complete() error {
 	if o.DryRun && o.Out != "" {
 		return usagef("--dry-run writes nothing: drop --out")
 	}
+	if o.NewName != "" && !dnsLabel(o.NewName) {
+		return usagef("--new-name %q is not a valid cluster name (lowercase letters, digits and '-')", o.NewName)
+	}
 	if o.OverlayDir != "" {
 		if _, err := fileset.RelPath(filepath.ToSlash(o.OverlayDir)); err != nil {
 			return usagef("--overlay-dir: %v", err)
@@ -118,7 +120,7 @@ func (o *generateOptions) complete() error {
 
 // generateReport is what -o json|yaml prints.
 type generateReport struct {
-	Plan     *plan.Plan        `json:"plan,omitempty"`
+	Plan     *planReport       `json:"plan,omitempty"`
 	Phase    string            `json:"phase"`
 	Written  string            `json:"written"` // the repo, the --out directory, or "" for --dry-run
 	Result   *generator.Result `json:"result"`
@@ -126,80 +128,36 @@ type generateReport struct {
 	Restored string            `json:"restored"`
 }
 
-// change is a rendered change and what it was made from.
-type change struct {
-	report  generateReport
-	res     *generator.Result
-	repo    *overlays.Repo
-	src     *overlays.Source
-	catalog scanned // the zero value for the cutover phase and cleanup
+func newGenerateReport(ch *restore.Change) generateReport {
+	r := generateReport{Phase: ch.Phase, Result: ch.Result, Deleted: ch.Deleted, Restored: ch.Restored}
+	if ch.Plan != nil {
+		pr := newPlanReport(ch.Plan, false, ch.Files)
+		r.Plan = &pr
+	}
+	return r
 }
 
-// renderChange scans the GitOps repo in dir, plans (unless the change needs no plan) and renders
-// the change. A plan that fails its checks is printed on s.Out and returned as a refusal.
-func renderChange(ctx context.Context, s *streams, opts *generateOptions, dir string) (*change, error) {
-	repo, err := overlays.ScanDir(dir)
-	if err != nil {
+// restoreOptions adds the change's flags to the plan's.
+func (o *generateOptions) restoreOptions(s *streams, repo string) (restore.Options, func(), error) {
+	ro, done, err := o.planOptions.restoreOptions(s)
+	ro.Repo, ro.Phase, ro.Cleanup, ro.OverlayDir = repo, o.Phase, o.Cleanup, o.OverlayDir
+	return ro, done, err
+}
+
+// render makes the change; a plan that fails its checks is printed on s.Out.
+func render(ctx context.Context, s *streams, ro restore.Options, done func()) (*restore.Change, error) {
+	ch, err := restore.Render(ctx, ro)
+	done()
+	var refused *restore.RefusedError
+	if errors.As(err, &refused) {
+		fmt.Fprintln(s.ErrOut, "nothing written: the plan failed its safety checks")
+		if werr := writePlan(s.Out, "table", refused.Plan, false, s.width()); werr != nil {
+			return nil, werr
+		}
 		return nil, err
-	}
-	src, err := repo.FindSource(opts.Namespace, opts.Cluster)
-	if err != nil {
-		return nil, err
-	}
-	if opts.NewName != "" && !dnsLabel(opts.NewName) {
-		return nil, usagef("--new-name %q is not a valid cluster name (lowercase letters, digits and '-')", opts.NewName)
-	}
-	ch := &change{repo: repo, src: src, report: generateReport{Phase: opts.Phase}}
-	report := &ch.report
-	var res *generator.Result
-	switch {
-	case opts.Cleanup:
-		report.Phase = "cleanup"
-		report.Restored = orDefaultName(opts.NewName, opts.Cluster+"-restored")
-		res, err = generator.Cleanup(generator.CleanupInput{Repo: repo, Source: src, Restored: report.Restored})
-	case opts.Phase == generator.PhaseCutover:
-		report.Restored = orDefaultName(opts.NewName, opts.Cluster+"-restored")
-		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Phase: opts.Phase, OverlayDir: opts.OverlayDir,
-			Plan: &plan.Plan{Restored: plan.Restored{Namespace: opts.Namespace, Name: report.Restored}}})
-	default:
-		target, terr := opts.target()
-		if terr != nil {
-			return nil, terr
-		}
-		facts, derr := opts.discover(repo, src)
-		if derr != nil {
-			return nil, derr
-		}
-		p, cat, perr := checkedPlan(ctx, s, &opts.planOptions, target, facts)
-		if perr != nil {
-			return nil, perr
-		}
-		ch.catalog = cat
-		p.Warnings = append(p.Warnings, facts.notes...)
-		p.Candidates, p.CloudNativePG = nil, nil
-		report.Plan, report.Restored = p, p.Restored.Name
-		if !p.OK() {
-			fmt.Fprintln(s.ErrOut, "nothing written: the plan failed its safety checks")
-			if werr := writePlanTable(s.Out, p, s.width()); werr != nil {
-				return nil, werr
-			}
-			return nil, refusal(p)
-		}
-		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Plan: p, Phase: opts.Phase, OverlayDir: opts.OverlayDir})
-		if err == nil {
-			p.Changes = res.Files
-		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("nothing written: %w", err)
-	}
-	ch.res = res
-	report.Result = res
-	report.Deleted = []string{}
-	for _, f := range res.Files {
-		if f.Delete {
-			report.Deleted = append(report.Deleted, f.Path)
-		}
 	}
 	return ch, nil
 }
@@ -232,11 +190,15 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 	if err := cfg.applyGenerate(opts, opts.flags); err != nil {
 		return err
 	}
-	ch, err := renderChange(ctx, s, opts, opts.Repo)
+	ro, done, err := opts.restoreOptions(s, opts.Repo)
 	if err != nil {
 		return err
 	}
-	report, res := ch.report, ch.res
+	ch, err := render(ctx, s, ro, done)
+	if err != nil {
+		return err
+	}
+	report, res := newGenerateReport(ch), ch.Result
 	switch {
 	case opts.DryRun:
 		if _, err := io.WriteString(s.Out, generator.Diff(res.Files)); err != nil {
@@ -272,13 +234,6 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 		return writeData(s.Out, opts.Output, report)
 	}
 	return writeGenerateSummary(s.Out, report, s.width())
-}
-
-func orDefaultName(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // checkClean refuses to write into a checkout with uncommitted changes: the change must be

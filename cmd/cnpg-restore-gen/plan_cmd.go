@@ -12,11 +12,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/restore"
 )
 
 type planOptions struct {
@@ -137,156 +137,65 @@ func (o *planOptions) target() (catalog.Target, error) {
 	return t, err
 }
 
+// restoreOptions are the options the flags give the restore library; done ends the progress
+// line.
+func (o *planOptions) restoreOptions(s *streams) (ro restore.Options, done func(), err error) {
+	t, err := o.target()
+	if err != nil {
+		return restore.Options{}, nil, err
+	}
+	p := o.progress(s)
+	return restore.Options{
+		Repo: o.Repo, Namespace: o.Namespace, Name: o.Cluster,
+		Catalog: o.Catalog, ServerName: o.ServerName, EndpointURL: o.S3.EndpointURL, CABundle: o.S3.CABundle,
+		OpenStore: o.opener(s), Concurrency: o.MaxConcurrency, Progress: p.updater(),
+		Target: t, NewName: o.NewName, NewServerName: o.NewServerName, Strategy: o.Strategy, Now: time.Now(),
+	}, p.done, nil
+}
+
 func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
-	target, err := opts.target()
+	ro, done, err := opts.restoreOptions(s)
 	if err != nil {
 		return err
 	}
-	var facts *repoFacts
-	if opts.Repo != "" {
-		repo, err := overlays.ScanDir(opts.Repo)
-		if err != nil {
-			return err
-		}
-		src, err := repo.FindSource(opts.Namespace, opts.Cluster)
-		if err != nil {
-			return err
-		}
-		if facts, err = opts.discover(repo, src); err != nil {
-			return err
-		}
-	}
-	p, _, err := checkedPlan(ctx, s, opts, target, facts)
+	p, err := restore.Plan(ctx, ro)
+	done()
 	if err != nil {
 		return err
 	}
-	if facts != nil {
-		p.Warnings = append(p.Warnings, facts.notes...)
-	}
-	if !opts.Explain {
-		p.Candidates, p.CloudNativePG = nil, nil
-	}
-	if opts.Output != "table" {
-		err = writeData(s.Out, opts.Output, p)
-	} else {
-		err = writePlanTable(s.Out, p, s.width())
-	}
-	if err != nil {
+	if err := writePlan(s.Out, opts.Output, p, opts.Explain, s.width()); err != nil {
 		return err
 	}
-	return refusal(p)
+	return restore.Refusal(p)
 }
 
-// scanned is the catalog a plan was made from.
-type scanned struct {
-	*catalog.Catalog
-	// Partial is set when only the WAL from the chosen backup's candidates on was read.
-	Partial bool
+// planReport is the plan as -o json|yaml prints it: changes lists the files generate writes
+// (none for plan).
+type planReport struct {
+	*plan.Plan
+	Changes []fileset.File `json:"changes"`
 }
 
-// checkedPlan makes the plan. A plan needs only the WAL from its backup on: scan that first;
-// when the plan fails a check, plan again on the whole catalog so that the refusal is
-// explained from all of it.
-func checkedPlan(ctx context.Context, s *streams, opts *planOptions, target catalog.Target, facts *repoFacts) (*plan.Plan, scanned, error) {
-	walFrom := catalog.WALFrom(target)
-	p, c, err := makePlan(ctx, s, opts, target, facts, walFrom)
-	if err == nil && !p.OK() {
-		walFrom = nil
-		p, c, err = makePlan(ctx, s, opts, target, facts, nil)
+func newPlanReport(p *plan.Plan, explain bool, files []fileset.File) planReport {
+	if !explain {
+		q := *p
+		q.Candidates, q.CloudNativePG = nil, nil
+		p = &q
 	}
-	return p, scanned{Catalog: c, Partial: walFrom != nil && c != nil && c.SkippedWALDirs > 0}, err
+	if files == nil {
+		files = []fileset.File{}
+	}
+	return planReport{Plan: p, Changes: files}
 }
 
-// refusal is the safety error of a plan that failed a check, nil for a good one.
-func refusal(p *plan.Plan) error {
-	if p.OK() {
-		return nil
+// writePlan prints the plan in the format asked for; explain adds the candidates and
+// CloudNativePG's own choice.
+func writePlan(w io.Writer, format string, p *plan.Plan, explain bool, width int) error {
+	r := newPlanReport(p, explain, nil)
+	if format != "table" {
+		return writeData(w, format, r)
 	}
-	var names []string
-	for _, c := range p.Failed() {
-		names = append(names, c.Name)
-	}
-	return safetyError{msg: "the plan failed its safety checks: " + strings.Join(names, ", ")}
-}
-
-// repoFacts is what the repo says that the plan needs.
-type repoFacts struct {
-	taken []plan.Object // every object, for the name-collision check
-	notes []string      // for the plan's warnings
-	// destination is where the restored cluster will archive (the source's destinationPath);
-	// serverNames are the server names live clusters of the repo archive to there.
-	destination string
-	serverNames []plan.TakenServerName
-	// restores are the Clusters already restored from the source's archive.
-	restores []string
-}
-
-// discover fills the catalog flags the user left empty from the cluster's manifests in the
-// repo, and returns what the repo says that the plan needs.
-func (o *planOptions) discover(repo *overlays.Repo, src *overlays.Source) (*repoFacts, error) {
-	f := &repoFacts{destination: src.Catalog, taken: []plan.Object{}}
-	if o.Catalog == "" {
-		o.Catalog = src.Catalog
-	}
-	if o.S3.EndpointURL == "" {
-		o.S3.EndpointURL = src.EndpointURL
-	}
-	if o.ServerName == "" {
-		o.ServerName = src.ServerName
-	}
-	if src.EndpointCASecret != "" && o.S3.CABundle == "" {
-		f.notes = append(f.notes, fmt.Sprintf("%s trusts the CA in secret %s: if the endpoint's certificate is private, pass that CA with --ca-bundle", src.Cluster.Name, src.EndpointCASecret))
-	}
-	if w := generator.SkipEmptyWALArchiveCheckWarning(src); w != "" {
-		f.notes = append(f.notes, w)
-	}
-	for _, sk := range repo.Skipped {
-		f.notes = append(f.notes, fmt.Sprintf("%s was not read (%s)", sk.File, sk.Reason))
-	}
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	for _, obj := range repo.Objects {
-		f.taken = append(f.taken, plan.Object{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name})
-	}
-	// The source archives to its manifests' server name, whatever --server-name read.
-	f.serverNames = append(f.serverNames, plan.TakenServerName{ServerName: src.ServerName,
-		By: fmt.Sprintf("the source cluster %s/%s (%s:%d)", src.Cluster.Namespace, src.Cluster.Name, src.Cluster.File, src.Cluster.Line)})
-	for _, o := range repo.RestoresOf(src, o.ServerName) {
-		f.restores = append(f.restores, fmt.Sprintf("%s/%s (%s:%d)", o.Namespace, o.Name, o.File, o.Line))
-	}
-	for _, u := range repo.ArchiveUsers(src.Catalog) {
-		f.serverNames = append(f.serverNames, plan.TakenServerName{ServerName: u.ServerName,
-			By: fmt.Sprintf("Cluster %s/%s (%s:%d)", u.Cluster.Namespace, u.Cluster.Name, u.Cluster.File, u.Cluster.Line)})
-	}
-	return f, nil
-}
-
-func makePlan(ctx context.Context, s *streams, opts *planOptions, target catalog.Target, facts *repoFacts, walFrom func([]*catalog.Backup) string) (*plan.Plan, *catalog.Catalog, error) {
-	s.Secrets.AddURLs(opts.S3.EndpointURL + " " + opts.Catalog) // discovered from the repo, perhaps
-	c, store, err := opts.openFrom(ctx, s, walFrom)
-	if err != nil {
-		return nil, nil, err
-	}
-	servers, err := catalog.ServerNames(ctx, store)
-	if err != nil {
-		return nil, nil, fmt.Errorf("while listing the server names under %s: %w", c.Location, err)
-	}
-	in := plan.Input{
-		Catalog:          c,
-		Source:           plan.Source{Namespace: opts.Namespace, Name: opts.Cluster, ServerName: opts.ServerName, Catalog: strings.TrimSuffix(c.Location, "/"+c.ServerName)},
-		Target:           target,
-		NewName:          opts.NewName,
-		NewServerName:    opts.NewServerName,
-		Strategy:         opts.Strategy,
-		ServersInCatalog: servers,
-		Now:              time.Now(),
-	}
-	if facts != nil {
-		in.Taken, in.ArchiveDestination, in.TakenServerNames, in.ExistingRestores = facts.taken, facts.destination, facts.serverNames, facts.restores
-	}
-	p, err := plan.Make(in)
-	return p, c, err
+	return writePlanTable(w, r.Plan, width)
 }
 
 func writePlanTable(w io.Writer, p *plan.Plan, width int) error {

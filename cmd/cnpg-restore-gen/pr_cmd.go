@@ -2,26 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/spf13/cobra"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/forge"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
 
 type prOptions struct {
@@ -175,12 +170,15 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 		cfg = c
 		cfg.applyPR(opts, opts.flags, false)
 	}
-	remoteURL, err := opts.remoteURL()
+	origin, err := gitops.OpenOrigin(opts.Repo, opts.Remote)
 	if err != nil {
 		return err
 	}
-	s.Secrets.AddURLs(remoteURL)
-	forgeName, repoRef, err := opts.forge(remoteURL)
+	if origin.Remote == "" && !opts.NoPush && !opts.DryRun {
+		return fmt.Errorf("%s has no remote %q to push to: add it, pass --remote, or use --no-push", opts.Repo, opts.Remote)
+	}
+	s.Secrets.AddURLs(origin.Remote)
+	forgeName, repoRef, err := forge.Choose(origin.Remote, opts.Forge, opts.NoPush || opts.DryRun)
 	if err != nil {
 		return err
 	}
@@ -190,7 +188,11 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if err := dest.Check(); err != nil {
 		return err
 	}
-	token, err := opts.token(ctx, s, forgeName, repoRef)
+	token, err := forge.Token(ctx, opts.httpClient(s), forgeName, repoRef, opts.ForgeURL, forge.Credentials{TokenFile: opts.TokenFile, Getenv: s.Getenv,
+		AppID: opts.AppID, AppKeyFile: opts.AppKeyFile, AppInstallationID: opts.AppInstallationID})
+	if errors.Is(err, forge.ErrCredentials) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}
@@ -201,7 +203,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 		}
 	}
 	local := opts.NoPush || (opts.DryRun && !gitops.IsURL(opts.Repo))
-	ws, err := gitops.Open(ctx, gitops.OpenOptions{Repo: opts.Repo, RemoteName: opts.Remote, Base: opts.Base, Local: local, Auth: gitops.TokenAuth(token), Timeout: opts.S3.Timeout})
+	ws, err := gitops.Open(ctx, gitops.OpenOptions{Origin: origin, Base: opts.Base, Local: local, Auth: gitops.TokenAuth(token), Timeout: opts.S3.Timeout})
 	if err != nil {
 		return redactErr(err, token)
 	}
@@ -217,40 +219,31 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if err := cfg.applyGenerate(&opts.generateOptions, opts.flags); err != nil {
 		return err
 	}
-	ch, err := renderChange(ctx, s, &opts.generateOptions, ws.Dir)
+	ro, done, err := opts.restoreOptions(s, ws.Dir)
 	if err != nil {
 		return err
 	}
-	branch := opts.Branch
-	switch {
-	case branch != "":
-	case opts.branchTemplate != "" && ch.report.Plan != nil:
-		branch = expand(opts.branchTemplate, opts.Namespace, opts.Cluster, ch.report.Plan.Target.BackupID)
-	default:
-		branch = defaultBranch(opts, ch)
-	}
-	pr, err := generator.RenderPullRequest(generator.PullRequestInput{
-		Plan: prPlan(opts, ch), Result: ch.res, Source: ch.src, Spans: spansOf(ch), PartialWAL: ch.catalog.Partial,
-		Phase: opts.Phase, Cleanup: opts.Cleanup, Branch: branch, Base: ws.Base, Version: version(),
-	})
+	ro.Branch, ro.BranchTemplate, ro.Base, ro.Version = opts.Branch, opts.branchTemplate, ws.Base, version()
+	ch, err := render(ctx, s, ro, done)
 	if err != nil {
 		return err
 	}
+	pr, branch := ch.PullRequest, ch.Branch
 	// What goes to the forge and into git is scrubbed like what goes to the terminal.
 	pr.Title, pr.Body = s.Secrets.String(pr.Title), s.Secrets.String(pr.Body)
-	report := prReport{generateReport: ch.report, Forge: forgeName, Title: pr.Title, Body: pr.Body, Branch: branch}
-	if len(ch.res.Files) == 0 {
+	report := prReport{generateReport: newGenerateReport(ch), Forge: forgeName, Title: pr.Title, Body: pr.Body, Branch: branch}
+	if len(ch.Files) == 0 {
 		return fmt.Errorf("nothing to propose: %s on %s already has everything this change would make (phase %s)", opts.Repo, ws.Base, report.Phase)
 	}
 	if opts.DryRun {
-		return writePRDryRun(s, opts, report, ws.Base, generator.Diff(ch.res.Files))
+		return writePRDryRun(s, opts, report, ws.Base, generator.Diff(ch.Files))
 	}
-	author, err := opts.author()
+	author, err := opts.author(origin)
 	if err != nil {
 		return err
 	}
-	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.res.Files, Message: s.Secrets.String(commitMessage(pr, ch)), Author: author, Push: true,
-		Protected: ch.repo.ControllerBranches()})
+	commit, err := ws.Publish(ctx, gitops.PublishOptions{Branch: branch, Changes: ch.Files, Message: s.Secrets.String(ch.CommitMessage), Author: author, Push: true,
+		Protected: ch.ControllerBranches})
 	if err != nil {
 		return redactErr(err, token)
 	}
@@ -259,7 +252,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	if !local && forgeName != forge.None {
 		// From here on the branch is on the remote: every error says so.
 		pushed := fmt.Sprintf("branch %s is pushed to %s (commit %.12s)", branch, commit.Remote, commit.Hash)
-		f, err := opts.client(ctx, s, forgeName, repoRef, token)
+		f, err := forge.New(ctx, opts.httpClient(s), forgeName, repoRef, opts.ForgeURL, token)
 		if err != nil {
 			return afterWrite{done: pushed, err: redactErr(err, token)}
 		}
@@ -281,118 +274,6 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 	return writePRSummary(s.Out, report, local, s.width())
 }
 
-// remoteURL is where the branch goes: the URL itself, or the checkout's remote.
-func (o *prOptions) remoteURL() (string, error) {
-	if gitops.IsURL(o.Repo) {
-		return o.Repo, nil
-	}
-	r, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
-	if err != nil {
-		return "", fmt.Errorf("%s is not a git checkout: clone the GitOps repository and pass its directory, or pass its URL: %w", o.Repo, err)
-	}
-	rem, err := r.Remote(o.Remote)
-	if err != nil || len(rem.Config().URLs) == 0 {
-		if o.NoPush || o.DryRun {
-			return "", nil
-		}
-		return "", fmt.Errorf("%s has no remote %q to push to: add it, pass --remote, or use --no-push", o.Repo, o.Remote)
-	}
-	return rem.Config().URLs[0], nil
-}
-
-// forge decides the forge and reads owner/repo from the remote.
-func (o *prOptions) forge(remote string) (string, forge.Repo, error) {
-	if o.NoPush || o.DryRun || o.Forge == forge.None {
-		name := o.Forge
-		if name == "" {
-			name = forge.None
-		}
-		ref, _ := forge.ParseRemote(remote)
-		return name, ref, nil
-	}
-	ref, err := forge.ParseRemote(remote)
-	if err != nil {
-		return "", forge.Repo{}, err
-	}
-	if o.Forge != "" {
-		return o.Forge, ref, nil
-	}
-	name, err := forge.Detect(ref)
-	return name, ref, err
-}
-
-// token reads the token from --token-file or the forge's variable, or exchanges a GitHub App's
-// key for an installation token; none is fine for SSH and for local runs.
-func (o *prOptions) token(ctx context.Context, s *streams, forgeName string, ref forge.Repo) (string, error) {
-	if app, ok, err := o.githubApp(s); err != nil || ok {
-		if err != nil || forgeName != forge.GitHub {
-			if err == nil {
-				err = usagef("a GitHub App is configured but the forge is %s", forgeName)
-			}
-			return "", err
-		}
-		return app.InstallationToken(ctx, o.httpClient(s), o.githubAPI(ref), ref.Owner, ref.Name)
-	}
-	if o.TokenFile != "" {
-		b, err := os.ReadFile(o.TokenFile)
-		if err != nil {
-			return "", fmt.Errorf("--token-file: %w", err)
-		}
-		t := strings.TrimSpace(string(b))
-		if t == "" {
-			return "", fmt.Errorf("--token-file %s is empty", o.TokenFile)
-		}
-		return t, nil
-	}
-	var names []string
-	switch forgeName {
-	case forge.GitHub:
-		names = []string{"GITHUB_TOKEN", "GH_TOKEN"}
-	case forge.Gitea:
-		names = []string{"GITEA_TOKEN", "FORGEJO_TOKEN"}
-	default:
-		names = []string{"GITHUB_TOKEN", "GITEA_TOKEN", "FORGEJO_TOKEN"}
-	}
-	for _, n := range names {
-		if v := strings.TrimSpace(s.Getenv(n)); v != "" {
-			return v, nil
-		}
-	}
-	return "", nil
-}
-
-// githubApp reads the GitHub App settings from the flags or the environment; ok is false when
-// none is set.
-func (o *prOptions) githubApp(s *streams) (forge.GitHubApp, bool, error) {
-	id, keyFile, inst := o.AppID, o.AppKeyFile, o.AppInstallationID
-	var err error
-	envInt := func(name string, v *int64) {
-		if *v == 0 && s.Getenv(name) != "" && err == nil {
-			if *v, err = strconv.ParseInt(s.Getenv(name), 10, 64); err != nil {
-				err = fmt.Errorf("$%s is not a number: %w", name, err)
-			}
-		}
-	}
-	envInt("GITHUB_APP_ID", &id)
-	envInt("GITHUB_APP_INSTALLATION_ID", &inst)
-	if keyFile == "" {
-		keyFile = s.Getenv("GITHUB_APP_PRIVATE_KEY_FILE")
-	}
-	switch {
-	case err != nil:
-		return forge.GitHubApp{}, false, err
-	case id == 0 && keyFile == "":
-		return forge.GitHubApp{}, false, nil
-	case id == 0 || keyFile == "":
-		return forge.GitHubApp{}, false, usagef("a GitHub App needs both its ID (--github-app-id) and its private key (--github-app-key-file)")
-	}
-	key, err := os.ReadFile(keyFile)
-	if err != nil {
-		return forge.GitHubApp{}, false, fmt.Errorf("GitHub App private key: %w", err)
-	}
-	return forge.GitHubApp{ID: id, InstallationID: inst, PrivateKey: key}, true, nil
-}
-
 // httpClient is the forges' client: retries with backoff, logged on stderr unless --quiet.
 func (o *prOptions) httpClient(s *streams) *http.Client {
 	var log io.Writer
@@ -402,49 +283,11 @@ func (o *prOptions) httpClient(s *streams) *http.Client {
 	return &http.Client{Transport: &forge.Retry{Log: log, Timeout: o.S3.Timeout}}
 }
 
-// githubAPI is the REST root: --forge-url, api.github.com, or GitHub Enterprise's /api/v3/.
-func (o *prOptions) githubAPI(ref forge.Repo) string {
-	if o.ForgeURL != "" || strings.EqualFold(ref.Host, "github.com") {
-		return o.ForgeURL
-	}
-	return ref.WebRoot() + "api/v3/"
-}
-
-func (o *prOptions) client(ctx context.Context, s *streams, name string, ref forge.Repo, token string) (forge.Forge, error) {
-	httpc := o.httpClient(s)
-	switch name {
-	case forge.GitHub:
-		if token == "" {
-			return nil, fmt.Errorf("no GitHub token: set GITHUB_TOKEN, pass --token-file (a token that may open pull requests on %s/%s) or a GitHub App", ref.Owner, ref.Name)
-		}
-		return forge.NewGitHub(httpc, o.githubAPI(ref), token, ref.Owner, ref.Name)
-	case forge.Gitea:
-		if token == "" {
-			return nil, fmt.Errorf("no Gitea token: set GITEA_TOKEN or pass --token-file (scopes write:repository and write:issue)")
-		}
-		root := o.ForgeURL
-		if root == "" {
-			root = ref.WebRoot()
-		}
-		return forge.NewGitea(ctx, httpc, root, token, ref.Owner, ref.Name)
-	}
-	return nil, fmt.Errorf("forge %q", name)
-}
-
-func (o *prOptions) author() (object.Signature, error) {
+func (o *prOptions) author(origin *gitops.Origin) (object.Signature, error) {
 	if o.Author != "" {
 		return parseAuthor(o.Author)
 	}
-	name, email := "", ""
-	if !gitops.IsURL(o.Repo) {
-		if r, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true}); err == nil {
-			if c, err := r.ConfigScoped(gitconfig.GlobalScope); err == nil {
-				name, email = c.User.Name, c.User.Email
-			}
-		}
-	} else if c, err := gitconfig.LoadConfig(gitconfig.GlobalScope); err == nil {
-		name, email = c.User.Name, c.User.Email
-	}
+	name, email := origin.Author()
 	if name == "" || email == "" {
 		name, email = "cnpg-restore-gen", "cnpg-restore-gen@localhost"
 	}
@@ -459,46 +302,6 @@ func parseAuthor(s string) (object.Signature, error) {
 		return object.Signature{}, fmt.Errorf("%q is not \"Name <email>\"", s)
 	}
 	return object.Signature{Name: name, Email: email}, nil
-}
-
-func defaultBranch(o *prOptions, ch *change) string {
-	prefix := "restore/" + o.Namespace + "/" + o.Cluster + "-"
-	switch {
-	case o.Cleanup:
-		return prefix + "cleanup"
-	case o.Phase == generator.PhaseCutover:
-		return prefix + "cutover"
-	case ch.report.Plan != nil && ch.report.Plan.Target.BackupID != "":
-		return prefix + ch.report.Plan.Target.BackupID
-	}
-	return prefix + ch.report.Restored
-}
-
-// prPlan is the plan the body describes: the real one, or the names alone for the cutover
-// phase and cleanup.
-func prPlan(o *prOptions, ch *change) *plan.Plan {
-	if ch.report.Plan != nil {
-		return ch.report.Plan
-	}
-	return &plan.Plan{Source: plan.Source{Namespace: o.Namespace, Name: o.Cluster}, Restored: plan.Restored{Namespace: o.Namespace, Name: ch.report.Restored}}
-}
-
-func spansOf(ch *change) []catalog.Span {
-	if ch.catalog.Catalog == nil {
-		return nil
-	}
-	return ch.catalog.Spans()
-}
-
-func commitMessage(pr generator.PullRequest, ch *change) string {
-	var b strings.Builder
-	b.WriteString(pr.Title)
-	b.WriteString("\n\n")
-	for _, c := range ch.res.Files {
-		fmt.Fprintf(&b, "- %s: %s\n", c.Path, c.Summary)
-	}
-	b.WriteString("\nMade by cnpg-restore-gen; the pull request's description is the restore plan.\n")
-	return b.String()
 }
 
 // redactErr removes the token from an error (a URL with credentials, a server echoing it).

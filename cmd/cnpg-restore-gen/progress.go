@@ -30,7 +30,19 @@ func (p *progress) update(listed, fetched int64) {
 	p.shown = true
 }
 
+// updater is the catalog.Options.Progress of p, nil for no progress.
+func (p *progress) updater() func(listed, fetched int64) {
+	if p == nil {
+		return nil
+	}
+	return p.update
+}
+
+// done clears the line; a nil progress does nothing.
 func (p *progress) done() {
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.shown {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/objstore"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/restore"
 )
 
 // catalogFlags locate and open a catalog; shared by every command that reads one.
@@ -65,34 +66,35 @@ func (f *catalogFlags) validateValues() error {
 
 // load opens the store and reads the catalog, with progress on a terminal.
 func (f *catalogFlags) load(ctx context.Context, s *streams) (*catalog.Catalog, error) {
-	c, _, err := f.open(ctx, s)
-	return c, err
-}
-
-// open is load that also returns the store, for commands that read more of it.
-func (f *catalogFlags) open(ctx context.Context, s *streams) (*catalog.Catalog, catalog.Store, error) {
-	return f.openFrom(ctx, s, nil)
-}
-
-// openFrom is open with a catalog.Options.WALFrom (nil reads all the WAL).
-func (f *catalogFlags) openFrom(ctx context.Context, s *streams, walFrom func([]*catalog.Backup) string) (*catalog.Catalog, catalog.Store, error) {
-	if f.S3.InsecureSkipTLSVerify {
-		fmt.Fprintln(s.ErrOut, "WARNING: --insecure-skip-tls-verify: the S3 endpoint's identity is NOT verified; anyone on the path can feed this tool a false catalog")
-	}
-	f.S3.MaxConns = f.MaxConcurrency
-	st, err := objstore.Open(ctx, f.Catalog, f.S3)
+	loc := restore.Location{Catalog: f.Catalog, EndpointURL: f.S3.EndpointURL}
+	st, name, err := f.opener(s)(ctx, loc)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	opts := catalog.Options{ServerName: f.ServerName, Location: st.Location, Concurrency: f.MaxConcurrency, WALFrom: walFrom}
-	var p *progress
-	if s.ErrTTY && !f.Quiet {
-		p = &progress{w: s.Progress, start: time.Now()}
-		opts.Progress = p.update
+	p := f.progress(s)
+	defer p.done()
+	return catalog.Load(ctx, st, catalog.Options{ServerName: f.ServerName, Location: name, Concurrency: f.MaxConcurrency, Progress: p.updater()})
+}
+
+// opener opens a catalog location with the S3 flags (the endpoint may come from the repo's
+// manifests), adding what it names to the secrets every output is scrubbed of.
+func (f *catalogFlags) opener(s *streams) func(context.Context, restore.Location) (catalog.Store, string, error) {
+	return func(ctx context.Context, loc restore.Location) (catalog.Store, string, error) {
+		s.Secrets.AddURLs(loc.EndpointURL + " " + loc.Catalog) // discovered from the repo, perhaps
+		if f.S3.InsecureSkipTLSVerify {
+			fmt.Fprintln(s.ErrOut, "WARNING: --insecure-skip-tls-verify: the S3 endpoint's identity is NOT verified; anyone on the path can feed this tool a false catalog")
+		}
+		o := f.S3
+		o.EndpointURL, o.MaxConns = loc.EndpointURL, f.MaxConcurrency
+		st, err := objstore.Open(ctx, loc.Catalog, o)
+		return st.Store, st.Location, err
 	}
-	c, err := catalog.Load(ctx, st.Store, opts)
-	if p != nil {
-		p.done()
+}
+
+// progress is the scan's progress line on a terminal, nil elsewhere or with --quiet.
+func (f *catalogFlags) progress(s *streams) *progress {
+	if !s.ErrTTY || f.Quiet {
+		return nil
 	}
-	return c, st.Store, err
+	return &progress{w: s.Progress, start: time.Now()}
 }

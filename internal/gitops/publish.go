@@ -45,9 +45,11 @@ var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`)
 
 // OpenOptions says where the restore branch is built.
 type OpenOptions struct {
-	// Repo is a checkout directory or a remote URL.
-	Repo string
-	// RemoteName is the checkout's remote the branch is pushed to (default origin).
+	// Origin is the repository, already opened; when nil, Repo (a checkout directory or a
+	// remote URL) and RemoteName (the checkout's remote the branch is pushed to, default
+	// origin) are opened.
+	Origin     *Origin
+	Repo       string
 	RemoteName string
 	// Base is the branch the restore branch starts from; empty means the remote's default
 	// branch (its HEAD).
@@ -84,58 +86,37 @@ type Workspace struct {
 
 // Open clones the base branch into a temporary directory. Close removes it.
 func Open(ctx context.Context, o OpenOptions) (*Workspace, error) {
-	if o.RemoteName == "" {
-		o.RemoteName = "origin"
-	}
-	w := &Workspace{auth: o.Auth, prog: o.Progress, timeout: o.Timeout}
-	source := o.Repo
-	switch {
-	case IsURL(o.Repo):
-		if o.Local {
-			return nil, fmt.Errorf("%s is a URL: --no-push and --dry-run work on a checkout, and leave the branch there: clone it and pass its directory", redact.URL(o.Repo))
-		}
-		w.Remote = o.Repo
-	default:
-		local, err := git.PlainOpenWithOptions(o.Repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
-		if errors.Is(err, git.ErrRepositoryNotExists) {
-			return nil, fmt.Errorf("%s is not in a git repository: clone the GitOps repository and pass its directory, or pass its URL", o.Repo)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("while opening the git repository at %s: %w", o.Repo, err)
-		}
-		top, err := workTree(local, o.Repo)
-		if err != nil {
+	origin := o.Origin
+	if origin == nil {
+		var err error
+		if origin, err = OpenOrigin(o.Repo, o.RemoteName); err != nil {
 			return nil, err
 		}
+	}
+	w := &Workspace{auth: o.Auth, prog: o.Progress, timeout: o.Timeout}
+	var source string
+	switch {
+	case origin.repo == nil:
 		if o.Local {
-			w.Remote, source = top, top
-			if o.Base == "" {
-				head, err := local.Head()
-				if err != nil {
-					return nil, fmt.Errorf("%s has no commit on HEAD: commit the GitOps repository first, or pass --base: %w", top, err)
-				}
-				if !head.Name().IsBranch() {
-					return nil, fmt.Errorf("%s has a detached HEAD: pass --base BRANCH", top)
-				}
-				o.Base = head.Name().Short()
+			return nil, fmt.Errorf("%s is a URL: --no-push and --dry-run work on a checkout, and leave the branch there: clone it and pass its directory", redact.URL(origin.Repo))
+		}
+		w.Remote, source = origin.Remote, origin.Remote
+	case o.Local:
+		w.Remote, source = origin.Top, origin.Top
+		if o.Base == "" {
+			head, err := origin.repo.Head()
+			if err != nil {
+				return nil, fmt.Errorf("%s has no commit on HEAD: commit the GitOps repository first, or pass --base: %w", origin.Top, err)
 			}
-			break
-		}
-		rem, err := local.Remote(o.RemoteName)
-		if err != nil {
-			return nil, fmt.Errorf("%s has no remote %q to push the branch to: add it, pass --remote, or use --no-push to commit locally: %w", top, o.RemoteName, err)
-		}
-		if len(rem.Config().URLs) == 0 {
-			return nil, fmt.Errorf("remote %q of %s has no URL", o.RemoteName, top)
-		}
-		w.Remote, source = rem.Config().URLs[0], rem.Config().URLs[0]
-		if !IsURL(source) {
-			// A remote that is a path on this machine, relative to the checkout.
-			if !filepath.IsAbs(source) {
-				source = filepath.Join(top, source)
+			if !head.Name().IsBranch() {
+				return nil, fmt.Errorf("%s has a detached HEAD: pass --base BRANCH", origin.Top)
 			}
-			w.Remote = source
+			o.Base = head.Name().Short()
 		}
+	case origin.Remote == "":
+		return nil, fmt.Errorf("%s has no remote %q to push the branch to: add it, pass --remote, or use --no-push to commit locally", origin.Top, origin.RemoteName)
+	default:
+		w.Remote, source = origin.Remote, origin.Remote
 	}
 	if o.Base == "" {
 		base, err := defaultBranch(ctx, o.Timeout, source, o.Auth)
@@ -189,6 +170,63 @@ func workTree(r *git.Repository, dir string) (string, error) {
 		return "", fmt.Errorf("%s is a bare repository: pass a checkout or a URL: %w", dir, err)
 	}
 	return wt.Filesystem.Root(), nil
+}
+
+// Origin is where a change starts: a remote URL, or a local checkout — opened once — and the
+// URL of its remote.
+type Origin struct {
+	// Repo is the URL or directory as given; Top the checkout's work tree ("" for a URL).
+	Repo, Top  string
+	RemoteName string
+	// Remote is the remote's URL, or its path on this machine made absolute against Top; ""
+	// when the checkout has no such remote.
+	Remote string
+	repo   *git.Repository
+}
+
+// OpenOrigin opens repo (a URL or a directory inside a checkout) and reads its remote.
+func OpenOrigin(repo, remoteName string) (*Origin, error) {
+	if remoteName == "" {
+		remoteName = "origin"
+	}
+	o := &Origin{Repo: repo, RemoteName: remoteName}
+	if IsURL(repo) {
+		o.Remote = repo
+		return o, nil
+	}
+	local, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, fmt.Errorf("%s is not in a git repository: clone the GitOps repository and pass its directory, or pass its URL", repo)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("while opening the git repository at %s: %w", repo, err)
+	}
+	if o.Top, err = workTree(local, repo); err != nil {
+		return nil, err
+	}
+	o.repo = local
+	if rem, err := local.Remote(remoteName); err == nil && len(rem.Config().URLs) > 0 {
+		u := rem.Config().URLs[0]
+		if !IsURL(u) && !filepath.IsAbs(u) {
+			u = filepath.Join(o.Top, u) // a path on this machine, relative to the checkout
+		}
+		o.Remote = u
+	}
+	return o, nil
+}
+
+// Author is the user's name and email from git's global configuration; "" when unset.
+func (o *Origin) Author() (name, email string) {
+	if o.repo != nil {
+		if c, err := o.repo.ConfigScoped(config.GlobalScope); err == nil {
+			return c.User.Name, c.User.Email
+		}
+		return "", ""
+	}
+	if c, err := config.LoadConfig(config.GlobalScope); err == nil {
+		return c.User.Name, c.User.Email
+	}
+	return "", ""
 }
 
 // defaultBranch asks the remote which branch its HEAD points at.
