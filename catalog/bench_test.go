@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	. "github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
 )
 
 func BenchmarkParseBackupInfo(b *testing.B) {

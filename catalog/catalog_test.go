@@ -10,7 +10,7 @@ import (
 	"time"
 
 	. "github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
 )
 
 func TestHealthyCatalogIsRestorableToTheEndOfTheNewestTimeline(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 )
 
 func TestTimelinePictureShowsBackupsWALRunsAndGaps(t *testing.T) {

@@ -30,7 +30,7 @@ func Cleanup(in CleanupInput) (*Result, error) {
 	if in.Restored == old {
 		return nil, fmt.Errorf("the restored cluster has the old one's name (an in-place restore): there is nothing to clean up")
 	}
-	restored := in.Repo.Find("postgresql.cnpg.io", "Cluster", ns, in.Restored)
+	restored := in.Repo.Find(overlays.GroupCNPG, "Cluster", ns, in.Restored)
 	if len(restored) != 1 || get(restored[0].Doc.Root(), "spec", "bootstrap", "recovery") == nil {
 		return nil, fmt.Errorf("no restored Cluster %s/%s (with bootstrap.recovery) in the repository: merge the restore first, or name it with --new-name", ns, in.Restored)
 	}
@@ -72,7 +72,7 @@ func Cleanup(in CleanupInput) (*Result, error) {
 // recovery source).
 func storeUsedElsewhere(r *overlays.Repo, store overlays.Object, old string) bool {
 	for _, o := range r.Objects {
-		if o.Kind != "Cluster" || o.Namespace != store.Namespace || o.Name == old || !strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/") {
+		if !o.Is(overlays.GroupCNPG, "Cluster") || o.Namespace != store.Namespace || o.Name == old {
 			continue
 		}
 		uses := false

@@ -2,8 +2,8 @@ package generator
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -192,7 +192,7 @@ func (g *gen) scan(f *yamledit.File, m matcher, doc *yamledit.Doc, kind, ctx str
 		last = keys[len(keys)-1]
 	}
 	if mentions > 0 && len(keys) > 0 && keys[0] != "metadata" && last != "namespace" && last != "targetNamespace" &&
-		(!isKustomizationFile(f.Path) || len(keys) != 2 || keys[1] != "[]") {
+		(!overlays.IsKustomization(f.Path) || len(keys) != 2 || keys[1] != "[]") {
 		g.res.FollowUps = append(g.res.FollowUps, FollowUp{File: f.Path, Line: n.Line,
 			Detail: fmt.Sprintf("%s mentions %s: not a service or secret name the tool knows; check whether it should name %s", p, m.old, m.new)})
 	}
@@ -277,7 +277,7 @@ func (g *gen) applyTargets(f *yamledit.File, targets []*target) bool {
 func (g *gen) excludedDocs() map[*yamledit.Doc]bool {
 	ex := map[*yamledit.Doc]bool{}
 	for _, o := range g.in.Repo.Objects {
-		cnpg := strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/")
+		cnpg := o.Group() == overlays.GroupCNPG
 		switch {
 		case cnpg && (o.Kind == "Cluster" || o.Kind == "Backup"):
 			ex[o.Doc] = true
@@ -290,14 +290,9 @@ func (g *gen) excludedDocs() map[*yamledit.Doc]bool {
 	return ex
 }
 
-// isKustomizationFile: its top-level lists (resources, components, …) are paths, not names.
-func isKustomizationFile(p string) bool {
-	return path.Base(p) == "kustomization.yaml" || path.Base(p) == "kustomization.yml"
-}
-
 func (g *gen) isCNPG(doc *yamledit.Doc) bool {
 	o := g.in.Repo.ObjectOf(doc)
-	return o != nil && strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/")
+	return o != nil && o.Group() == overlays.GroupCNPG
 }
 
 func (g *gen) objName(doc *yamledit.Doc) string {
@@ -312,9 +307,9 @@ func (g *gen) objName(doc *yamledit.Doc) string {
 func contextNamespace(o *overlays.Object) string {
 	root := o.Doc.Root()
 	switch {
-	case o.Kind == "HelmRelease" && strings.HasPrefix(o.APIVersion, "helm.toolkit.fluxcd.io/"):
-		return orDefault(str(root, "spec", "targetNamespace"), o.Namespace)
-	case o.Kind == "Application" && strings.HasPrefix(o.APIVersion, argoAPI):
+	case o.Is(overlays.GroupFluxHelm, "HelmRelease"):
+		return cmp.Or(str(root, "spec", "targetNamespace"), o.Namespace)
+	case o.Is(overlays.GroupArgoCD, "Application"):
 		return str(root, "spec", "destination", "namespace")
 	}
 	return o.Namespace

@@ -75,12 +75,8 @@ type Result struct {
 	Rollback *Rollback `json:"rollback,omitempty"`
 }
 
-const (
-	cnpgAPI          = "postgresql.cnpg.io/v1"
-	barmanPlugin     = "barman-cloud.cloudnative-pg.io"
-	fluxKustomizeAPI = "kustomize.toolkit.fluxcd.io/"
-	argoAPI          = "argoproj.io/"
-)
+// cnpgAPI is the apiVersion of the CloudNativePG objects the generator writes.
+const cnpgAPI = overlays.GroupCNPG + "/v1"
 
 type gen struct {
 	in      Input
@@ -143,7 +139,7 @@ func Render(in Input) (*Result, error) {
 		if inPlace {
 			return nil, errors.New("an in-place restore keeps the cluster's name: there is no cutover to make")
 		}
-		if len(in.Repo.Find("postgresql.cnpg.io", "Cluster", g.ns, g.name)) == 0 {
+		if len(in.Repo.Find(overlays.GroupCNPG, "Cluster", g.ns, g.name)) == 0 {
 			return nil, fmt.Errorf("the restored cluster %s/%s is not in the repository: merge the restore first, or pass its name with --new-name", g.ns, g.name)
 		}
 	default:

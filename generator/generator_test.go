@@ -10,7 +10,7 @@ import (
 
 	udiff "github.com/aymanbagabas/go-udiff"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )

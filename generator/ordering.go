@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"sort"
@@ -28,7 +29,7 @@ type fluxOrder struct {
 func (g *gen) fluxKustomizations() []overlays.Object {
 	var out []overlays.Object
 	for _, o := range g.in.Repo.Objects {
-		if o.Kind == "Kustomization" && strings.HasPrefix(o.APIVersion, fluxKustomizeAPI) && str(o.Doc.Root(), "spec", "path") != "" {
+		if o.Is(overlays.GroupFluxKustomize, "Kustomization") && str(o.Doc.Root(), "spec", "path") != "" {
 			out = append(out, o)
 		}
 	}
@@ -38,7 +39,7 @@ func (g *gen) fluxKustomizations() []overlays.Object {
 func (g *gen) argoApplications() []overlays.Object {
 	var out []overlays.Object
 	for _, o := range g.in.Repo.Objects {
-		if (o.Kind == "Application" || o.Kind == "ApplicationSet") && strings.HasPrefix(o.APIVersion, argoAPI) {
+		if o.Is(overlays.GroupArgoCD, "Application", "ApplicationSet") {
 			out = append(out, o)
 		}
 	}
@@ -147,7 +148,7 @@ func (g *gen) fluxSplit(o order) error {
 	}
 	root := c.Doc.Root()
 	spec := mapping(
-		"interval", orDefault(str(root, "spec", "interval"), "10m"),
+		"interval", cmp.Or(str(root, "spec", "interval"), "10m"),
 		"path", "./"+g.overlay,
 		"prune", false,
 		"sourceRef", deepCopy(get(root, "spec", "sourceRef")),
@@ -201,13 +202,6 @@ func (g *gen) fluxSplit(o order) error {
 	g.rollback(keptByFlux, c.Namespace+"/"+ksName)
 	g.res.Notes = append(g.res.Notes, fmt.Sprintf("Flux applies the restored cluster through its own Kustomization %s/%s (health check on the Cluster's Ready condition; healthCheckExprs need Flux v2.5 or later)", c.Namespace, ksName))
 	return nil
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // fluxTimeout is how long Flux waits for the cluster: three times the estimate, at least 30m.

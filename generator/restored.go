@@ -91,7 +91,7 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 	entry := mapping("name", source)
 	if g.src.Plugin {
 		set(entry, "plugin", mapping(
-			"name", barmanPlugin,
+			"name", overlays.BarmanCloudPlugin,
 			"parameters", mapping("barmanObjectName", g.src.ObjectStore.Name, "serverName", p.Source.ServerName)))
 	} else {
 		g.res.Notes = append(g.res.Notes, "the source cluster uses the in-tree barmanObjectStore, deprecated since CloudNativePG 1.26 in favour of the barman-cloud plugin: the restored cluster keeps that form (recovery and archiving); move to the plugin in a separate change")
@@ -128,7 +128,7 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 	// Archive somewhere new: barman-cloud refuses a non-empty archive.
 	if g.src.Plugin {
 		for _, pl := range get(spec, "plugins").Content {
-			if str(pl, "name") == barmanPlugin {
+			if str(pl, "name") == overlays.BarmanCloudPlugin {
 				setAfter(child(pl, "parameters"), "serverName", scalar(p.Restored.ServerName), "barmanObjectName")
 			}
 		}
@@ -190,7 +190,7 @@ func (g *gen) scheduledBackups() []*yaml.Node {
 		spec := mapping("schedule", quoted("0 0 2 * * *"), "backupOwnerReference", "self", "cluster", mapping("name", g.name))
 		if g.src.Plugin {
 			set(spec, "method", scalar("plugin"))
-			set(spec, "pluginConfiguration", mapping("name", barmanPlugin))
+			set(spec, "pluginConfiguration", mapping("name", overlays.BarmanCloudPlugin))
 		} else {
 			set(spec, "method", scalar("barmanObjectStore"))
 		}
@@ -209,7 +209,7 @@ func (g *gen) scheduledBackups() []*yaml.Node {
 func (g *gen) sourceScheduledBackups() []overlays.Object {
 	var out []overlays.Object
 	for _, o := range g.in.Repo.Objects {
-		if o.Kind == "ScheduledBackup" && strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/") && o.Namespace == g.ns && str(o.Doc.Root(), "spec", "cluster", "name") == g.old {
+		if o.Is(overlays.GroupCNPG, "ScheduledBackup") && o.Namespace == g.ns && str(o.Doc.Root(), "spec", "cluster", "name") == g.old {
 			out = append(out, o)
 		}
 	}

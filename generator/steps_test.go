@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 

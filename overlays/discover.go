@@ -1,6 +1,7 @@
-// Package overlays reads the GitOps repository: it finds the objects a restore touches (the
-// source Cluster, its ObjectStore or barmanObjectStore) and, in later steps, edits the
-// kustomize trees. It reads files it is given a root for; it never talks to a cluster.
+// Package overlays reads the GitOps repository: every YAML object with where it is declared,
+// the source Cluster and where it archives (its ObjectStore or barmanObjectStore), the
+// kustomizations that include each file, and the branches the GitOps controllers follow. It
+// reads the file system it is given; it never talks to a cluster.
 package overlays
 
 import (
@@ -194,7 +195,7 @@ func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 		if body == nil {
 			continue
 		}
-		if isKustomization(rel) {
+		if IsKustomization(rel) {
 			ns, _ := body["namespace"].(string)
 			namespaces[filepath.ToSlash(filepath.Dir(rel))] = ns
 		}
@@ -214,11 +215,6 @@ func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 func oneLine(s string) string {
 	s = strings.TrimPrefix(s, "yaml: unmarshal errors:")
 	return strings.Join(strings.Fields(s), " ")
-}
-
-func isKustomization(rel string) bool {
-	base := filepath.Base(rel)
-	return base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization"
 }
 
 // Exists says whether a repo-relative path exists on disk, whatever it is (a directory, a
@@ -277,21 +273,15 @@ type Source struct {
 	EndpointCASecret string
 }
 
-const (
-	cnpgGroup       = "postgresql.cnpg.io"
-	barmanGroup     = "barmancloud.cnpg.io"
-	barmanPluginKey = "barman-cloud.cloudnative-pg.io"
-)
-
 // FindSource locates the Cluster namespace/name and derives its catalog location from its
 // ObjectStore (plugin) or spec.backup.barmanObjectStore (legacy).
 func (r *Repo) FindSource(namespace, name string) (*Source, error) {
-	found := r.Find(cnpgGroup, "Cluster", namespace, name)
+	found := r.Find(GroupCNPG, "Cluster", namespace, name)
 	switch len(found) {
 	case 0:
 		var have []string
 		for _, o := range r.Objects {
-			if o.Kind == "Cluster" && strings.HasPrefix(o.APIVersion, cnpgGroup+"/") {
+			if o.Is(GroupCNPG, "Cluster") {
 				have = append(have, o.Namespace+"/"+o.Name)
 			}
 		}
@@ -316,7 +306,7 @@ func (r *Repo) FindSource(namespace, name string) (*Source, error) {
 		if storeName == "" {
 			return nil, fmt.Errorf("%s: the barman-cloud plugin entry has no parameters.barmanObjectName", found[0])
 		}
-		stores := r.Find(barmanGroup, "ObjectStore", namespace, storeName)
+		stores := r.Find(GroupBarmanCloud, "ObjectStore", namespace, storeName)
 		if len(stores) != 1 {
 			return nil, fmt.Errorf("%s uses ObjectStore %s/%s, which the repo defines %d times; pass --catalog and --endpoint-url", found[0], namespace, storeName, len(stores))
 		}
@@ -377,7 +367,7 @@ func barmanPlugins(o Object) []barmanPluginRef {
 	var out []barmanPluginRef
 	for _, p := range plugins {
 		pm, _ := p.(map[string]any)
-		if pm["name"] != barmanPluginKey {
+		if pm["name"] != BarmanCloudPlugin {
 			continue
 		}
 		params, _ := pm["parameters"].(map[string]any)
@@ -407,12 +397,12 @@ func (r *Repo) ArchiveUsers(destinationPath string) []ArchiveUser {
 	want := strings.TrimSuffix(destinationPath, "/")
 	var out []ArchiveUser
 	for _, o := range r.Objects {
-		if o.Kind != "Cluster" || !strings.HasPrefix(o.APIVersion, cnpgGroup+"/") {
+		if !o.Is(GroupCNPG, "Cluster") {
 			continue
 		}
 		spec, _ := o.Body["spec"].(map[string]any)
 		for _, ref := range barmanPlugins(o) {
-			for _, st := range r.Find(barmanGroup, "ObjectStore", o.Namespace, ref.Store) {
+			for _, st := range r.Find(GroupBarmanCloud, "ObjectStore", o.Namespace, ref.Store) {
 				if dest, _ := nested(st.Body, "spec", "configuration", "destinationPath").(string); strings.TrimSuffix(dest, "/") == want {
 					out = append(out, ArchiveUser{ServerName: ref.ServerName, Cluster: o})
 					break
@@ -441,7 +431,7 @@ func (r *Repo) RestoresOf(src *Source, serverNames ...string) []Object {
 	names := append([]string{src.ServerName}, serverNames...)
 	var out []Object
 	for _, o := range r.Objects {
-		if o.Kind != "Cluster" || !strings.HasPrefix(o.APIVersion, cnpgGroup+"/") || o.Namespace != src.Cluster.Namespace ||
+		if !o.Is(GroupCNPG, "Cluster") || o.Namespace != src.Cluster.Namespace ||
 			o.File == src.Cluster.File && o.Line == src.Cluster.Line {
 			continue
 		}
@@ -465,7 +455,7 @@ func (r *Repo) RestoresOf(src *Source, serverNames ...string) []Object {
 // An omitted serverName is, for the plugin, the recovering cluster's own name; for the in-tree
 // store, the entry's name.
 func readsArchive(entry map[string]any, cluster string, src *Source, serverNames []string) bool {
-	if p, ok := entry["plugin"].(map[string]any); ok && src.Plugin && p["name"] == barmanPluginKey {
+	if p, ok := entry["plugin"].(map[string]any); ok && src.Plugin && p["name"] == BarmanCloudPlugin {
 		params, _ := p["parameters"].(map[string]any)
 		store, _ := params["barmanObjectName"].(string)
 		server, _ := params["serverName"].(string)
@@ -500,10 +490,10 @@ func (r *Repo) ControllerBranches() map[string]string {
 	}
 	for _, o := range r.Objects {
 		switch {
-		case o.Kind == "GitRepository" && strings.HasPrefix(o.APIVersion, "source.toolkit.fluxcd.io/"):
+		case o.Is(GroupFluxSource, "GitRepository"):
 			b, _ := nested(o.Body, "spec", "ref", "branch").(string)
 			add(b, o, "Flux")
-		case (o.Kind == "Application" || o.Kind == "ApplicationSet") && strings.HasPrefix(o.APIVersion, "argoproj.io/"):
+		case o.Is(GroupArgoCD, "Application", "ApplicationSet"):
 			spec, _ := o.Body["spec"].(map[string]any)
 			if o.Kind == "ApplicationSet" {
 				spec, _ = nested(spec, "template", "spec").(map[string]any)

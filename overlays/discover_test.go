@@ -8,7 +8,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden" // defines -update
+	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden" // defines -update
 )
 
 func TestFindSourcePlugin(t *testing.T) {

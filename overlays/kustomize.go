@@ -1,10 +1,11 @@
 package overlays
 
 import (
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 )
 
 // Kustomization is a kustomization.yaml of the repo and what it includes.
@@ -21,7 +22,7 @@ type Kustomization struct {
 func (r *Repo) Kustomizations() []*Kustomization {
 	var out []*Kustomization
 	for _, f := range r.Files {
-		if !isKustomization(f.Path) || len(f.Docs) == 0 || f.Docs[0].Root() == nil {
+		if !IsKustomization(f.Path) || len(f.Docs) == 0 || f.Docs[0].Root() == nil {
 			continue
 		}
 		k := &Kustomization{File: f, Dir: path.Dir(f.Path), Resources: map[string]string{}}

@@ -7,6 +7,7 @@ package plan
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,13 +139,6 @@ type Estimate struct {
 	Model   string `json:"model"`
 }
 
-// Candidate explains why a backup was or was not chosen (--explain).
-type Candidate struct {
-	ID     string `json:"id"`
-	Chosen bool   `json:"chosen"`
-	Reason string `json:"reason"`
-}
-
 // Plan is the restore plan; its JSON form is stable (DESIGN.md, README).
 type Plan struct {
 	Source Source `json:"source"`
@@ -161,7 +155,7 @@ type Plan struct {
 	Estimate     *Estimate             `json:"estimate,omitempty"`
 	Checks       []Check               `json:"checks"`
 	Warnings     []string              `json:"warnings"`
-	Candidates   []Candidate           `json:"candidates,omitempty"`
+	Candidates   []catalog.Candidate   `json:"candidates,omitempty"`
 	// CloudNativePG is the backup CloudNativePG alone would pick for the same target, and why
 	// this plan's differs when it does (--explain).
 	CloudNativePG *Parity `json:"cloudNativePG,omitempty"`
@@ -280,7 +274,7 @@ func restoredNames(in Input) Restored {
 			r.ServerName = r.Name + "-restored"
 		}
 		base := r.ServerName
-		for i := 2; contains(in.ServersInCatalog, r.ServerName) || takenBy(in, r.ServerName) != ""; i++ {
+		for i := 2; slices.Contains(in.ServersInCatalog, r.ServerName) || takenBy(in, r.ServerName) != ""; i++ {
 			r.ServerName = fmt.Sprintf("%s-%d", base, i)
 		}
 	}
@@ -307,15 +301,6 @@ func taken(in Input, ns, name string) bool {
 	return false
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // takenBy says who archives to server name under the destination, or "".
 func takenBy(in Input, serverName string) string {
 	for _, t := range in.TakenServerNames {
@@ -336,7 +321,7 @@ func (s *selector) checkNames() {
 		p.check(CheckNewArchive, false, "the restored cluster would archive WAL into the source's server name %q; barman-cloud refuses a non-empty archive and the source's backups would be mixed with the new ones: pass --new-server-name", r.ServerName)
 	case by != "":
 		p.check(CheckNewArchive, false, "server name %q under %s is where %s archives: the restored cluster would write into a live archive; pass another --new-server-name", r.ServerName, dest, by)
-	case contains(in.ServersInCatalog, r.ServerName):
+	case slices.Contains(in.ServersInCatalog, r.ServerName):
 		p.check(CheckNewArchive, false, "server name %q already exists under %s: barman-cloud refuses a non-empty archive (\"Expected empty archive\"); pass --new-server-name", r.ServerName, read)
 	case dest != "" && dest != read:
 		p.check(CheckNewArchive, true, "server name %q is used by no cluster in the repo and absent from the catalog read, %s; that is a copy, not the destination the restored cluster archives to: make sure %s/%s does not exist", r.ServerName, read, dest, r.ServerName)

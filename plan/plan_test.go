@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	ct "github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
-	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden" // defines -update
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
+	ct "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
+	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden" // defines -update
 )
 
 // Backups of the scenario, by end time: B1 02:04, B2 02:11, B3 02:20 (on timeline 2).
@@ -122,7 +123,7 @@ func TestSelection(t *testing.T) {
 			if p.WAL.From != tc.from || p.WAL.To != tc.to || p.WAL.UpperBound != tc.upper {
 				t.Errorf("WAL = %+v, want %s to %s (upper bound %v)", *p.WAL, tc.from, tc.to, tc.upper)
 			}
-			if got := joinU32(p.TimelinePath); got != tc.path {
+			if got := human.Timelines(p.TimelinePath, " → "); got != tc.path {
 				t.Errorf("timeline path = %s, want %s", got, tc.path)
 			}
 			if tc.warning != "" && !strings.Contains(strings.Join(p.Warnings, "\n"), tc.warning) {

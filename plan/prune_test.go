@@ -6,9 +6,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	ct "github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	ct "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
 )
 
 // listCounter records which prefixes are listed.

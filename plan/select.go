@@ -1,11 +1,13 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 )
 
 type selector struct {
@@ -26,7 +28,7 @@ type selector struct {
 }
 
 func (s *selector) run() {
-	if !s.chooseLineage() || !s.chooseBackup() {
+	if !s.choose() {
 		return
 	}
 	b := s.backup
@@ -46,145 +48,30 @@ func (s *selector) run() {
 	s.estimate()
 }
 
-func window(c *catalog.Catalog, l *catalog.Lineage) string {
-	from, fromLSN, to, toLSN, ok := l.Window()
-	if !ok {
-		return fmt.Sprintf("system %s has no restorable backup", l.SystemID)
-	}
-	return fmt.Sprintf("system %s is recoverable from %s (%s, end of backup %s) to %s (%s, archive time of the last WAL)",
-		l.SystemID, from.Format(time.RFC3339), fromLSN, l.First.ID, to.Format(time.RFC3339), toLSN)
-}
+func window(l *catalog.Lineage) string { return l.WindowText() }
 
-func lineageList(c *catalog.Catalog) string {
-	var parts []string
-	for _, l := range c.Lineages {
-		first, last := l.Backups[0], l.Backups[len(l.Backups)-1]
-		span := fmt.Sprintf("%d backups %s … %s", len(l.Backups), first.ID, last.ID)
-		if len(l.Backups) == 1 {
-			span = "1 backup " + first.ID
-		}
-		if _, _, to, toLSN, ok := l.Window(); ok {
-			span += fmt.Sprintf(", WAL to %s (%s)", to.Format(time.RFC3339), toLSN)
-		}
-		parts = append(parts, fmt.Sprintf("%s: %s", orUnknown(l.SystemID), span))
+// choose takes the system and the backup the catalog's selector chooses, with its reasons.
+func (s *selector) choose() bool {
+	p := s.p
+	sel := s.c.Select(s.in.Target)
+	p.Candidates = sel.Candidates
+	if sel.Lineage != nil {
+		p.check(CheckLineage, true, "%s", sel.LineageReason)
 	}
-	return strings.Join(parts, "; ")
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
-func (s *selector) chooseLineage() bool {
-	t, c, p := s.in.Target, s.c, s.p
-	switch {
-	case t.BackupID != "":
-		b := c.Backup(t.BackupID)
-		if b == nil {
-			var ids []string
-			for _, x := range c.Backups {
-				ids = append(ids, x.ID)
-			}
-			p.check(CheckBackup, false, "backup %s is not in %s; backups there: %s", t.BackupID, c.Location, orUnknown(strings.Join(ids, ", ")))
-			return false
-		}
-		if t.SystemID != "" && t.SystemID != b.SystemID() {
-			p.check(CheckLineage, false, "backup %s belongs to system %s, not --system-id %s", b.ID, orUnknown(b.SystemID()), t.SystemID)
-			return false
-		}
-		s.lineage = c.Lineage(b.SystemID())
-		p.check(CheckLineage, true, "backup %s chosen with --backup-id: system %s", b.ID, orUnknown(b.SystemID()))
-	case t.SystemID != "":
-		s.lineage = c.Lineage(t.SystemID)
-		if s.lineage == nil {
-			p.check(CheckLineage, false, "no backup of system %s in %s; systems there: %s", t.SystemID, c.Location, lineageList(c))
-			return false
-		}
-		p.check(CheckLineage, true, "system %s chosen with --system-id (%d systems in the catalog)", t.SystemID, len(c.Lineages))
-	case len(c.Lineages) == 0:
-		p.check(CheckBackup, false, "%s holds no base backup", c.Location)
+	switch sel.Refused {
+	case catalog.RefusedBackup:
+		p.check(CheckBackup, false, "%s", sel.Reason)
 		return false
-	case len(c.Lineages) == 1:
-		s.lineage = c.Lineages[0]
-		p.check(CheckLineage, true, "one database system in the catalog: %s", orUnknown(s.lineage.SystemID))
-	default:
-		p.check(CheckLineage, false, "%s holds %d database systems — %s. The newest backup may belong to a different, rebuilt database; pass --system-id (or --backup-id) to choose",
-			c.Location, len(c.Lineages), lineageList(c))
+	case catalog.RefusedLineage:
+		p.check(CheckLineage, false, "%s", sel.Reason)
+		return false
+	case catalog.RefusedTarget:
+		p.check(CheckTarget, false, "%s", sel.Reason)
 		return false
 	}
-	return true
-}
-
-// chooseBackup picks the backup as CloudNativePG does without backupID — the newest usable one
-// that ends at or before the target — and records why every other candidate was not chosen.
-func (s *selector) chooseBackup() bool {
-	t, p := s.in.Target, s.p
-	var chosen *catalog.Backup
-	for _, b := range s.c.Backups {
-		if b.SystemID() != s.lineage.SystemID {
-			p.Candidates = append(p.Candidates, Candidate{ID: b.ID, Reason: "belongs to system " + orUnknown(b.SystemID())})
-		}
-	}
-	bs := s.lineage.Backups
-	for i := len(bs) - 1; i >= 0; i-- {
-		b := bs[i]
-		reason := ""
-		switch {
-		case t.BackupID != "" && b.ID != t.BackupID:
-			reason = "not the backup asked for with --backup-id"
-		case t.BackupID == "" && t.TLI != 0 && b.Info != nil && b.Info.Timeline != t.TLI:
-			reason = fmt.Sprintf("on timeline %d: with targetTLI %d CloudNativePG considers only backups on that timeline", b.Info.Timeline, t.TLI)
-		case b.NotExamined && chosen != nil:
-			reason = "older than the chosen backup " + chosen.ID + " (its WAL was not read)"
-		case !b.Usable():
-			reason = "cannot be restored: " + strings.Join(b.Problems, "; ")
-		case t.BackupID != "":
-		case chosen != nil:
-			reason = "older than the chosen backup " + chosen.ID
-		case t.Time != nil && b.Info.EndTime.After(*t.Time):
-			reason = fmt.Sprintf("ends at %s, after the target time", b.Info.EndTime.Format(time.RFC3339))
-		case t.LSN != nil && b.Info.EndLSN > *t.LSN:
-			reason = fmt.Sprintf("ends at %s, after the target LSN", b.Info.EndLSN)
-		}
-		if reason == "" {
-			chosen = b
-			why := "the newest restorable backup"
-			switch {
-			case t.BackupID != "":
-				why = "asked for with --backup-id"
-			case t.Time != nil:
-				why = "the newest restorable backup that ends at or before the target time"
-			case t.LSN != nil:
-				why = "the newest restorable backup that ends at or before the target LSN"
-			}
-			p.Candidates = append(p.Candidates, Candidate{ID: b.ID, Chosen: true, Reason: why})
-			continue
-		}
-		p.Candidates = append(p.Candidates, Candidate{ID: b.ID, Reason: reason})
-	}
-	if chosen == nil {
-		if t.BackupID != "" {
-			b := s.c.Backup(t.BackupID)
-			p.check(CheckBackup, false, "backup %s (%s) cannot be restored: %s", b.ID, b.Status(), strings.Join(b.Problems, "; "))
-			return false
-		}
-		if len(s.lineage.Usable()) == 0 {
-			p.check(CheckBackup, false, "no backup of system %s can be restored", orUnknown(s.lineage.SystemID))
-			return false
-		}
-		if t.TLI != 0 && !onTimeline(s.lineage.Usable(), t.TLI) {
-			p.check(CheckBackup, false, "no restorable backup of system %s is on timeline %d, and with targetTLI %d CloudNativePG considers only backups on that timeline; pass --backup-id to recover from another timeline's backup", orUnknown(s.lineage.SystemID), t.TLI, t.TLI)
-			return false
-		}
-		p.check(CheckTarget, false, "the target is before the end of the oldest restorable backup: %s", window(s.c, s.lineage))
-		return false
-	}
-	s.backup = chosen
-	info := chosen.Info
-	p.check(CheckBackup, true, "backup %s is DONE (%s to %s) and its WAL %s to %s is archived", chosen.ID,
+	s.lineage, s.backup = sel.Lineage, sel.Backup
+	info := s.backup.Info
+	p.check(CheckBackup, true, "backup %s is DONE (%s to %s) and its WAL %s to %s is archived", s.backup.ID,
 		info.BeginTime.Format(time.RFC3339), info.EndTime.Format(time.RFC3339), info.BeginWAL, info.EndWAL)
 	return true
 }
@@ -220,10 +107,10 @@ func (s *selector) checkTarget() bool {
 	size := s.c.WAL.SegmentSize()
 	r := s.replay
 	endLSN, endTime := r.EndLSN(size), r.LastModified
-	win := window(s.c, s.lineage)
+	win := window(s.lineage)
 	switch {
 	case t.Time != nil && t.Time.After(s.in.Now):
-		p.check(CheckTarget, false, "target time %s is in the future (now %s); %s", t.Time.Format(time.RFC3339), s.in.Now.UTC().Format(time.RFC3339), window(s.c, s.lineage))
+		p.check(CheckTarget, false, "target time %s is in the future (now %s); %s", t.Time.Format(time.RFC3339), s.in.Now.UTC().Format(time.RFC3339), window(s.lineage))
 	case t.Time != nil && t.Time.Before(b.Info.EndTime):
 		p.check(CheckTarget, false, "target time %s is before backup %s ends (%s): recovery cannot stop before the backup is consistent; %s",
 			t.Time.Format(time.RFC3339), b.ID, b.Info.EndTime.Format(time.RFC3339), win)
@@ -310,7 +197,7 @@ func (s *selector) checkWAL() {
 
 	// A gap after the end of the reachable WAL, with WAL archived beyond it, means "latest"
 	// would silently lose everything after the gap.
-	if s.in.Target.Kind() == "latest" || upper {
+	if s.in.Target.Kind() == catalog.TargetLatest || upper {
 		for _, f := range s.c.Findings {
 			if f.Check == catalog.CheckWALGap && f.Severity == catalog.SeverityError && f.SystemID == s.lineage.SystemID {
 				p.check(CheckWAL, false, "%s; recover to a point before the gap explicitly with --target-lsn %s if that is what you want", f.Message, s.beforeGap())
@@ -318,7 +205,7 @@ func (s *selector) checkWAL() {
 			}
 		}
 	}
-	p.check(CheckWAL, true, "%d segments from %s to %s are archived on timeline(s) %s", segs, p.WAL.From, p.WAL.To, joinU32(tls))
+	p.check(CheckWAL, true, "%d segments from %s to %s are archived on timeline(s) %s", segs, p.WAL.From, p.WAL.To, human.Timelines(tls, " → "))
 	if s.foreign != "" {
 		p.check(CheckWALSystem, true, "WAL headers name system %s up to the end; the next segment, %s, was written by another database system and ends recovery", b.SystemID(), s.foreign)
 		p.Warnings = append(p.Warnings, fmt.Sprintf("WAL %s after this system's last segment belongs to another database system: recovery stops before it", s.foreign))
@@ -369,7 +256,7 @@ func (s *selector) parity() {
 		case cn.Info.Status != "DONE":
 			why = fmt.Sprintf("it is %s, and CloudNativePG reads only its begin and end times, never the status", cn.Status())
 		case cn.SystemID() != b.SystemID():
-			why = fmt.Sprintf("it is a backup of database system %s, not %s: CloudNativePG never reads systemid", orUnknown(cn.SystemID()), b.SystemID())
+			why = fmt.Sprintf("it is a backup of database system %s, not %s: CloudNativePG never reads systemid", cmp.Or(cn.SystemID(), "unknown"), b.SystemID())
 		case !cn.Usable():
 			why = "it cannot be restored: " + strings.Join(cn.Problems, "; ")
 		case t.LSN != nil && b.Info.EndLSN == *t.LSN:
@@ -413,15 +300,6 @@ func (s *selector) chooseTimeline() bool {
 	return true
 }
 
-func onTimeline(bs []*catalog.Backup, tli uint32) bool {
-	for _, b := range bs {
-		if b.Info.Timeline == tli {
-			return true
-		}
-	}
-	return false
-}
-
 func dedupe(v []string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -440,7 +318,7 @@ func (s *selector) checkTimelines() {
 	p, b := s.p, s.backup
 	for _, f := range s.c.Findings {
 		if (f.Check == catalog.CheckMissingHistory || f.Check == catalog.CheckBadHistory) && f.Timeline > s.tli && !s.pinned {
-			if s.in.Target.Kind() == "latest" {
+			if s.in.Target.Kind() == catalog.TargetLatest {
 				p.check(CheckTimelines, false, "%s; the restore would end on timeline %d", f.Message, s.tli)
 				return
 			}
@@ -449,22 +327,14 @@ func (s *selector) checkTimelines() {
 	}
 	switch {
 	case s.in.Target.TLI != 0:
-		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (targetTLI %d, from --target-tli)", joinU32(p.TimelinePath), s.tli, s.tli)
+		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (targetTLI %d, from --target-tli)", human.Timelines(p.TimelinePath, " → "), s.tli, s.tli)
 	case b.PinTLI:
-		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (targetTLI %d): %s", joinU32(p.TimelinePath), s.tli, s.tli, b.PinReason)
+		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (targetTLI %d): %s", human.Timelines(p.TimelinePath, " → "), s.tli, s.tli, b.PinReason)
 	default:
-		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (recovery_target_timeline = latest)", joinU32(p.TimelinePath), s.tli)
+		p.check(CheckTimelines, true, "recovery follows timeline(s) %s to timeline %d (recovery_target_timeline = latest)", human.Timelines(p.TimelinePath, " → "), s.tli)
 		if b.Abandoned > 0 {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("timeline %d's history switches recovery away from timeline %d, but no WAL of timeline %d is archived after the switch: PostgreSQL follows the history and stops there, so %d segments of timeline %d after the switch are not replayed; pass --target-tli %d to replay them if they are the history you want",
 				b.LatestTLI, b.AbandonedTLI, b.LatestTLI, b.Abandoned, b.AbandonedTLI, b.AbandonedTLI))
 		}
 	}
-}
-
-func joinU32(v []uint32) string {
-	var s []string
-	for _, x := range v {
-		s = append(s, fmt.Sprint(x))
-	}
-	return strings.Join(s, " → ")
 }

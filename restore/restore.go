@@ -88,8 +88,8 @@ type Change struct {
 	Source *overlays.Source
 	// Restored is the restored cluster's name.
 	Restored string
-	// Result is the files, edits, follow-ups and notes of the change.
-	*generator.Result
+	// Result is the files, edits, follow-ups and notes of the change (empty when refused).
+	generator.Result
 	// Deleted are the paths the change deletes.
 	Deleted []string
 	// PullRequest is the title and body; Branch the branch it is proposed on; CommitMessage
@@ -201,7 +201,7 @@ func Render(ctx context.Context, opts Options) (*Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch.Result = res
+	ch.Result = *res
 	ch.Deleted = []string{}
 	for _, f := range res.Files {
 		if f.Delete {

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 )
 
 // execute runs the CLI in-process with captured streams.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/githubtest"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/githubtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/gittest"
 )
 
 func writeConfig(t *testing.T, repo, text string) {

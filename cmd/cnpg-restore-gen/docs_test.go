@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 )
 
 // TestDocsAreCurrent: docs/cli/ is the reference generated from the commands themselves

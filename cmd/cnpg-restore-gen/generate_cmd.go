@@ -129,7 +129,7 @@ type generateReport struct {
 }
 
 func newGenerateReport(ch *restore.Change) generateReport {
-	r := generateReport{Phase: ch.Phase, Result: ch.Result, Deleted: ch.Deleted, Restored: ch.Restored}
+	r := generateReport{Phase: ch.Phase, Result: &ch.Result, Deleted: ch.Deleted, Restored: ch.Restored}
 	if ch.Plan != nil {
 		pr := newPlanReport(ch.Plan, false, ch.Files)
 		r.Plan = &pr
@@ -198,7 +198,7 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 	if err != nil {
 		return err
 	}
-	report, res := newGenerateReport(ch), ch.Result
+	report, res := newGenerateReport(ch), &ch.Result
 	switch {
 	case opts.DryRun:
 		if _, err := io.WriteString(s.Out, generator.Diff(res.Files)); err != nil {

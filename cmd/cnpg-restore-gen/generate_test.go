@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 )
 
 func gitIn(t *testing.T, dir string, args ...string) string {

@@ -78,7 +78,7 @@ func writeCatalogTable(w io.Writer, c *catalog.Catalog, width int) error {
 		byID[br.ID] = br
 	}
 	for _, l := range r.Lineages {
-		fmt.Fprintf(&b, "\nSystem %s   timelines %s\n", orDash(l.SystemID), joinU32(l.Timelines))
+		fmt.Fprintf(&b, "\nSystem %s   timelines %s\n", orDash(l.SystemID), orDash(human.Timelines(l.Timelines, ", ")))
 		if l.From != nil {
 			hang(&b, width, "  recoverable from ", fmt.Sprintf("%s (%s, end of the oldest usable backup)", shortTime(l.From.Time), l.From.LSN))
 			hang(&b, width, "              to   ", fmt.Sprintf("%s (%s on timeline %d, last WAL %s)", shortTime(l.To.Time), l.To.LSN, l.To.Timeline, l.To.WAL))
@@ -207,14 +207,6 @@ func writeCheckTable(w io.Writer, r checkReport, width int) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func joinU32(v []uint32) string {
-	var s []string
-	for _, x := range v {
-		s = append(s, fmt.Sprint(x))
-	}
-	return orDash(strings.Join(s, ", "))
 }
 
 func containsFinding(fs []catalog.Finding, f catalog.Finding) bool {

@@ -230,7 +230,7 @@ func writePlanTable(w io.Writer, p *plan.Plan, width int) error {
 			bound = "at most "
 		}
 		hang(&b, width, "WAL       ", fmt.Sprintf("%s%d segments, %s to %s on timeline(s) %s (%s to replay, %s to download)", bound, p.WAL.Segments, p.WAL.From, p.WAL.To,
-			joinU32Arrow(p.TimelinePath), human.Bytes(int64(p.WAL.Bytes)), human.Bytes(p.WAL.StoredBytes)))
+			orDash(human.Timelines(p.TimelinePath, " → ")), human.Bytes(int64(p.WAL.Bytes)), human.Bytes(p.WAL.StoredBytes)))
 	}
 	if p.Estimate != nil {
 		hang(&b, width, "Estimate  ", fmt.Sprintf("about %s (%s)", human.Seconds(p.Estimate.Seconds), p.Estimate.Model))
@@ -269,12 +269,4 @@ func writePlanTable(w io.Writer, p *plan.Plan, width int) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func joinU32Arrow(v []uint32) string {
-	var s []string
-	for _, x := range v {
-		s = append(s, fmt.Sprint(x))
-	}
-	return orDash(strings.Join(s, " → "))
 }

@@ -13,11 +13,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/giteatest"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/githubtest"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/giteatest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/githubtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/gittest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 )
 
 // executeEnv is execute with an environment.

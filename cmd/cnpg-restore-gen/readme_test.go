@@ -18,7 +18,7 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 )
 
 // TestREADMECommands runs every shell block of README.md through a real shell interpreter

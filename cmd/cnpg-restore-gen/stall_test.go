@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/gittest"
 )
 
 // staller accepts connections on 127.0.0.1 and never answers, until the test ends.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
 )
 
 // generatorVersion changes whenever the synthetic catalog's layout changes (invalidates caches).

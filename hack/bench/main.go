@@ -22,7 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog/catalogtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
 )
 
 const (

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/giteatest"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/giteatest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/gittest"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 )

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/githubtest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/githubtest"
 )
 
 type waits struct {

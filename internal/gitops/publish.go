@@ -462,23 +462,6 @@ func (w *Workspace) fetch(ctx context.Context, ref plumbing.ReferenceName, want 
 	return w.repo.CommitObject(want)
 }
 
-// Diff is the patch of the workspace's last commit against the base, for --dry-run.
-func (w *Workspace) Diff(hash string) (string, error) {
-	c, err := w.repo.CommitObject(plumbing.NewHash(hash))
-	if err != nil {
-		return "", err
-	}
-	base, err := w.repo.CommitObject(w.BaseHash)
-	if err != nil {
-		return "", err
-	}
-	patch, err := base.Patch(c)
-	if err != nil {
-		return "", err
-	}
-	return patch.String(), nil
-}
-
 var branchRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 
 func validBranch(b string) error {

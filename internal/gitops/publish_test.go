@@ -12,7 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gittest"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/gittest"
 )
 
 const token = "test-token-1234"

@@ -1,5 +1,6 @@
-// Package gitops talks to Git: the state of a checkout now; branches, commits, pushes and
-// forges later. It is the only package (with the CLI) that imports go-git.
+// Package gitops talks to Git: the state of a checkout, and the private clone in which the
+// restore's branch is committed and pushed with a lease. It is the only package (with the
+// CLI) that imports go-git.
 package gitops
 
 import (

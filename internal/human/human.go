@@ -4,6 +4,7 @@ package human
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -23,3 +24,12 @@ func Bytes(n int64) string {
 
 // Seconds is a whole number of seconds as a duration: "1m30s".
 func Seconds(s int) string { return (time.Duration(s) * time.Second).String() }
+
+// Timelines is a list of timelines joined with sep: "1 → 2" for a path, "1, 2" for a set.
+func Timelines(v []uint32, sep string) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, sep)
+}

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden" // defines -update for go test ./... -update
+	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden" // defines -update for go test ./... -update
 )
 
 const (

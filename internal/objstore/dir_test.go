@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/golden" // defines -update
+	_ "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden" // defines -update
 )
 
 func tree(t *testing.T, files ...string) *Dir {

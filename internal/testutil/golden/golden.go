@@ -20,7 +20,7 @@ var Update = flag.Bool("update", false, "rewrite golden files under testdata/gol
 // Dir is the repository's testdata/golden directory.
 func Dir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "golden")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "golden")
 }
 
 // Path is the golden file for the running test: testdata/golden/<package>/<TestName><ext>.

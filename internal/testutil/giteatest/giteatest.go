@@ -33,7 +33,7 @@ type Gitea struct {
 
 func binDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "bin")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "bin")
 }
 
 // Start starts Gitea in a temporary directory. It fails the test when bin/gitea is missing

@@ -1,0 +1,85 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
+)
+
+func sampleOptions(t *testing.T) Options {
+	t.Helper()
+	root, err := sample.Extract(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Repo: "argocd-helm", RepoFS: os.DirFS("../generator/testdata/repos/argocd-helm"),
+		Namespace: "auth", Name: "authentik-postgresql", Catalog: root, ServerName: sample.ServerName}
+}
+
+// TestRenderRefusesAPlanThatFailsItsChecks: two database systems and no choice is a refusal that
+// carries the plan, not a change.
+func TestRenderRefusesAPlanThatFailsItsChecks(t *testing.T) {
+	ch, err := Render(context.Background(), sampleOptions(t))
+	var refused *RefusedError
+	if !errors.As(err, &refused) || refused.Plan.OK() || !strings.Contains(err.Error(), "single-lineage") {
+		t.Fatalf("Render(two systems) = %v, want a RefusedError naming single-lineage", err)
+	}
+	if ch == nil || ch.Plan != refused.Plan || ch.Files != nil {
+		t.Errorf("Render(two systems) change = %+v, want the plan and no files", ch)
+	}
+}
+
+// TestCutoverNeedsNoCatalog: the cutover phase reads only the repo; its pull request names the
+// restored cluster without a plan.
+func TestCutoverNeedsNoCatalog(t *testing.T) {
+	fsys := fstest.MapFS{
+		"db/kustomization.yaml": {Data: []byte("namespace: db\nresources: [pg.yaml, pg-restored.yaml, app.yaml]\n")},
+		"db/pg.yaml": {Data: []byte("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: pg\nspec:\n  instances: 1\n" +
+			"  backup:\n    barmanObjectStore:\n      destinationPath: s3://bucket/db\n")},
+		"db/pg-restored.yaml": {Data: []byte("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: pg-restored\nspec:\n  instances: 1\n" +
+			"  bootstrap:\n    recovery:\n      source: pg\n")},
+		"db/app.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  DB_HOST: pg-rw\n")},
+	}
+	ch, err := Render(context.Background(), Options{Repo: "memory", RepoFS: fsys, Namespace: "db", Name: "pg", Phase: generator.PhaseCutover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Plan != nil || ch.Restored != "pg-restored" || ch.Branch != "restore/db/pg-cutover" {
+		t.Errorf("cutover: plan %v, restored %q, branch %q; want no plan, pg-restored, restore/db/pg-cutover", ch.Plan, ch.Restored, ch.Branch)
+	}
+	if len(ch.Edits) != 1 || ch.Edits[0].New != "pg-restored-rw" || !strings.Contains(ch.PullRequest.Title, "db/pg-restored") {
+		t.Errorf("cutover: edits %+v, title %q; want DB_HOST cut over to pg-restored-rw", ch.Edits, ch.PullRequest.Title)
+	}
+	if !strings.Contains(ch.CommitMessage, "db/app.yaml: cutover") {
+		t.Errorf("commit message %q does not list db/app.yaml", ch.CommitMessage)
+	}
+}
+
+// TestIncompleteOptionsAreInputErrors: what the caller must give is said before anything is read.
+func TestIncompleteOptionsAreInputErrors(t *testing.T) {
+	for name, o := range map[string]Options{
+		"no cluster":       {Catalog: "/nonexistent", ServerName: "pg"},
+		"no catalog":       {Namespace: "db", Name: "pg", ServerName: "pg"},
+		"bad server name":  {Namespace: "db", Name: "pg", Catalog: "/nonexistent", ServerName: "../pg"},
+		"render, no repo":  {Namespace: "db", Name: "pg", Catalog: "/nonexistent", ServerName: "pg", Phase: "render"},
+		"unknown phase":    {Namespace: "db", Name: "pg", Repo: "/nonexistent", Phase: "later"},
+		"cleanup, a phase": {Namespace: "db", Name: "pg", Repo: "/nonexistent", Phase: generator.PhaseRestore, Cleanup: true},
+	} {
+		var err error
+		if o.Phase != "" {
+			_, err = Render(context.Background(), o)
+		} else {
+			_, err = Plan(context.Background(), o)
+		}
+		var input *InputError
+		if !errors.As(err, &input) {
+			t.Errorf("%s: error %v, want an InputError", name, err)
+		}
+	}
+}
