@@ -80,6 +80,31 @@ type safetyError struct{ msg string }
 
 func (e safetyError) Error() string { return e.msg }
 
+// redactErr removes the token from an error (a URL with credentials, a server echoing it).
+func redactErr(err error, token string) error {
+	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return redactedError{msg: redact.Values(err.Error(), token), err: err}
+}
+
+// afterWrite is an error after something was written (a branch pushed): it says what was.
+type afterWrite struct {
+	done string
+	err  error
+}
+
+func (e afterWrite) Error() string { return e.done + ", but " + e.err.Error() }
+func (e afterWrite) Unwrap() error { return e.err }
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
 // exitCode maps an error to the process exit code.
 func exitCode(err error) int {
 	var u usageError

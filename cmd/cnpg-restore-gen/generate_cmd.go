@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -15,7 +14,6 @@ import (
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/restore"
 )
 
@@ -116,25 +114,6 @@ func (o *generateOptions) complete() error {
 		}
 	}
 	return o.planOptions.complete()
-}
-
-// generateReport is what -o json|yaml prints.
-type generateReport struct {
-	Plan     *planReport       `json:"plan,omitempty"`
-	Phase    string            `json:"phase"`
-	Written  string            `json:"written"` // the repo, the --out directory, or "" for --dry-run
-	Result   *generator.Result `json:"result"`
-	Deleted  []string          `json:"deleted"`
-	Restored string            `json:"restored"`
-}
-
-func newGenerateReport(ch *restore.Change) generateReport {
-	r := generateReport{Phase: ch.Phase, Result: &ch.Result, Deleted: ch.Deleted, Restored: ch.Restored}
-	if ch.Plan != nil {
-		pr := newPlanReport(ch.Plan, false, ch.Files)
-		r.Plan = &pr
-	}
-	return r
 }
 
 // restoreOptions adds the change's flags to the plan's.
@@ -258,62 +237,4 @@ func checkClean(opts *generateOptions) error {
 		return fmt.Errorf("nothing written: %s has uncommitted changes (%s%s): commit or stash them, or pass --allow-dirty", opts.Repo, strings.Join(dirty, ", "), more)
 	}
 	return nil
-}
-
-func writeGenerateSummary(w io.Writer, r generateReport, width int) error {
-	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
-	var b strings.Builder
-	res := r.Result
-	if p := r.Plan; p != nil {
-		hang(&b, width, "Restore   ", fmt.Sprintf("%s/%s → %s/%s (%s), backup %s, %s", p.Source.Namespace, p.Source.Name, p.Restored.Namespace, p.Restored.Name,
-			p.Strategy, p.Target.BackupID, p.Target.Describe()))
-	}
-	verb := "Changed"
-	switch {
-	case r.Written == "":
-		verb = "Would change"
-	case len(res.Files) == 0:
-		verb = "Nothing to change"
-	}
-	where := ""
-	if r.Written != "" {
-		where = " in " + r.Written
-	}
-	fmt.Fprintf(&b, "%s%s (%s)\n", verb, where, r.Phase)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, c := range res.Files {
-		fmt.Fprintf(tw, "  %s\t%s\n", c.Path, c.Summary)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(res.Edits) > 0 {
-		fmt.Fprintf(&b, "\nCutover\n")
-		for _, e := range res.Edits {
-			fmt.Fprintf(&b, "  %s:%d  %s → %s\n", e.File, e.Line, e.Old, e.New)
-		}
-	}
-	if len(res.FollowUps) > 0 {
-		fmt.Fprintf(&b, "\nFollow-ups (by hand)\n")
-		for _, f := range res.FollowUps {
-			at := f.File
-			if f.Line > 0 {
-				at = fmt.Sprintf("%s:%d", f.File, f.Line)
-			}
-			hang(&b, width, "  "+at+"  ", f.Detail)
-		}
-	}
-	var notes []string
-	if r.Plan != nil {
-		notes = append(notes, r.Plan.Warnings...)
-	}
-	notes = append(notes, res.Notes...)
-	if len(notes) > 0 {
-		fmt.Fprintf(&b, "\nNotes\n")
-		for _, n := range notes {
-			hang(&b, width, "  - ", n)
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

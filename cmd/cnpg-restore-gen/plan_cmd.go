@@ -2,19 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/restore"
 )
@@ -167,106 +161,4 @@ func runPlan(ctx context.Context, s *streams, opts *planOptions) error {
 		return err
 	}
 	return restore.Refusal(p)
-}
-
-// planReport is the plan as -o json|yaml prints it: changes lists the files generate writes
-// (none for plan).
-type planReport struct {
-	*plan.Plan
-	Changes []fileset.File `json:"changes"`
-}
-
-func newPlanReport(p *plan.Plan, explain bool, files []fileset.File) planReport {
-	if !explain {
-		q := *p
-		q.Candidates, q.CloudNativePG = nil, nil
-		p = &q
-	}
-	if files == nil {
-		files = []fileset.File{}
-	}
-	return planReport{Plan: p, Changes: files}
-}
-
-// writePlan prints the plan in the format asked for; explain adds the candidates and
-// CloudNativePG's own choice.
-func writePlan(w io.Writer, format string, p *plan.Plan, explain bool, width int) error {
-	r := newPlanReport(p, explain, nil)
-	if format != "table" {
-		return writeData(w, format, r)
-	}
-	return writePlanTable(w, r.Plan, width)
-}
-
-func writePlanTable(w io.Writer, p *plan.Plan, width int) error {
-	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
-	var b strings.Builder
-	src := p.Source
-	verdict := "OK"
-	if !p.OK() {
-		verdict = "REFUSED"
-	}
-	hang(&b, width, "Plan      ", fmt.Sprintf("%s: restore %s/%s from %s/%s", verdict, src.Namespace, src.Name, src.Catalog, src.ServerName))
-	if p.Backup == nil && p.Requested != "" {
-		hang(&b, width, "Asked     ", p.Requested)
-	}
-	if p.Backup != nil {
-		br := p.Backup
-		hang(&b, width, "Backup    ", fmt.Sprintf("%s (%s) %s, %s to %s, timeline %d, %s, system %s", br.ID, orDash(br.Name), br.Status,
-			shortTime(br.BeginTime), shortTime(br.EndTime), br.Timeline, human.Bytes(br.Size), br.SystemID))
-		rt, err := yaml.Marshal(map[string]any{"recoveryTarget": p.Target})
-		if err != nil {
-			return err
-		}
-		hang(&b, width, "Target    ", p.Target.Describe())
-		for _, line := range strings.Split(strings.TrimSpace(string(rt)), "\n") {
-			fmt.Fprintf(&b, "          %s\n", line)
-		}
-	}
-	hang(&b, width, "Restored  ", fmt.Sprintf("%s/%s archiving to server name %s (%s)", p.Restored.Namespace, p.Restored.Name, p.Restored.ServerName, p.Strategy))
-	if p.WAL != nil {
-		bound := ""
-		if p.WAL.UpperBound {
-			bound = "at most "
-		}
-		hang(&b, width, "WAL       ", fmt.Sprintf("%s%d segments, %s to %s on timeline(s) %s (%s to replay, %s to download)", bound, p.WAL.Segments, p.WAL.From, p.WAL.To,
-			orDash(human.Timelines(p.TimelinePath, " → ")), human.Bytes(int64(p.WAL.Bytes)), human.Bytes(p.WAL.StoredBytes)))
-	}
-	if p.Estimate != nil {
-		hang(&b, width, "Estimate  ", fmt.Sprintf("about %s (%s)", human.Seconds(p.Estimate.Seconds), p.Estimate.Model))
-	}
-	fmt.Fprintf(&b, "\nChecks\n")
-	for _, c := range p.Checks {
-		mark := "ok  "
-		if !c.OK {
-			mark = "FAIL"
-		}
-		hang(&b, width, fmt.Sprintf("  %s  %-16s  ", mark, c.Name), c.Detail)
-	}
-	if len(p.Warnings) > 0 {
-		fmt.Fprintf(&b, "\nWarnings\n")
-		for _, wn := range p.Warnings {
-			hang(&b, width, "  - ", wn)
-		}
-	}
-	if len(p.Candidates) > 0 {
-		fmt.Fprintf(&b, "\nCandidates, newest first\n")
-		idWidth := 0
-		for _, c := range p.Candidates {
-			idWidth = max(idWidth, len(c.ID))
-		}
-		for _, c := range p.Candidates {
-			mark := " "
-			if c.Chosen {
-				mark = "*"
-			}
-			hang(&b, width, fmt.Sprintf("  %s %-*s  ", mark, idWidth, c.ID), c.Reason)
-		}
-	}
-	if p.CloudNativePG != nil {
-		b.WriteString("\nCloudNativePG\n")
-		hang(&b, width, "  ", p.CloudNativePG.Reason)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

@@ -15,8 +15,6 @@ import (
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/forge"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/redact"
-	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 )
 
 type prOptions struct {
@@ -142,18 +140,6 @@ func (o *prOptions) complete() error {
 	o.planOptions = g.planOptions
 	o.Repo = repo
 	return nil
-}
-
-// prReport is what -o json|yaml prints.
-type prReport struct {
-	generateReport
-	Commit      *gitops.Commit     `json:"commit,omitempty"`
-	Forge       string             `json:"forge"`
-	PullRequest *forge.PullRequest `json:"pullRequest,omitempty"`
-	Outcome     string             `json:"outcome,omitempty"` // created, updated, unchanged
-	Title       string             `json:"title"`
-	Body        string             `json:"body,omitempty"`
-	Branch      string             `json:"branch"`
 }
 
 func runPR(ctx context.Context, s *streams, opts *prOptions) error {
@@ -302,74 +288,4 @@ func parseAuthor(s string) (object.Signature, error) {
 		return object.Signature{}, fmt.Errorf("%q is not \"Name <email>\"", s)
 	}
 	return object.Signature{Name: name, Email: email}, nil
-}
-
-// redactErr removes the token from an error (a URL with credentials, a server echoing it).
-func redactErr(err error, token string) error {
-	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
-		return err
-	}
-	return redactedError{msg: redact.Values(err.Error(), token), err: err}
-}
-
-// afterWrite is an error after something was written (a branch pushed): it says what was.
-type afterWrite struct {
-	done string
-	err  error
-}
-
-func (e afterWrite) Error() string { return e.done + ", but " + e.err.Error() }
-func (e afterWrite) Unwrap() error { return e.err }
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e redactedError) Error() string { return e.msg }
-func (e redactedError) Unwrap() error { return e.err }
-
-func writePRDryRun(s *streams, o *prOptions, r prReport, base, diff string) error {
-	if o.Output != "table" {
-		return writeData(s.Out, o.Output, r)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Branch   %s (from %s)\n", r.Branch, base)
-	fmt.Fprintf(&b, "Title    %s\n\n", r.Title)
-	b.WriteString(diff)
-	fmt.Fprintf(&b, "\n──── pull request description ────\n\n%s", r.Body)
-	_, err := io.WriteString(s.Out, b.String())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(s.ErrOut, "dry run: no commit, no push, no pull request")
-	return nil
-}
-
-func writePRSummary(w io.Writer, r prReport, local bool, width int) error {
-	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
-	if err := writeGenerateSummary(w, r.generateReport, width); err != nil {
-		return err
-	}
-	var b strings.Builder
-	c := r.Commit
-	switch {
-	case c.Unchanged:
-		fmt.Fprintf(&b, "\nBranch    %s is up to date on %s (commit %.12s): nothing pushed\n", c.Branch, c.Remote, c.Hash)
-	case local:
-		fmt.Fprintf(&b, "\nBranch    %s committed in %s (commit %.12s, from %s); not pushed\n", c.Branch, c.Remote, c.Hash, c.Base)
-	case c.Replaced != "":
-		moved := ""
-		if c.BaseMoved {
-			moved = fmt.Sprintf("; %s moved since it was made", c.Base)
-		}
-		fmt.Fprintf(&b, "\nBranch    %s rebuilt from %s and pushed to %s (commit %.12s, replaces %.12s%s)\n", c.Branch, c.Base, c.Remote, c.Hash, c.Replaced, moved)
-	default:
-		fmt.Fprintf(&b, "\nBranch    %s pushed to %s (commit %.12s, from %s)\n", c.Branch, c.Remote, c.Hash, c.Base)
-	}
-	if pr := r.PullRequest; pr != nil {
-		fmt.Fprintf(&b, "Pull request #%d %s: %s\n", pr.Number, r.Outcome, pr.URL)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
