@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -24,6 +25,8 @@ type order struct {
 type fluxOrder struct {
 	cluster   overlays.Object   // the Flux Kustomization that applies the source cluster
 	dependers []overlays.Object // those that apply cutover edits: they dependsOn the restore
+	// selfManaged are dependers that apply themselves (flux-system): never made to wait.
+	selfManaged []overlays.Object
 }
 
 func (g *gen) fluxKustomizations() []overlays.Object {
@@ -79,6 +82,11 @@ func (g *gen) ordering(edited []string) order {
 				if d, ok := overlays.Owner(f, fluxKS, fluxPath); ok && !seen[d.Namespace+"/"+d.Name] {
 					seen[d.Namespace+"/"+d.Name] = true
 					o.flux.dependers = append(o.flux.dependers, d)
+					if self, ok := overlays.Owner(d.File, fluxKS, fluxPath); ok && self.Name == d.Name && self.Namespace == d.Namespace {
+						// Flux's own Kustomization applies itself: it must never wait for a
+						// database, or a failed restore stops every change to the cluster.
+						o.flux.selfManaged = append(o.flux.selfManaged, d)
+					}
 				}
 			}
 		}
@@ -136,6 +144,11 @@ func (g *gen) fluxSplit(o order) error {
 			deadlock = true
 		}
 	}
+	if len(o.flux.selfManaged) > 0 && !deadlock {
+		s := o.flux.selfManaged[0]
+		g.dropCutover(fmt.Sprintf("the cutover edits files that Flux Kustomization %s/%s applies, and it applies itself (Flux's own): it is never made to wait for a database", s.Namespace, s.Name))
+		return g.fluxOwnKustomization(o, ksName, ksFile, nil)
+	}
 	if deadlock || len(o.flux.dependers) == 0 && g.in.Phase == PhaseAll && len(g.res.Edits) > 0 {
 		// Restore first: the overlay goes where the source cluster is, the cutover waits.
 		g.dropCutover(fmt.Sprintf("Flux Kustomization %s applies both the cluster and the application, and a Kustomization of its own for the restore would be applied by the one that must wait for it", c.Name))
@@ -146,6 +159,14 @@ func (g *gen) fluxSplit(o order) error {
 		g.rollback(how, c.Namespace+"/"+c.Name)
 		return g.wire()
 	}
+	return g.fluxOwnKustomization(o, ksName, ksFile, o.flux.dependers)
+}
+
+// fluxOwnKustomization writes the restore's own Flux Kustomization, a copy of the source
+// cluster's settings (source, dependsOn, retries, decryption, substitution), and makes each of
+// dependers wait for it.
+func (g *gen) fluxOwnKustomization(o order, ksName, ksFile string, dependers []overlays.Object) error {
+	c := o.flux.cluster
 	root := c.Doc.Root()
 	spec := mapping(
 		"interval", cmp.Or(str(root, "spec", "interval"), "10m"),
@@ -153,9 +174,11 @@ func (g *gen) fluxSplit(o order) error {
 		"prune", false,
 		"sourceRef", deepCopy(get(root, "spec", "sourceRef")),
 		"wait", true,
-		"timeout", g.fluxTimeout(),
+		"timeout", g.fluxTimeout(str(root, "spec", "timeout")),
 	)
-	for _, k := range []string{"decryption", "postBuild", "serviceAccountName", "kubeConfig"} {
+	// What the source's Kustomization waits for (the operator, the plugin, storage) the
+	// restore waits for too.
+	for _, k := range []string{"dependsOn", "retryInterval", "decryption", "postBuild", "serviceAccountName", "kubeConfig"} {
 		if v := get(root, "spec", k); v != nil {
 			set(spec, k, deepCopy(v))
 		}
@@ -180,7 +203,7 @@ func (g *gen) fluxSplit(o order) error {
 			return err
 		}
 	}
-	for _, d := range o.flux.dependers {
+	for _, d := range dependers {
 		f := g.current(d.File)
 		item := map[string]any{"name": ksName}
 		if d.Namespace != c.Namespace {
@@ -204,11 +227,18 @@ func (g *gen) fluxSplit(o order) error {
 	return nil
 }
 
-// fluxTimeout is how long Flux waits for the cluster: three times the estimate, at least 30m.
-func (g *gen) fluxTimeout() *yaml.Node {
+// fluxTimeout is how long Flux waits for the cluster: three times the estimate, at least 30m,
+// and never less than the source's Kustomization allows (its timeout, a Go duration).
+func (g *gen) fluxTimeout(source string) *yaml.Node {
 	minutes := 30
 	if e := g.in.Plan.Estimate; e != nil && e.Seconds*3/60+1 > minutes {
 		minutes = e.Seconds*3/60 + 1
+	}
+	if d, err := time.ParseDuration(source); err == nil && int(d.Minutes()) > minutes {
+		if d%time.Minute == 0 {
+			return scalar(source)
+		}
+		minutes = int(d.Minutes()) + 1
 	}
 	if minutes%60 == 0 {
 		return scalar(fmt.Sprintf("%dh", minutes/60))

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -50,8 +51,11 @@ type Repo struct {
 	Root    string
 	fsys    fs.FS
 	objects map[*yamledit.Doc]*Object
-	Objects []Object
-	Skipped []Skip
+	// model is what the GitOps controller deploys, rendered on first use.
+	modelOnce sync.Once
+	model     *Model
+	Objects   []Object
+	Skipped   []Skip
 	// Files are the YAML files read, byte for byte, in path order.
 	Files []*yamledit.File
 }

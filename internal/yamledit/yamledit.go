@@ -427,14 +427,16 @@ func Lookup(n *yaml.Node, path ...string) (key, value *yaml.Node) {
 	return key, n
 }
 
-// AddListItem appends item (a scalar, or one "key: value" pair) to the sequence at path in
+// AddListItem appends item (a scalar, or a mapping of scalars) to the sequence at path in
 // document doc, keeping the sequence's style and indentation; a missing sequence is created
 // at the end of its parent mapping. The result is verified by reading it back.
 func (f *File) AddListItem(doc *Doc, path []string, item any) ([]byte, error) {
-	text, err := inlineItem(item)
+	lines, err := itemLines(item)
 	if err != nil {
 		return nil, err
 	}
+	_, isMapping := item.(map[string]any)
+	text := flowItem(lines, isMapping)
 	where := fmt.Sprintf("%s:%d", f.Path, doc.Root().Line)
 	_, parent := Lookup(doc.Root(), path[:len(path)-1]...)
 	if parent == nil || parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 {
@@ -453,7 +455,7 @@ func (f *File) AddListItem(doc *Doc, path []string, item any) ([]byte, error) {
 		if at > 0 && f.Data[at-1] != '\n' {
 			lead = "\n"
 		}
-		rep = Replacement{at, at, fmt.Sprintf("%s%s%s:\n%s  - %s\n", lead, indent, path[len(path)-1], indent, text)}
+		rep = Replacement{at, at, fmt.Sprintf("%s%s%s:\n%s  - %s\n", lead, indent, path[len(path)-1], indent, blockItem(lines, string(indent)+"    "))}
 	case seq.Kind != yaml.SequenceNode:
 		return nil, fmt.Errorf("%s: %s is not a list", where, path[len(path)-1])
 	case seq.Style&yaml.FlowStyle != 0:
@@ -492,7 +494,8 @@ func (f *File) AddListItem(doc *Doc, path []string, item any) ([]byte, error) {
 		if at > 0 && f.Data[at-1] != '\n' {
 			lead = "\n"
 		}
-		rep = Replacement{at, at, lead + string(f.Data[lineStart:dash]) + string(f.Data[dash:first]) + text + "\n"}
+		cont := strings.Repeat(" ", first-lineStart) // the column of the first item's text
+		rep = Replacement{at, at, lead + string(f.Data[lineStart:dash]) + string(f.Data[dash:first]) + blockItem(lines, cont) + "\n"}
 	}
 	if bytes.Contains(f.Data, []byte("\r\n")) {
 		rep.New = strings.ReplaceAll(rep.New, "\n", "\r\n") // keep the file's line endings
@@ -518,24 +521,63 @@ func (f *File) AddListItem(doc *Doc, path []string, item any) ([]byte, error) {
 	return out, nil
 }
 
-// inlineItem renders a list item as one line: a plain scalar, or "key: value".
-func inlineItem(item any) (string, error) {
+// itemLines renders a list item: a plain scalar, or a mapping of scalars, one "key: value"
+// per line ("name" first, then the keys in order).
+func itemLines(item any) ([]string, error) {
 	switch v := item.(type) {
 	case string:
-		var n yaml.Node
-		n.SetString(v)
-		b, err := yaml.Marshal(&n)
-		return string(bytes.TrimSpace(b)), err
+		s, err := scalarText(v)
+		return []string{s}, err
 	case map[string]any:
-		if len(v) != 1 {
-			return "", errors.New("a list item must be a scalar or a one-key mapping")
+		if len(v) == 0 {
+			return nil, errors.New("a list item must not be an empty mapping")
 		}
-		for k, val := range v {
-			s, err := inlineItem(val)
-			return k + ": " + s, err
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
 		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i] == "name" || keys[j] != "name" && keys[i] < keys[j] })
+		var lines []string
+		for _, k := range keys {
+			val, ok := v[k].(string)
+			if !ok {
+				return nil, fmt.Errorf("list item key %s: only scalar values are supported, not %T", k, v[k])
+			}
+			key, err := scalarText(k)
+			if err != nil {
+				return nil, err
+			}
+			s, err := scalarText(val)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, key+": "+s)
+		}
+		return lines, nil
 	}
-	return "", fmt.Errorf("unsupported list item %T", item)
+	return nil, fmt.Errorf("unsupported list item %T", item)
+}
+
+// scalarText is a string as a YAML scalar, quoted only when it must be.
+func scalarText(v string) (string, error) {
+	var n yaml.Node
+	n.SetString(v)
+	b, err := yaml.Marshal(&n)
+	return string(bytes.TrimSpace(b)), err
+}
+
+// blockItem is an item in a block sequence: the first line after "- ", the others indented to
+// align with it.
+func blockItem(lines []string, indent string) string {
+	return strings.Join(lines, "\n"+indent)
+}
+
+// flowItem is an item in a flow sequence: a scalar, or {key: value, ...}.
+func flowItem(lines []string, mapping bool) string {
+	if !mapping {
+		return lines[0]
+	}
+	return "{" + strings.Join(lines, ", ") + "}"
 }
 
 // RemoveListItem removes the scalar item from the sequence at path, deleting its whole line

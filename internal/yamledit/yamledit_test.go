@@ -95,6 +95,25 @@ func TestAddListItemKeepsStyle(t *testing.T) {
 	}
 }
 
+// TestAddListItemWithSeveralKeys: a Flux dependsOn item across namespaces is {name, namespace};
+// it is written as the list writes its items (block lines aligned under the first key, or one
+// flow mapping), name first.
+func TestAddListItemWithSeveralKeys(t *testing.T) {
+	item := map[string]any{"namespace": "database", "name": "pg-restored"}
+	for _, tc := range []struct{ src, want string }{
+		{"spec:\n  dependsOn:\n    - name: db\n      namespace: storage\n", "spec:\n  dependsOn:\n    - name: db\n      namespace: storage\n    - name: pg-restored\n      namespace: database\n"},
+		{"spec:\n  dependsOn:\n  - name: db\n", "spec:\n  dependsOn:\n  - name: db\n  - name: pg-restored\n    namespace: database\n"},
+		{"spec:\n  dependsOn: [{name: db}]\n", "spec:\n  dependsOn: [{name: db}, {name: pg-restored, namespace: database}]\n"},
+		{"spec:\n  path: ./apps\n", "spec:\n  path: ./apps\n  dependsOn:\n    - name: pg-restored\n      namespace: database\n"},
+	} {
+		f := parse(t, tc.src)
+		got, err := f.AddListItem(f.Docs[0], []string{"spec", "dependsOn"}, item)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("AddListItem(%q) = %q, %v; want %q", tc.src, got, err, tc.want)
+		}
+	}
+}
+
 func TestRemoveListItem(t *testing.T) {
 	cases := []struct{ src, want string }{
 		{"resources:\n  - a.yaml\n  - b.yaml # c\n  - c.yaml\n", "resources:\n  - a.yaml\n  - c.yaml\n"},
