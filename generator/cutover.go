@@ -135,7 +135,11 @@ func (g *gen) cutover() ([]string, error) {
 	m := matcher{old: g.old, new: g.name, ns: g.ns}
 	excluded := g.excludedDocs()
 	var edited []string
+	model := g.in.Repo.Model()
 	for _, f := range g.in.Repo.Files {
+		if model != nil && len(model.Appliers) > 0 && !model.Deploys(f.Path) {
+			continue // nothing applies it: an archive, a leftover, docs
+		}
 		var targets []*target
 		for _, doc := range f.Docs {
 			if excluded[doc] || doc.Root() == nil {

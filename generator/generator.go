@@ -124,6 +124,12 @@ func Render(in Input) (*Result, error) {
 	if g.overlay, err = fileset.RelPath(dir); err != nil {
 		return nil, fmt.Errorf("overlay directory: %w", err)
 	}
+	if a := in.Repo.AppliedBy(g.src.Cluster.File, g.src.Cluster.Line); a != nil && in.Phase != PhaseCutover && (!inside(a.Path, g.src.Cluster.File) || templated(in.Repo, g.src.Cluster.File)) {
+		// A Cluster from a shared Component or a template: a copy next to it would be a copy in
+		// every app that uses it, and its kustomization is not the app's.
+		return nil, fmt.Errorf("the source cluster %s/%s is rendered by %s from %s, a shared component or template with substitution variables: restoring it needs a concrete overlay in %s, which this version does not write yet; restore it by hand from the plan (cnpg-restore-gen plan)",
+			g.ns, g.old, a, g.src.Cluster.File, a.Path)
+	}
 	switch in.Phase {
 	case PhaseAll, PhaseRestore:
 		exists := in.Repo.Root != "" && in.Repo.Exists(g.overlay)
@@ -378,4 +384,15 @@ func (g *gen) summary(p string) string {
 		return "edited"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// inside says whether file is in dir (a clean repository path; "." holds everything).
+func inside(dir, file string) bool {
+	return dir == "." || strings.HasPrefix(file, dir+"/")
+}
+
+// templated says whether a repository file uses Flux substitution variables.
+func templated(r *overlays.Repo, file string) bool {
+	f := r.File(file)
+	return f != nil && strings.Contains(string(f.Data), "${")
 }

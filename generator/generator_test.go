@@ -302,3 +302,22 @@ func (r *Result) restoredName(f fixture) string {
 	}
 	return f.name + "-restored"
 }
+
+// TestTemplatedClusterIsRefusedPlainly: a Cluster that a Flux Kustomization renders from a shared
+// Component with ${APP} is found, but no copy is written next to the component: the refusal
+// names the applier and where the overlay would have to go.
+func TestTemplatedClusterIsRefusedPlainly(t *testing.T) {
+	repo, err := overlays.ScanDir("../overlays/testdata/repos/flux-ks-per-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := repo.FindSource("database", "pg16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &plan.Plan{Restored: plan.Restored{Namespace: "database", Name: "pg16-restored", ServerName: "pg16-restored"}}
+	_, err = Render(Input{Repo: repo, Source: src, Plan: p})
+	if err == nil || !strings.Contains(err.Error(), "Flux Kustomization flux-system/pg") || !strings.Contains(err.Error(), "kubernetes/apps/database/pg/app") {
+		t.Errorf("Render(templated cluster) = %v, want a refusal naming the applier and its path", err)
+	}
+}

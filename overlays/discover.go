@@ -52,10 +52,12 @@ type Repo struct {
 	fsys    fs.FS
 	objects map[*yamledit.Doc]*Object
 	// model is what the GitOps controller deploys, rendered on first use.
-	modelOnce sync.Once
-	model     *Model
-	Objects   []Object
-	Skipped   []Skip
+	modelOnce    sync.Once
+	model        *Model
+	deployedOnce sync.Once
+	deployedObjs []Object
+	Objects      []Object
+	Skipped      []Skip
 	// Files are the YAML files read, byte for byte, in path order.
 	Files []*yamledit.File
 }
@@ -256,7 +258,7 @@ func symlinkSkip(fsys fs.FS, rel string) Skip {
 // namespace and name.
 func (r *Repo) Find(group, kind, namespace, name string) []Object {
 	var out []Object
-	for _, o := range r.Objects {
+	for _, o := range r.Deployed() {
 		if o.Kind == kind && o.Name == name && o.Namespace == namespace && (group == "" || strings.HasPrefix(o.APIVersion, group+"/")) {
 			out = append(out, o)
 		}
@@ -284,7 +286,7 @@ func (r *Repo) FindSource(namespace, name string) (*Source, error) {
 	switch len(found) {
 	case 0:
 		var have []string
-		for _, o := range r.Objects {
+		for _, o := range r.Deployed() {
 			if o.Is(GroupCNPG, "Cluster") {
 				have = append(have, o.Namespace+"/"+o.Name)
 			}
@@ -400,7 +402,7 @@ type ArchiveUser struct {
 func (r *Repo) ArchiveUsers(destinationPath string) []ArchiveUser {
 	want := strings.TrimSuffix(destinationPath, "/")
 	var out []ArchiveUser
-	for _, o := range r.Objects {
+	for _, o := range r.Deployed() {
 		if !o.Is(GroupCNPG, "Cluster") {
 			continue
 		}
@@ -434,7 +436,7 @@ func (r *Repo) ArchiveUsers(destinationPath string) []ArchiveUser {
 func (r *Repo) RestoresOf(src *Source, serverNames ...string) []Object {
 	names := append([]string{src.ServerName}, serverNames...)
 	var out []Object
-	for _, o := range r.Objects {
+	for _, o := range r.Deployed() {
 		if !o.Is(GroupCNPG, "Cluster") || o.Namespace != src.Cluster.Namespace ||
 			o.File == src.Cluster.File && o.Line == src.Cluster.Line {
 			continue

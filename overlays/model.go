@@ -212,7 +212,12 @@ func (r *Repo) substituteFrom(kind, namespace, name string) (map[string]string, 
 			return nil, "SOPS-encrypted: its values are not read"
 		}
 	}
-	objs := r.Find("", kind, namespace, name)
+	var objs []Object // as declared: the model is being built
+	for _, o := range r.Objects {
+		if o.Kind == kind && o.Name == name && o.Namespace == namespace {
+			objs = append(objs, o)
+		}
+	}
 	if len(objs) == 0 {
 		// Namespaced by the kustomization that includes it, perhaps: any one of that name.
 		for _, o := range r.Objects {
@@ -539,4 +544,39 @@ func cleanPath(p string) string {
 // dirHolds says whether file is inside dir (a clean repository path; "." holds everything).
 func dirHolds(dir, file string) bool {
 	return dir == "." || file == dir || strings.HasPrefix(file, dir+"/")
+}
+
+// Deployed is the repository as its controller deploys it: with a Model, every rendered object
+// — its namespace, name and body as applied, its File and Line where it is declared, its Doc
+// the declaring document (nil when kustomize generated it); without one, Objects as declared.
+func (r *Repo) Deployed() []Object {
+	m := r.Model()
+	if m == nil || len(m.Appliers) == 0 {
+		return r.Objects
+	}
+	r.deployedOnce.Do(func() {
+		for _, d := range m.Objects {
+			o := Object{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name, File: d.File, Body: d.Body}
+			if d.Source != nil {
+				o.Line, o.Doc = d.Source.Line, d.Source.Doc
+			}
+			r.deployedObjs = append(r.deployedObjs, o)
+		}
+	})
+	return r.deployedObjs
+}
+
+// AppliedBy is the applier that deploys the object declared at file:line, nil when none does
+// (or without a Model).
+func (r *Repo) AppliedBy(file string, line int) *Applier {
+	m := r.Model()
+	if m == nil {
+		return nil
+	}
+	for _, d := range m.Objects {
+		if d.File == file && (line == 0 || d.Source != nil && d.Source.Line == line) {
+			return d.By
+		}
+	}
+	return nil
 }

@@ -53,3 +53,23 @@ func TestModelRendersTheK8sAtHomeLayout(t *testing.T) {
 		t.Errorf("cluster-apps unknown = %v, want the SOPS secret", apps.Unknown)
 	}
 }
+
+// TestFindSourceOnTheModel: the Cluster is found under its deployed name and namespace
+// (targetNamespace, ${APP}${PG_VERSION}), its catalog comes out substituted, and the archived
+// copy of the same cluster, which nothing deploys, is not a duplicate.
+func TestFindSourceOnTheModel(t *testing.T) {
+	r, err := ScanDir("testdata/repos/flux-ks-per-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.FindSource("database", "pg16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Catalog != "s3://home-pg-backups/pg" || s.EndpointURL != "https://nas.home.arpa:9000" || s.ServerName != "pg16" || !s.Plugin {
+		t.Errorf("FindSource(database, pg16) = catalog %q endpoint %q server %q plugin %v", s.Catalog, s.EndpointURL, s.ServerName, s.Plugin)
+	}
+	if s.Cluster.File != "kubernetes/components/cnpg/cluster.yaml" || s.Cluster.Namespace != "database" {
+		t.Errorf("cluster declared at %s in namespace %q", s.Cluster.File, s.Cluster.Namespace)
+	}
+}

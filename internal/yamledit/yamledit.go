@@ -31,7 +31,7 @@ type Doc struct {
 
 // Root is the document's top-level node (a mapping for objects), or nil for an empty one.
 func (d *Doc) Root() *yaml.Node {
-	if d.Node == nil || len(d.Node.Content) == 0 {
+	if d == nil || d.Node == nil || len(d.Node.Content) == 0 {
 		return nil
 	}
 	return d.Node.Content[0]
