@@ -11,6 +11,7 @@ import (
 
 	"github.com/drone/envsubst"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -162,16 +163,13 @@ func (r *Repo) ownSource(a *Applier) bool {
 	if kind != "GitRepository" {
 		return false
 	}
-	for p := a; p != nil; p = p.Parent {
-		pref, _ := p.Spec["sourceRef"].(map[string]any)
-		if p != a && pref["name"] == name {
+	for p := a.Parent; p != nil; p = p.Parent {
+		if pref, _ := p.Spec["sourceRef"].(map[string]any); pref["name"] == name {
 			return true
 		}
-		if p.Parent == nil && pref["name"] == name {
-			return true // the root's own source: what bootstrap cloned
-		}
 	}
-	return name == "flux-system"
+	// A root is applied from what bootstrap cloned: its own source.
+	return a.Parent == nil || name == "flux-system"
 }
 
 func (r *Repo) applier(k Object, namespace, name string, sp map[string]any, parent *Applier) *Applier {
@@ -370,9 +368,7 @@ func (r *Repo) render(kfs filesys.FileSystem, a *Applier, m *Model) ([]Deployed,
 }
 
 // buildSafely runs kustomize, which can panic on odd input, as an error.
-func buildSafely(opts *krusty.Options, kfs filesys.FileSystem, dir string) (res interface {
-	Resources() []*resource.Resource
-}, err error) {
+func buildSafely(opts *krusty.Options, kfs filesys.FileSystem, dir string) (res resmap.ResMap, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("kustomize failed: %v", p)
