@@ -314,7 +314,7 @@ func TestIntegrationTargetOutsideTheWindowIsRefused(t *testing.T) {
 	if r.code != 3 {
 		t.Errorf("target before every backup: exit %d, want 3\n%s", r.code, r.stdout)
 	}
-	mustContain(t, "check output", r.stdout, "recoverable window")
+	mustContain(t, "check output", r.stdout, "is recoverable from")
 	r = checkA(t, localCatalog(), sys, "--target-time", "2020-01-01 00:00:00")
 	if r.code != 2 || !strings.Contains(r.stderr, "no time zone") {
 		t.Errorf("target without a zone: exit %d, want 2 with 'no time zone'\n%s", r.code, r.stderr)
