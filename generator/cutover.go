@@ -135,10 +135,9 @@ func (g *gen) cutover() ([]string, error) {
 	m := matcher{old: g.old, new: g.name, ns: g.ns}
 	excluded := g.excludedDocs()
 	var edited []string
-	model := g.in.Repo.Model()
 	for _, f := range g.in.Repo.Files {
-		if model != nil && len(model.Appliers) > 0 && !model.Deploys(f.Path) {
-			continue // nothing applies it: an archive, a leftover, docs
+		if !g.in.Repo.Deploys(f.Path) {
+			continue // nothing applies it: an archive, a leftover, docs, CI
 		}
 		var targets []*target
 		for _, doc := range f.Docs {
@@ -162,6 +161,9 @@ func (g *gen) cutover() ([]string, error) {
 	}
 	sops := 0
 	for _, sk := range g.in.Repo.Skipped {
+		if !g.in.Repo.Deploys(sk.File) {
+			continue
+		}
 		g.skippedMention(sk, m)
 		if strings.HasPrefix(sk.Reason, "SOPS") {
 			sops++

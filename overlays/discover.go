@@ -168,17 +168,19 @@ func Scan(fsys fs.FS, name string) (*Repo, error) {
 }
 
 func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
-	switch {
-	case bytes.Contains(data, []byte("{{")):
-		r.Skipped = append(r.Skipped, Skip{rel, "Helm template ({{ }}): not a plain manifest", data})
-		return
-	case bytes.Contains(data, []byte("\nsops:")) && bytes.Contains(data, []byte("ENC[")):
+	if bytes.Contains(data, []byte("\nsops:")) && bytes.Contains(data, []byte("ENC[")) {
 		r.Skipped = append(r.Skipped, Skip{rel, "SOPS-encrypted: never read or rewritten", data})
+		return
+	}
+	// "{{ }}" alone is no Helm chart: External Secrets Operator's templates, Prometheus
+	// annotations and HelmRelease values carry Go template text inside plain manifests.
+	if chart := chartOf(r.fsys, rel); chart != "" {
+		r.Skipped = append(r.Skipped, Skip{rel, "Helm chart template of " + chart + ": rendered by Helm, not read", data})
 		return
 	}
 	f, err := yamledit.ParseFile(rel, data)
 	if err != nil {
-		r.Skipped = append(r.Skipped, Skip{rel, "not valid YAML: " + err.Error(), data})
+		r.Skipped = append(r.Skipped, Skip{rel, notYAML(data, err.Error()), data})
 		return
 	}
 	// Decode every document first: a key set twice (which the node tree keeps, and which
@@ -191,7 +193,7 @@ func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 			continue // empty, a scalar or a list document: not an object
 		}
 		if err := root.Decode(&bodies[i]); err != nil {
-			r.Skipped = append(r.Skipped, Skip{rel, "not valid YAML: " + oneLine(err.Error()), data})
+			r.Skipped = append(r.Skipped, Skip{rel, notYAML(data, oneLine(err.Error())), data})
 			return
 		}
 	}
@@ -215,6 +217,28 @@ func (r *Repo) readFile(rel string, data []byte, namespaces map[string]string) {
 		ns, _ := meta["namespace"].(string)
 		r.Objects = append(r.Objects, Object{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name, File: rel, Line: root.Line, Body: body, Doc: doc})
 	}
+}
+
+// notYAML is why a file that does not decode is skipped.
+func notYAML(data []byte, why string) string {
+	if bytes.Contains(data, []byte("{{")) {
+		return "a template ({{ }}) that is not YAML until rendered"
+	}
+	return "not valid YAML: " + why
+}
+
+// chartOf is the Helm chart directory whose templates/ holds rel, "" when none does.
+func chartOf(fsys fs.FS, rel string) string {
+	for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if path.Base(dir) != "templates" {
+			continue
+		}
+		chart := path.Dir(dir)
+		if _, err := fs.Stat(fsys, path.Join(chart, "Chart.yaml")); err == nil {
+			return chart
+		}
+	}
+	return ""
 }
 
 // oneLine joins a multi-line message (yaml.v3's "unmarshal errors:" list) into one line.

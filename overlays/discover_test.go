@@ -34,7 +34,7 @@ func TestFindSourcePlugin(t *testing.T) {
 		skipped = append(skipped, sk.File+": "+sk.Reason)
 	}
 	got := strings.Join(skipped, "\n")
-	for _, want := range []string{"charts/authentik/templates/deployment.yaml: Helm template", "apps/auth/secrets.sops.yaml: SOPS-encrypted"} {
+	for _, want := range []string{"charts/authentik/templates/deployment.yaml: Helm chart template of charts/authentik", "apps/auth/secrets.sops.yaml: SOPS-encrypted"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("skipped = %s, want %s", got, want)
 		}
@@ -182,4 +182,71 @@ func TestScanReadsAnInMemoryTree(t *testing.T) {
 	if !r.Exists("apps/db") || r.Exists("apps/web") {
 		t.Errorf("Exists(apps/db), Exists(apps/web) = %v, %v, want true, false", r.Exists("apps/db"), r.Exists("apps/web"))
 	}
+}
+
+// TestBracesAreNotAHelmChart: "{{ }}" in a file is Go template text for many controllers —
+// External Secrets Operator's target template, Prometheus alert annotations, Flux's
+// HelmRelease values — and those files are manifests to read. Only a Helm chart's templates
+// (under a directory holding Chart.yaml) and text that is not YAML are left unread.
+func TestBracesAreNotAHelmChart(t *testing.T) {
+	fsys := fstest.MapFS{
+		"apps/app/externalsecret.yaml": {Data: []byte(`apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: app
+  namespace: apps
+spec:
+  target:
+    template:
+      data:
+        DATABASE_URL: "postgresql://{{ .USER }}@pg-rw.db.svc:5432/app"
+`)},
+		"apps/app/rule.yaml": {Data: []byte(`apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: pg
+spec:
+  groups:
+    - name: pg
+      rules:
+        - alert: Down
+          annotations:
+            summary: '{{ $labels.pod }} is down'
+`)},
+		"charts/app/Chart.yaml":         {Data: []byte("apiVersion: v2\nname: app\nversion: 1.0.0\n")},
+		"charts/app/templates/svc.yaml": {Data: []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: svc\n")},
+		"charts/app/values.yaml":        {Data: []byte("host: pg-rw\n")},
+		"tools/not-yaml.yaml":           {Data: []byte("{{- range .Values.x }}\n- {{ . }}\n{{- end }}\n")},
+	}
+	r, err := Scan(fsys, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"ExternalSecret", "PrometheusRule"} {
+		if !r.has(kind) {
+			t.Errorf("the %s with {{ }} text was not read", kind)
+		}
+	}
+	reasons := map[string]string{}
+	for _, sk := range r.Skipped {
+		reasons[sk.File] = sk.Reason
+	}
+	if why := reasons["charts/app/templates/svc.yaml"]; !strings.Contains(why, "Helm chart template") || !strings.Contains(why, "charts/app") {
+		t.Errorf("the chart's template: skipped for %q, want it named a Helm chart template of charts/app", why)
+	}
+	if why := reasons["tools/not-yaml.yaml"]; !strings.Contains(why, "template") {
+		t.Errorf("a template that is not YAML: skipped for %q", why)
+	}
+	if _, ok := reasons["charts/app/values.yaml"]; ok {
+		t.Error("the chart's values file was skipped")
+	}
+}
+
+func (r *Repo) has(kind string) bool {
+	for _, o := range r.Objects {
+		if o.Kind == kind {
+			return true
+		}
+	}
+	return false
 }

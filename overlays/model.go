@@ -1,6 +1,7 @@
 package overlays
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io/fs"
@@ -72,6 +73,30 @@ type Model struct {
 
 // Deploys says whether a repository file is applied by the model's controller.
 func (m *Model) Deploys(file string) bool { return m.files[file] }
+
+// Deploys says whether the repository's controller applies the file. With a Model: whether a
+// rendered object comes from it, a build reads it, or it is a template of a chart a deployed
+// HelmRelease takes from the repository. Without one (a plain kustomize tree, Argo CD read by
+// path): whether it holds Kubernetes objects — CI workflows, task files and docs do not.
+func (r *Repo) Deploys(file string) bool {
+	if m := r.Model(); m != nil && len(m.Appliers) > 0 {
+		return m.Deploys(file)
+	}
+	if IsKustomization(file) {
+		return true
+	}
+	for _, o := range r.Objects {
+		if o.File == file {
+			return true
+		}
+	}
+	for _, sk := range r.Skipped {
+		if sk.File == file {
+			return bytes.Contains(sk.Data, []byte("apiVersion:")) && bytes.Contains(sk.Data, []byte("kind:"))
+		}
+	}
+	return false
+}
 
 // Find returns the deployed objects of a group and kind with that namespace and name.
 func (m *Model) Find(group, kind, namespace, name string) []Deployed {
@@ -146,12 +171,36 @@ func (r *Repo) buildModel() *Model {
 		}
 		for _, d := range objs {
 			m.Objects = append(m.Objects, d)
+			if chart := gitChart(d); chart != "" {
+				for _, f := range r.Files {
+					if dirHolds(chart, f.Path) {
+						m.files[f.Path] = true
+					}
+				}
+				for _, sk := range r.Skipped {
+					if dirHolds(chart, sk.File) {
+						m.files[sk.File] = true
+					}
+				}
+			}
 			if d.Source != nil && d.Kind == "Kustomization" && d.Source.Is(GroupFluxKustomize, "Kustomization") {
 				queue = append(queue, r.applier(*d.Source, d.Namespace, d.Name, spec(d.Body), a))
 			}
 		}
 	}
 	return m
+}
+
+// gitChart is the repository directory of the chart a HelmRelease installs from a
+// GitRepository ("" for any other chart source).
+func gitChart(d Deployed) string {
+	if d.Kind != "HelmRelease" || !strings.HasPrefix(d.APIVersion, GroupFluxHelm+"/") {
+		return ""
+	}
+	if str(d.Body, "spec", "chart", "spec", "sourceRef", "kind") != "GitRepository" {
+		return ""
+	}
+	return cleanPath(str(d.Body, "spec", "chart", "spec", "chart"))
 }
 
 // ownSource says whether the applier builds this repository: its sourceRef is Flux's own

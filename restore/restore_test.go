@@ -10,6 +10,7 @@ import (
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/sample"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
 func sampleOptions(t *testing.T) Options {
@@ -80,6 +81,41 @@ func TestIncompleteOptionsAreInputErrors(t *testing.T) {
 		var input *InputError
 		if !errors.As(err, &input) {
 			t.Errorf("%s: error %v, want an InputError", name, err)
+		}
+	}
+}
+
+// TestPlanWarnsOnlyAboutWhatIsDeployed: files no controller applies (CI workflows, task files)
+// are not the plan's business, whatever they hold; encrypted manifests are one line.
+func TestPlanWarnsOnlyAboutWhatIsDeployed(t *testing.T) {
+	sops := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\ndata:\n  k: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.9.0\n"
+	fsys := fstest.MapFS{
+		"db/kustomization.yaml": {Data: []byte("namespace: db\nresources: [pg.yaml, a.sops.yaml, b.sops.yaml]\n")},
+		"db/pg.yaml": {Data: []byte("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: pg\nspec:\n  instances: 1\n" +
+			"  backup:\n    barmanObjectStore:\n      destinationPath: s3://bucket/db\n")},
+		"db/a.sops.yaml":            {Data: []byte(strings.ReplaceAll(sops, "%s", "a"))},
+		"db/b.sops.yaml":            {Data: []byte(strings.ReplaceAll(sops, "%s", "b"))},
+		".github/workflows/ci.yaml": {Data: []byte("on: push\njobs:\n  test:\n    steps:\n      - run: {{ .Cmd }}\n")},
+		"Taskfile.yaml":             {Data: []byte("tasks:\n  up:\n    cmds:\n      - {{.KUBECTL}} apply\n")},
+		"db/broken.yaml":            {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {{ .Meta }}\n")},
+	}
+	repo, err := overlays.Scan(fsys, "memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := repo.FindSource("db", "pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(discover(&Options{}, repo, src).notes, "\n")
+	for _, absent := range []string{".github", "Taskfile"} {
+		if strings.Contains(notes, absent) {
+			t.Errorf("the plan warns about %s, which nothing applies:\n%s", absent, notes)
+		}
+	}
+	for _, want := range []string{"2 SOPS-encrypted files are never read or rewritten (db/a.sops.yaml, …)", "db/broken.yaml was not read (a template ({{ }}) that is not YAML until rendered)"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("the plan's warnings lack %q:\n%s", want, notes)
 		}
 	}
 }
