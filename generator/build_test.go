@@ -166,6 +166,20 @@ func checkBuilds(t *testing.T, dir string) {
 	if built == 0 {
 		t.Errorf("no CloudNativePG object in the built output of %v", roots)
 	}
+	// What Flux deploys: every Kustomization's path built as Flux builds it, after
+	// substitution, and its CloudNativePG objects valid.
+	if m := repo.Model(); m != nil && len(m.Appliers) > 0 {
+		for _, p := range m.Problems {
+			t.Errorf("Flux would not deploy the changed repo: %s", p)
+		}
+		for _, d := range m.Objects {
+			b, err := yaml.Marshal(d.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			validateObjects(t, d.By.String(), b)
+		}
+	}
 }
 
 func validateObjects(t *testing.T, root string, stream []byte) int {

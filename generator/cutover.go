@@ -127,14 +127,17 @@ type target struct {
 	raw      []ref // in the file's bytes, offsets absolute
 	expected string
 	edits    []Edit
+	def      bool // in a substitution variable's definition
 }
 
-// cutover rewrites every reference the application makes to the source cluster, in place,
-// and returns the files it edited. What it can't rewrite safely becomes a follow-up.
+// cutover rewrites every reference the application makes to the source cluster, in place —
+// through the substitution variable when that is how the application reaches it — and
+// returns the files whose deployed objects move. What it can't rewrite safely becomes a
+// follow-up.
 func (g *gen) cutover() ([]string, error) {
 	m := matcher{old: g.old, new: g.name, ns: g.ns}
 	excluded := g.excludedDocs()
-	var edited []string
+	edited := g.variables(m, excluded)
 	for _, f := range g.in.Repo.Files {
 		if !g.in.Repo.Deploys(f.Path) {
 			continue // nothing applies it: an archive, a leftover, docs, CI
@@ -155,10 +158,11 @@ func (g *gen) cutover() ([]string, error) {
 		if len(targets) == 0 {
 			continue
 		}
-		if g.applyTargets(f, targets) {
+		if moved := g.applyTargets(f, targets); moved {
 			edited = append(edited, f.Path)
 		}
 	}
+	edited = sortedUnique(edited)
 	sops := 0
 	for _, sk := range g.in.Repo.Skipped {
 		if !g.in.Repo.Deploys(sk.File) {
@@ -182,8 +186,8 @@ func (g *gen) scan(f *yamledit.File, m matcher, doc *yamledit.Doc, kind, ctx str
 	}
 	p := strings.Join(keys, ".")
 	refsInValue, mentions := m.refs(n.Value, ctx)
-	clusterField := n.Value == m.old && (ctx == "" || ctx == m.ns) &&
-		(p == "spec.cluster.name" && g.isCNPG(doc) || len(keys) > 0 && keys[len(keys)-1] == "cnpg.io/cluster")
+	clusterField := n.Value == m.old && (g.defNodes[n] || (ctx == "" || ctx == m.ns) &&
+		(p == "spec.cluster.name" && g.isCNPG(doc) || len(keys) > 0 && keys[len(keys)-1] == "cnpg.io/cluster"))
 	if kind == "Secret" && (len(refsInValue) > 0 || clusterField) {
 		g.res.FollowUps = append(g.res.FollowUps, FollowUp{File: f.Path, Line: n.Line,
 			Detail: fmt.Sprintf("Secret %s (%s) refers to %s: secrets are never edited, update it through your secret manager", g.objName(doc), p, m.old)})
@@ -193,12 +197,9 @@ func (g *gen) scan(f *yamledit.File, m matcher, doc *yamledit.Doc, kind, ctx str
 		refsInValue = []ref{{start: 0, end: len(m.old), full: m.old, fullNew: m.new}}
 		mentions = 0
 	}
-	last := ""
-	if len(keys) > 0 {
-		last = keys[len(keys)-1]
-	}
-	if mentions > 0 && len(keys) > 0 && keys[0] != "metadata" && last != "namespace" && last != "targetNamespace" &&
-		(!overlays.IsKustomization(f.Path) || len(keys) != 2 || keys[1] != "[]") {
+	// The bare name is a reference only where a cluster is meant (clusterName: pg): a generic
+	// name (postgres) is also a database, a user, a URL scheme, a path.
+	if mentions > 0 && len(keys) > 0 && keys[0] != "metadata" && clusterKey(keys) {
 		g.res.FollowUps = append(g.res.FollowUps, FollowUp{File: f.Path, Line: n.Line,
 			Detail: fmt.Sprintf("%s mentions %s: not a service or secret name the tool knows; check whether it should name %s", p, m.old, m.new)})
 	}
@@ -227,14 +228,15 @@ func (g *gen) scan(f *yamledit.File, m matcher, doc *yamledit.Doc, kind, ctx str
 			Detail: fmt.Sprintf("%s refers to %s in a form the tool can't rewrite safely (escaped or split text): change it to %s by hand", p, refsInValue[0].full, refsInValue[0].fullNew)})
 		return
 	}
-	t := &target{node: n, raw: raw, expected: replaceRefs(n.Value, refsInValue, m.new)}
+	t := &target{node: n, raw: raw, expected: replaceRefs(n.Value, refsInValue, m.new), def: g.defDocs[doc]}
 	for _, r := range raw {
 		t.edits = append(t.edits, Edit{File: f.Path, Line: f.Line(r.start), Old: r.full, New: r.fullNew})
 	}
 	*targets = append(*targets, t)
 }
 
-// applyTargets edits one file; it keeps only edits that read back as intended.
+// applyTargets edits one file; it keeps only edits that read back as intended. It says
+// whether the file's own objects move (edits beside variable definitions).
 func (g *gen) applyTargets(f *yamledit.File, targets []*target) bool {
 	try := func(ts []*target) ([]byte, error) {
 		var reps []yamledit.Replacement
@@ -271,11 +273,13 @@ func (g *gen) applyTargets(f *yamledit.File, targets []*target) bool {
 			return false
 		}
 	}
+	moved := false
 	for _, t := range targets {
 		g.res.Edits = append(g.res.Edits, t.edits...)
+		moved = moved || !t.def
 	}
 	g.put(f.Path, out)
-	return true
+	return moved
 }
 
 // excludedDocs are the documents the cutover leaves alone: the source cluster and what
@@ -287,7 +291,7 @@ func (g *gen) excludedDocs() map[*yamledit.Doc]bool {
 		switch {
 		case cnpg && (o.Kind == "Cluster" || o.Kind == "Backup"):
 			ex[o.Doc] = true
-		case cnpg && o.Kind == "ScheduledBackup" && str(o.Doc.Root(), "spec", "cluster", "name") == g.old:
+		case cnpg && o.Kind == "ScheduledBackup" && strAt(o.Body, "spec", "cluster", "name") == g.old:
 			ex[o.Doc] = true
 		case g.src.ObjectStore != nil && o.Doc == g.src.ObjectStore.Doc:
 			ex[o.Doc] = true

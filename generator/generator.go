@@ -91,6 +91,11 @@ type gen struct {
 	// fileNotes say what changed in an edited file besides cutover edits.
 	fileNotes map[string][]string
 	res       *Result
+	// defNodes are substitution variables' definitions that hold the bare cluster name, and
+	// defDocs the documents defining variables that reach the cluster: edits there move
+	// their consumers, not the file's own applier.
+	defNodes map[*yaml.Node]bool
+	defDocs  map[*yamledit.Doc]bool
 }
 
 func (g *gen) note(p, what string) {
@@ -111,6 +116,7 @@ func Render(in Input) (*Result, error) {
 	}
 	g := &gen{in: in, src: in.Source, ns: in.Source.Cluster.Namespace, old: in.Source.Cluster.Name, name: name,
 		work: map[string]*yamledit.File{}, orig: map[string][]byte{}, deleted: map[string]bool{}, fileNotes: map[string][]string{},
+		defNodes: map[*yaml.Node]bool{}, defDocs: map[*yamledit.Doc]bool{},
 		res: &Result{Files: []File{}, Edits: []Edit{}, FollowUps: []FollowUp{}, Notes: []string{}}}
 	if g.name == "" {
 		return nil, errors.New("generator: no restored cluster name")
@@ -156,7 +162,7 @@ func Render(in Input) (*Result, error) {
 		g.res.TwoStep = true
 		g.res.Notes = append(g.res.Notes, fmt.Sprintf("TWO STEPS: this change restores the cluster only; once %s is Ready, run generate again with --phase cutover (and the same --new-name)", g.name))
 	}
-	var edited []string // files with cutover edits
+	var edited []string // files whose deployed objects the cutover moves
 	if in.Phase != PhaseRestore && !inPlace {
 		if edited, err = g.cutover(); err != nil {
 			return nil, err

@@ -31,6 +31,7 @@ var fixtures = []fixture{
 	{repo: "multi-doc", ns: "wiki", name: "wiki-pg"},
 	{repo: "pooler", ns: "billing", name: "billing"},
 	{repo: "pooler", ns: "billing", name: "billing", strategy: plan.InPlace},
+	{repo: "flux-home", ns: "database", name: "postgres"},
 }
 
 func (f fixture) testName() string {

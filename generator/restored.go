@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -79,6 +80,8 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 		g.res.Notes = append(g.res.Notes, "the source cluster is a replica cluster: spec.replica was not copied, the restored cluster is a primary")
 	}
 
+	g.ownServices(spec)
+
 	if strings.TrimSuffix(p.Source.Catalog, "/") != strings.TrimSuffix(g.src.Catalog, "/") {
 		g.res.Notes = append(g.res.Notes, fmt.Sprintf("the plan read the catalog at %s, but CloudNativePG will recover from %s (the cluster's own backup configuration): make sure both hold the same backups", p.Source.Catalog, g.src.Catalog))
 	}
@@ -147,6 +150,67 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 	return c, nil
 }
 
+// fixedAddress are the Service annotations that pin a load balancer's address or DNS name:
+// two Services claiming one would fight over it, and the source's is live.
+var fixedAddress = []string{
+	"lbipam.cilium.io/ips", "io.cilium/lb-ipam-ips", "metallb.universe.tf/loadBalancerIPs", "metallb.io/loadBalancerIPs",
+	"metallb.universe.tf/allow-shared-ip", "metallb.io/allow-shared-ip", "kube-vip.io/loadbalancerIPs",
+	"external-dns.alpha.kubernetes.io/hostname", "external-dns.alpha.kubernetes.io/target",
+}
+
+// ownServices makes the Services that CloudNativePG creates from
+// managed.services.additional the restored cluster's own: each renamed, without the fixed
+// address, DNS name and node ports of the source's (which stays live until the cleanup).
+func (g *gen) ownServices(spec *yaml.Node) {
+	add := get(spec, "managed", "services", "additional")
+	if add == nil || add.Kind != yaml.SequenceNode {
+		return
+	}
+	for _, item := range add.Content {
+		meta := get(item, "serviceTemplate", "metadata")
+		name := str(meta, "name")
+		if name == "" {
+			continue
+		}
+		renamed := g.rename(name)
+		set(meta, "name", scalar(renamed))
+		var dropped []string
+		if ann := get(meta, "annotations"); ann != nil {
+			for _, k := range fixedAddress {
+				if get(ann, k) != nil {
+					del(ann, k)
+					dropped = append(dropped, k)
+				}
+			}
+			if len(ann.Content) == 0 {
+				del(meta, "annotations")
+			}
+		}
+		svc := get(item, "serviceTemplate", "spec")
+		for _, k := range []string{"loadBalancerIP", "externalIPs", "clusterIP", "clusterIPs"} {
+			if get(svc, k) != nil {
+				del(svc, k)
+				dropped = append(dropped, "spec."+k)
+			}
+		}
+		if ports := get(svc, "ports"); ports != nil {
+			for _, pt := range ports.Content {
+				if get(pt, "nodePort") != nil {
+					del(pt, "nodePort")
+					if !slices.Contains(dropped, "spec.ports[].nodePort") {
+						dropped = append(dropped, "spec.ports[].nodePort")
+					}
+				}
+			}
+		}
+		note := fmt.Sprintf("the additional Service %s (managed.services.additional) is %s for the restored cluster, so the two clusters never claim one Service", name, renamed)
+		if len(dropped) > 0 {
+			note += fmt.Sprintf("; without the source's fixed address (%s), which stays with the live source: move it over once the cleanup removes the source", strings.Join(dropped, ", "))
+		}
+		g.res.Notes = append(g.res.Notes, note)
+	}
+}
+
 func hasEntry(seq *yaml.Node, name string) bool {
 	for _, e := range seq.Content {
 		if str(e, "name") == name {
@@ -205,11 +269,12 @@ func (g *gen) scheduledBackups() []*yaml.Node {
 	return out
 }
 
-// sourceScheduledBackups are the ScheduledBackups of the source cluster.
+// sourceScheduledBackups are the ScheduledBackups of the source cluster, as deployed: in the
+// namespace its applier gives it, naming the cluster in any YAML form (an alias included).
 func (g *gen) sourceScheduledBackups() []overlays.Object {
 	var out []overlays.Object
-	for _, o := range g.in.Repo.Objects {
-		if o.Is(overlays.GroupCNPG, "ScheduledBackup") && o.Namespace == g.ns && str(o.Doc.Root(), "spec", "cluster", "name") == g.old {
+	for _, o := range g.in.Repo.Deployed() {
+		if o.Doc != nil && o.Is(overlays.GroupCNPG, "ScheduledBackup") && o.Namespace == g.ns && strAt(o.Body, "spec", "cluster", "name") == g.old {
 			out = append(out, o)
 		}
 	}

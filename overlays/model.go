@@ -34,6 +34,9 @@ type Applier struct {
 	// Vars are the postBuild substitution variables the repository defines: spec.postBuild.
 	// substitute over the ConfigMaps and plain Secrets of substituteFrom.
 	Vars map[string]string
+	// Defs is where each of Vars is defined: the ConfigMap or Secret of substituteFrom, or
+	// the Kustomization itself for spec.postBuild.substitute (as declared).
+	Defs map[string]*Object
 	// Unknown says which substituteFrom sources the repository can't give (SOPS-encrypted,
 	// external): the variables they define are unknown offline.
 	Unknown []string
@@ -222,7 +225,7 @@ func (r *Repo) ownSource(a *Applier) bool {
 }
 
 func (r *Repo) applier(k Object, namespace, name string, sp map[string]any, parent *Applier) *Applier {
-	a := &Applier{Object: k, Namespace: namespace, Name: name, Path: cleanPath(str(sp, "path")), Spec: sp, Vars: map[string]string{}, Parent: parent}
+	a := &Applier{Object: k, Namespace: namespace, Name: name, Path: cleanPath(str(sp, "path")), Spec: sp, Vars: map[string]string{}, Defs: map[string]*Object{}, Parent: parent}
 	if a.Namespace == "" {
 		a.Namespace = "flux-system"
 	}
@@ -233,48 +236,61 @@ func (r *Repo) applier(k Object, namespace, name string, sp map[string]any, pare
 		kind, _ := ref["kind"].(string)
 		rname, _ := ref["name"].(string)
 		optional, _ := ref["optional"].(bool)
-		vars, why := r.substituteFrom(kind, a.Namespace, rname)
+		vars, def, why := r.substituteFrom(kind, a.Namespace, rname)
 		switch {
 		case why == "":
 			for k, v := range vars {
 				a.Vars[k] = strings.ReplaceAll(v, "\n", "")
+				a.Defs[k] = def
 			}
 		case !optional || why != "not in the repository":
 			a.Unknown = append(a.Unknown, fmt.Sprintf("%s %s/%s (%s)", kind, a.Namespace, rname, why))
 		}
 	}
 	if inline, ok := post["substitute"].(map[string]any); ok {
+		self := r.declared(k)
 		for k, v := range inline {
 			a.Vars[k] = strings.ReplaceAll(fmt.Sprint(v), "\n", "")
+			a.Defs[k] = self
 		}
 	}
 	return a
 }
 
-// substituteFrom reads a ConfigMap's data or a plain Secret's data and stringData from the
-// repository; why says why it can't ("" when it can).
-func (r *Repo) substituteFrom(kind, namespace, name string) (map[string]string, string) {
-	for _, sk := range r.Skipped {
-		if strings.Contains(sk.Reason, "SOPS") && strings.Contains(string(sk.Data), "name: "+name) {
-			return nil, "SOPS-encrypted: its values are not read"
+// declared is the repository's own Object for a copy of one (its document), nil when none is.
+func (r *Repo) declared(o Object) *Object {
+	for i := range r.Objects {
+		if r.Objects[i].Doc == o.Doc && o.Doc != nil {
+			return &r.Objects[i]
 		}
 	}
-	var objs []Object // as declared: the model is being built
-	for _, o := range r.Objects {
+	return nil
+}
+
+// substituteFrom reads a ConfigMap's data or a plain Secret's data and stringData from the
+// repository, with the object that holds them; why says why it can't ("" when it can).
+func (r *Repo) substituteFrom(kind, namespace, name string) (map[string]string, *Object, string) {
+	for _, sk := range r.Skipped {
+		if strings.Contains(sk.Reason, "SOPS") && strings.Contains(string(sk.Data), "name: "+name) {
+			return nil, nil, "SOPS-encrypted: its values are not read"
+		}
+	}
+	var objs []*Object // as declared: the model is being built
+	for i, o := range r.Objects {
 		if o.Kind == kind && o.Name == name && o.Namespace == namespace {
-			objs = append(objs, o)
+			objs = append(objs, &r.Objects[i])
 		}
 	}
 	if len(objs) == 0 {
 		// Namespaced by the kustomization that includes it, perhaps: any one of that name.
-		for _, o := range r.Objects {
+		for i, o := range r.Objects {
 			if o.Kind == kind && o.Name == name && o.Namespace == "" {
-				objs = append(objs, o)
+				objs = append(objs, &r.Objects[i])
 			}
 		}
 	}
 	if len(objs) == 0 {
-		return nil, "not in the repository"
+		return nil, nil, "not in the repository"
 	}
 	out := map[string]string{}
 	if data, ok := objs[0].Body["data"].(map[string]any); ok {
@@ -283,7 +299,7 @@ func (r *Repo) substituteFrom(kind, namespace, name string) (map[string]string, 
 			if kind == "Secret" {
 				b, err := base64.StdEncoding.DecodeString(s)
 				if err != nil {
-					return nil, "its data is not base64"
+					return nil, nil, "its data is not base64"
 				}
 				s = string(b)
 			}
@@ -295,7 +311,7 @@ func (r *Repo) substituteFrom(kind, namespace, name string) (map[string]string, 
 			out[k] = fmt.Sprint(v)
 		}
 	}
-	return out, ""
+	return out, objs[0], ""
 }
 
 // kustomizeFS copies the repository into kustomize's in-memory file system (not .git; files
@@ -553,6 +569,20 @@ func (a *Applier) UnknownVars(s string) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Substitute is s as the applier's postBuild substitution renders it.
+func (a *Applier) Substitute(s string) (string, error) {
+	return envsubst.Eval(s, func(v string) string { return a.Vars[v] })
+}
+
+// VarsIn lists the ${VAR} references of s, in order.
+func VarsIn(s string) []string {
+	var out []string
+	for _, m := range varRef.FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
+	}
 	return out
 }
 
