@@ -130,7 +130,7 @@ func Render(in Input) (*Result, error) {
 	if g.overlay, err = fileset.RelPath(dir); err != nil {
 		return nil, fmt.Errorf("overlay directory: %w", err)
 	}
-	if a := in.Repo.AppliedBy(g.src.Cluster.File, g.src.Cluster.Line); a != nil && in.Phase != PhaseCutover && (!inside(a.Path, g.src.Cluster.File) || templated(in.Repo, g.src.Cluster.File)) {
+	if a := in.Repo.AppliedBy(g.src.Cluster.File, g.src.Cluster.Line); a != nil && in.Phase != PhaseCutover && shared(in.Repo, a, g.src.Cluster.File) {
 		// A Cluster from a shared Component or a template: a copy next to it would be a copy in
 		// every app that uses it, and its kustomization is not the app's.
 		return nil, fmt.Errorf("the source cluster %s/%s is rendered by %s from %s, a shared component or template with substitution variables: restoring it needs a concrete overlay in %s, which this version does not write yet; restore it by hand from the plan (cnpg-restore-gen plan)",
@@ -397,8 +397,20 @@ func inside(dir, file string) bool {
 	return dir == "." || strings.HasPrefix(file, dir+"/")
 }
 
-// templated says whether a repository file uses Flux substitution variables.
-func templated(r *overlays.Repo, file string) bool {
-	f := r.File(file)
-	return f != nil && strings.Contains(string(f.Data), "${")
+// shared says whether the source cluster's file is a template rather than this cluster's own
+// manifest: it uses Flux substitution variables, is part of a kustomize Component, or, outside
+// its applier's path (a base), is deployed by more than one applier. A copy beside it would be
+// a copy in everything that uses it.
+func shared(r *overlays.Repo, a *overlays.Applier, file string) bool {
+	if f := r.File(file); f != nil && strings.Contains(string(f.Data), "${") {
+		return true
+	}
+	if k, _ := r.IncludedBy(file); k != nil && k.Component {
+		return true
+	}
+	if inside(a.Path, file) {
+		return false
+	}
+	m := r.Model()
+	return m == nil || len(m.AppliersOf(file)) > 1
 }

@@ -32,6 +32,8 @@ var fixtures = []fixture{
 	{repo: "pooler", ns: "billing", name: "billing"},
 	{repo: "pooler", ns: "billing", name: "billing", strategy: plan.InPlace},
 	{repo: "flux-home", ns: "database", name: "postgres"},
+	{repo: "argocd-appset", ns: "database", name: "pg-main"},
+	{repo: "argocd-app-of-apps", ns: "shop", name: "shop-db", target: plan.RecoveryTarget{BackupID: "20261120T020000", TargetTime: "2026-11-20T09:30:00+00:00"}},
 }
 
 func (f fixture) testName() string {

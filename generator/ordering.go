@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -92,36 +91,52 @@ func (g *gen) ordering(edited []string) order {
 		}
 	}
 	if o.argo && g.in.Phase == PhaseAll && len(edited) > 0 {
-		lead := ""
+		app, others := g.argoApps(apps, edited)
+		if len(others) > 0 {
+			// Sync waves order the resources of one Application: across Applications Argo CD
+			// gives no order, so the cutover is a second change.
+			g.dropCutover(fmt.Sprintf("the restored cluster is applied by Argo CD application %s and the cutover by %s; sync waves order resources within one application, never across applications", app, strings.Join(others, ", ")))
+			return o
+		}
+		lead, in := "", ","
 		if len(apps) == 0 {
-			lead = "If Argo CD applies this repo: "
+			lead = "If Argo CD applies this repo as one Application: "
 		}
-		g.res.Notes = append(g.res.Notes, lead+"Argo CD applies the restored Cluster in sync wave -1 and the cutover in wave 0, so the application moves only once the cluster is healthy. Argo CD has a built-in health check for CloudNativePG Clusters only from v3.1: older versions need one in argocd-cm (resource.customizations.health.postgresql.cnpg.io_Cluster), or the waves won't wait.")
-		if c, ok := overlays.Owner(g.src.Cluster.File, apps, argoPaths); ok {
-			var others []string
-			for _, f := range edited {
-				if a, ok := overlays.Owner(f, apps, argoPaths); ok && a.Name != c.Name {
-					others = append(others, a.Name)
-				}
-			}
-			if len(others) > 0 {
-				sort.Strings(others)
-				g.res.Notes = append(g.res.Notes, fmt.Sprintf("the restored cluster is in Argo CD application %s but the cutover is in %s: sync waves don't order across applications. Merge in two steps: generate --phase restore now, --phase cutover once the cluster is ready.", c.Name, strings.Join(dedupe(others), ", ")))
-				g.res.TwoStep = true
-			}
+		if app != "" {
+			in = " of " + app + ", the one application that applies both,"
 		}
+		g.res.Notes = append(g.res.Notes, lead+"Argo CD applies the restored Cluster in sync wave -1 and the cutover in wave 0"+in+" so the application moves only once the cluster is healthy. Argo CD has a built-in health check for CloudNativePG Clusters only from v3.1: older versions need one in argocd-cm (resource.customizations.health.postgresql.cnpg.io_Cluster), or the waves won't wait.")
 	}
 	return o
 }
 
-func dedupe(v []string) []string {
-	var out []string
-	for i, s := range v {
-		if i == 0 || s != v[i-1] {
-			out = append(out, s)
+// argoApps names the Argo CD application that applies the source cluster (where the
+// restored one goes) and the others that apply cutover edits: from the deployment model
+// (each ApplicationSet-generated app on its own), or by path without one.
+func (g *gen) argoApps(apps []overlays.Object, edited []string) (string, []string) {
+	var others []string
+	if m := g.in.Repo.Model(); m != nil {
+		if c := g.in.Repo.AppliedBy(g.src.Cluster.File, g.src.Cluster.Line); c != nil && c.Argo {
+			for _, f := range edited {
+				for _, a := range m.AppliersOf(f) {
+					if a != c && a.Argo {
+						others = append(others, a.Name)
+					}
+				}
+			}
+			return c.Name, sortedUnique(others)
 		}
 	}
-	return out
+	c, ok := overlays.Owner(g.src.Cluster.File, apps, argoPaths)
+	if !ok {
+		return "", nil
+	}
+	for _, f := range edited {
+		if a, ok := overlays.Owner(f, apps, argoPaths); ok && a.Name != c.Name {
+			others = append(others, a.Name)
+		}
+	}
+	return c.Name, sortedUnique(others)
 }
 
 // fluxSplit gives the restored cluster its own Flux Kustomization, with a health check on the

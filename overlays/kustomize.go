@@ -16,6 +16,9 @@ type Kustomization struct {
 	// path it names; Remote lists the entries that are URLs, which the tool never follows.
 	Resources map[string]string
 	Remote    []string
+	// Component is set for a kustomize Component (kind: Component): a piece other
+	// kustomizations include, not a deployable unit of its own.
+	Component bool
 }
 
 // Kustomizations lists the repo's kustomization files in path order.
@@ -25,7 +28,8 @@ func (r *Repo) Kustomizations() []*Kustomization {
 		if !IsKustomization(f.Path) || len(f.Docs) == 0 || f.Docs[0].Root() == nil {
 			continue
 		}
-		k := &Kustomization{File: f, Dir: path.Dir(f.Path), Resources: map[string]string{}}
+		_, kind := yamledit.Lookup(f.Docs[0].Root(), "kind")
+		k := &Kustomization{File: f, Dir: path.Dir(f.Path), Resources: map[string]string{}, Component: kind != nil && kind.Value == "Component"}
 		for _, key := range []string{"resources", "bases", "components"} {
 			_, list := yamledit.Lookup(f.Docs[0].Root(), key)
 			if list == nil {

@@ -40,6 +40,9 @@ func discover(o *Options, repo *overlays.Repo, src *overlays.Source) *repoFacts 
 	if w := generator.SkipEmptyWALArchiveCheckWarning(src); w != "" {
 		f.notes = append(f.notes, w)
 	}
+	if m := repo.Model(); m != nil {
+		f.notes = append(f.notes, m.Problems...)
+	}
 	// Only what the controller applies: CI workflows, task files and archives are not the
 	// restore's business. Encrypted files are one line; what they hold is never read.
 	var sops []string

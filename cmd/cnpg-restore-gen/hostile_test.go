@@ -105,11 +105,17 @@ func TestHostileRepos(t *testing.T) {
 		{name: "multi-document file with a list and a scalar document", file: app,
 			mutate: func(s string) string { return "--- just a string\n---\n- a\n- list\n---\n" + s + "...\n" },
 			want:   []string{"authentik.yaml:24  authentik-postgresql-rw → authentik-postgresql-restored-rw"}},
-		{name: "cluster defined twice", file: "k8s/infrastructure/auth/copy.yaml", code: exitError,
+		{name: "cluster defined twice", file: "k8s/infrastructure/auth/authentik-postgresql/cluster.yaml", code: exitError,
+			mutate: func(old string) string {
+				return old + "---\napiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: authentik-postgresql\n  namespace: auth\nspec:\n  instances: 1\n"
+			},
+			want: []string{"cluster auth/authentik-postgresql is defined 2 times", "remove the duplicate"}},
+		// A copy that nothing applies (not in any kustomization Argo CD builds) is no duplicate.
+		{name: "a copy nothing deploys", file: "k8s/infrastructure/auth/copy.yaml", code: exitOK,
 			mutate: func(string) string {
 				return "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: authentik-postgresql\n  namespace: auth\nspec:\n  instances: 1\n"
 			},
-			want: []string{"cluster auth/authentik-postgresql is defined 2 times", "remove the duplicate"}},
+			want: []string{"new: Cluster authentik-postgresql-restored"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
