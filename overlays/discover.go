@@ -301,6 +301,9 @@ type Source struct {
 	// EndpointCASecret names the secret holding the endpoint's CA (endpointCA.name), if any:
 	// the tool never reads secrets, the user passes the CA with --ca-bundle.
 	EndpointCASecret string
+	// Unresolved says, for destinationPath, endpointURL and serverName, why the value is not
+	// known offline: a substitution variable the repository does not define.
+	Unresolved map[string]string
 }
 
 // FindSource locates the Cluster namespace/name and derives its catalog location from its
@@ -345,6 +348,8 @@ func (r *Repo) FindSource(namespace, name string) (*Source, error) {
 		s.Catalog, _ = cfg["destinationPath"].(string)
 		s.EndpointURL, _ = cfg["endpointURL"].(string)
 		s.EndpointCASecret, _ = nested(cfg, "endpointCA", "name").(string)
+		r.unresolved(s, stores[0], "destinationPath", "spec", "configuration", "destinationPath")
+		r.unresolved(s, stores[0], "endpointURL", "spec", "configuration", "endpointURL")
 		return s, s.check()
 	}
 	// The in-tree (legacy) barmanObjectStore.
@@ -358,7 +363,34 @@ func (r *Repo) FindSource(namespace, name string) (*Source, error) {
 	if sn, ok := bos["serverName"].(string); ok && sn != "" {
 		s.ServerName = sn
 	}
+	for field, key := range map[string]string{"destinationPath": "destinationPath", "endpointURL": "endpointURL", "serverName": "serverName"} {
+		r.unresolved(s, found[0], field, "spec", "backup", "barmanObjectStore", key)
+	}
 	return s, s.check()
+}
+
+// unresolved records why a source field is unknown offline: its declared text uses a Flux
+// substitution variable that the applier's substitute and substituteFrom don't define here.
+func (r *Repo) unresolved(s *Source, o Object, field string, keys ...string) {
+	declared := r.objects[o.Doc]
+	a := r.AppliedBy(o.File, o.Line)
+	if declared == nil || a == nil {
+		return
+	}
+	text, _ := nested(declared.Body, keys...).(string)
+	vars := a.UnknownVars(text)
+	if len(vars) == 0 {
+		return
+	}
+	from := "defines none of them"
+	if len(a.Unknown) > 0 {
+		from = "takes its variables from " + strings.Join(a.Unknown, ", ")
+	}
+	if s.Unresolved == nil {
+		s.Unresolved = map[string]string{}
+	}
+	s.Unresolved[field] = fmt.Sprintf("%s %s of %s %s (%s:%d) uses ${%s}, which %s cannot give offline: it %s",
+		field, text, o.Kind, o.Name, o.File, o.Line, strings.Join(vars, "}, ${"), a, from)
 }
 
 func (s *Source) check() error {

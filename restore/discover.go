@@ -75,6 +75,19 @@ func discover(o *Options, repo *overlays.Repo, src *overlays.Source) *repoFacts 
 	return f
 }
 
+// unresolved refuses a source whose catalog location comes from a substitution variable the
+// repository does not define, unless the option gives the value.
+func (o *Options) unresolved(src *overlays.Source) error {
+	for _, f := range []struct{ field, given, flag string }{
+		{"destinationPath", o.Catalog, "--catalog"}, {"endpointURL", o.EndpointURL, "--endpoint-url"}, {"serverName", o.ServerName, "--server-name"},
+	} {
+		if why, ok := src.Unresolved[f.field]; ok && f.given == "" {
+			return inputErrorf("%s; pass the value with %s", why, f.flag)
+		}
+	}
+	return nil
+}
+
 // at names an object with where it is declared: "auth/pg (apps/auth/pg.yaml:3)".
 func at(o overlays.Object) string {
 	return fmt.Sprintf("%s/%s (%s:%d)", o.Namespace, o.Name, o.File, o.Line)

@@ -147,6 +147,9 @@ func Plan(ctx context.Context, opts Options) (*plan.Plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := opts.unresolved(src); err != nil {
+			return nil, err
+		}
 		facts = discover(&opts, repo, src)
 	}
 	p, _, err := makePlan(ctx, opts, facts)
@@ -188,6 +191,9 @@ func Render(ctx context.Context, opts Options) (*Change, error) {
 		ch.Restored = opts.restoredName()
 		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Phase: opts.Phase, OverlayDir: opts.OverlayDir, Restored: ch.Restored})
 	default:
+		if err := opts.unresolved(src); err != nil {
+			return nil, err
+		}
 		p, c, perr := makePlan(ctx, opts, discover(&opts, repo, src))
 		if perr != nil {
 			return nil, perr

@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -117,5 +118,43 @@ func TestPlanWarnsOnlyAboutWhatIsDeployed(t *testing.T) {
 		if !strings.Contains(notes, want) {
 			t.Errorf("the plan's warnings lack %q:\n%s", want, notes)
 		}
+	}
+}
+
+// TestUnknownVariableInTheCatalogIsNamed: a destinationPath built from a variable that only a
+// SOPS-encrypted Secret defines is an input error naming the variable, the applier, where it
+// takes its variables from and the flag that gives the value; with --catalog it plans on.
+func TestUnknownVariableInTheCatalogIsNamed(t *testing.T) {
+	fsys := fstest.MapFS{}
+	root := "../generator/testdata/repos/flux-home"
+	if err := fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(os.DirFS(root), p)
+		fsys[p] = &fstest.MapFile{Data: b}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store := "kubernetes/apps/database/postgres/cluster/objectstore.yaml"
+	fsys[store].Data = []byte(strings.ReplaceAll(string(fsys[store].Data), "s3://${BACKUP_BUCKET}/cnpg", "s3://${PRIVATE_BUCKET}/cnpg"))
+	ks := "kubernetes/apps/database/postgres/ks.yaml"
+	fsys[ks].Data = []byte(strings.ReplaceAll(string(fsys[ks].Data), "        name: cluster-settings\n", "        name: cluster-settings\n      - kind: Secret\n        name: cluster-secrets\n"))
+	fsys["clusters/home/cluster-secrets.sops.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: cluster-secrets\n  namespace: flux-system\nstringData:\n  PRIVATE_BUCKET: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.9.0\n")}
+	o := Options{Repo: "memory", RepoFS: fsys, Namespace: "database", Name: "postgres"}
+	_, err := Plan(context.Background(), o)
+	var input *InputError
+	if !errors.As(err, &input) {
+		t.Fatalf("Plan = %v, want an InputError", err)
+	}
+	for _, want := range []string{"${PRIVATE_BUCKET}", "Flux Kustomization flux-system/postgres", "Secret flux-system/cluster-secrets (SOPS-encrypted", "--catalog", store} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	o.Catalog = "/nonexistent/catalog"
+	if _, err := Plan(context.Background(), o); errors.As(err, &input) && strings.Contains(err.Error(), "PRIVATE_BUCKET") {
+		t.Errorf("with --catalog, the unknown variable still stops the plan: %v", err)
 	}
 }
