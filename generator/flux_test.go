@@ -198,3 +198,37 @@ func yamlText(v any) (string, error) {
 	b, err := sigsyaml.Marshal(v)
 	return string(b), err
 }
+
+// TestTemplatedClusterIsRestoredConcrete: a Cluster that Flux renders from a shared Component
+// (${APP}${PG_VERSION}) is restored as a concrete copy beside the app's Kustomization, with its
+// own Kustomization; the component is untouched, the source still deployed from it, and the
+// restored cluster deployed once.
+func TestTemplatedClusterIsRestoredConcrete(t *testing.T) {
+	f := fixture{repo: "flux-component", ns: "database", name: "pg16"}
+	repo, res := render(t, f, PhaseAll)
+	for _, file := range res.Files {
+		if strings.HasPrefix(file.Path, "kubernetes/components/") {
+			t.Errorf("the shared component %s was changed", file.Path)
+		}
+		if strings.HasPrefix(file.Path, "kubernetes/apps/database/pg/pg16-restored/") && strings.Contains(string(file.Content), "${") {
+			t.Errorf("%s is not concrete:\n%s", file.Path, file.Content)
+		}
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "concrete copy of it as Flux renders it") {
+		t.Errorf("the notes do not say why the restore is concrete: %q", res.Notes)
+	}
+	m, err := overlays.ScanDir(applyTo(t, repo, res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := m.Model()
+	if got := model.Find(overlays.GroupCNPG, "Cluster", "database", "pg16-restored"); len(got) != 1 || got[0].By.Name != "pg16-restored" {
+		t.Errorf("restored cluster deployed as %v, want once by its own Kustomization", got)
+	}
+	if got := model.Find(overlays.GroupCNPG, "Cluster", "database", "pg16"); len(got) != 1 || got[0].By.Name != "pg" {
+		t.Errorf("source cluster deployed as %v, want once by pg", got)
+	}
+	if got := model.Find(overlays.GroupCNPG, "ScheduledBackup", "database", "pg16-restored-daily"); len(got) != 1 {
+		t.Errorf("restored ScheduledBackup deployed %d times", len(got))
+	}
+}

@@ -96,6 +96,10 @@ type gen struct {
 	// their consumers, not the file's own applier.
 	defNodes map[*yaml.Node]bool
 	defDocs  map[*yamledit.Doc]bool
+	// tmpl is the Flux Kustomization that renders the source cluster from a shared component
+	// or template (nil for a cluster of its own): the restore is written concrete, as it
+	// renders it.
+	tmpl *overlays.Applier
 }
 
 func (g *gen) note(p, what string) {
@@ -126,15 +130,22 @@ func Render(in Input) (*Result, error) {
 	if dir == "" {
 		dir = path.Join(path.Dir(g.src.Cluster.File), g.name)
 	}
+	if a := in.Repo.AppliedBy(g.src.Cluster.File, g.src.Cluster.Line); a != nil && in.Phase != PhaseCutover && shared(in.Repo, a, g.src.Cluster.File) {
+		// A Cluster from a shared Component or a template: a copy next to it would be a copy in
+		// every app that uses it. The restore is a concrete copy, as the applier renders it,
+		// beside the applier's own file and applied on its own.
+		if a.Argo || inPlace {
+			return nil, fmt.Errorf("the source cluster %s/%s is rendered by %s from %s, a shared component or base: restoring it needs a concrete overlay in %s, which this version writes only for Flux side-by-side restores; restore it by hand from the plan (cnpg-restore-gen plan)",
+				g.ns, g.old, a, g.src.Cluster.File, a.Path)
+		}
+		g.tmpl = a
+		if in.OverlayDir == "" {
+			dir = path.Join(path.Dir(a.Object.File), g.name)
+		}
+	}
 	var err error
 	if g.overlay, err = fileset.RelPath(dir); err != nil {
 		return nil, fmt.Errorf("overlay directory: %w", err)
-	}
-	if a := in.Repo.AppliedBy(g.src.Cluster.File, g.src.Cluster.Line); a != nil && in.Phase != PhaseCutover && shared(in.Repo, a, g.src.Cluster.File) {
-		// A Cluster from a shared Component or a template: a copy next to it would be a copy in
-		// every app that uses it, and its kustomization is not the app's.
-		return nil, fmt.Errorf("the source cluster %s/%s is rendered by %s from %s, a shared component or template with substitution variables: restoring it needs a concrete overlay in %s, which this version does not write yet; restore it by hand from the plan (cnpg-restore-gen plan)",
-			g.ns, g.old, a, g.src.Cluster.File, a.Path)
 	}
 	switch in.Phase {
 	case PhaseAll, PhaseRestore:
@@ -283,6 +294,15 @@ func (g *gen) wire() error {
 
 func (g *gen) addResource(kfile, entry string) error {
 	f := g.current(kfile)
+	if _, list := yamledit.Lookup(f.Docs[0].Root(), "resources"); list != nil && len(list.Content) > 0 && !strings.HasPrefix(entry, ".") {
+		dotted := true
+		for _, it := range list.Content {
+			dotted = dotted && strings.HasPrefix(it.Value, "./")
+		}
+		if dotted {
+			entry = "./" + entry // as the file writes its entries
+		}
+	}
 	out, err := f.AddListItem(f.Docs[0], []string{"resources"}, entry)
 	if err != nil {
 		return fmt.Errorf("while adding %s to %s: %w", entry, kfile, err)

@@ -33,6 +33,7 @@ var fixtures = []fixture{
 	{repo: "pooler", ns: "billing", name: "billing", strategy: plan.InPlace},
 	{repo: "flux-home", ns: "database", name: "postgres"},
 	{repo: "argocd-appset", ns: "database", name: "pg-main"},
+	{repo: "flux-component", ns: "database", name: "pg16"},
 	{repo: "argocd-app-of-apps", ns: "shop", name: "shop-db", target: plan.RecoveryTarget{BackupID: "20261120T020000", TargetTime: "2026-11-20T09:30:00+00:00"}},
 }
 
@@ -304,23 +305,4 @@ func (r *Result) restoredName(f fixture) string {
 		return f.name
 	}
 	return f.name + "-restored"
-}
-
-// TestTemplatedClusterIsRefusedPlainly: a Cluster that a Flux Kustomization renders from a shared
-// Component with ${APP} is found, but no copy is written next to the component: the refusal
-// names the applier and where the overlay would have to go.
-func TestTemplatedClusterIsRefusedPlainly(t *testing.T) {
-	repo, err := overlays.ScanDir("../overlays/testdata/repos/flux-ks-per-app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := repo.FindSource("database", "pg16")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &plan.Plan{Restored: plan.Restored{Namespace: "database", Name: "pg16-restored", ServerName: "pg16-restored"}}
-	_, err = Render(Input{Repo: repo, Source: src, Plan: p})
-	if err == nil || !strings.Contains(err.Error(), "Flux Kustomization flux-system/pg") || !strings.Contains(err.Error(), "kubernetes/apps/database/pg/app") {
-		t.Errorf("Render(templated cluster) = %v, want a refusal naming the applier and its path", err)
-	}
 }

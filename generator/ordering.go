@@ -66,6 +66,42 @@ func argoPaths(o overlays.Object) []string {
 	return out
 }
 
+// fluxApplier is the Flux Kustomization that deploys the object declared at file:line: from
+// the deployment model, or by path without one.
+func (g *gen) fluxApplier(file string, line int) (*overlays.Applier, bool) {
+	if m := g.in.Repo.Model(); m != nil && len(m.Appliers) > 0 {
+		a := g.in.Repo.AppliedBy(file, line)
+		return a, a != nil && !a.Argo
+	}
+	c, ok := overlays.Owner(file, g.fluxKustomizations(), fluxPath)
+	if !ok {
+		return nil, false
+	}
+	self, _ := overlays.Owner(c.File, g.fluxKustomizations(), fluxPath)
+	a := &overlays.Applier{Object: c, Namespace: c.Namespace, Name: c.Name}
+	if self.Name != c.Name || self.Namespace != c.Namespace {
+		a.Parent = &overlays.Applier{Object: self}
+	}
+	return a, true
+}
+
+// fluxAppliers are the Flux Kustomizations that deploy (or read) a file.
+func (g *gen) fluxAppliers(file string) []*overlays.Applier {
+	if m := g.in.Repo.Model(); m != nil && len(m.Appliers) > 0 {
+		var out []*overlays.Applier
+		for _, a := range m.AppliersOf(file) {
+			if !a.Argo {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	if a, ok := g.fluxApplier(file, 0); ok {
+		return []*overlays.Applier{a}
+	}
+	return nil
+}
+
 // ordering decides how the restore is ordered before the cutover, and notes what the
 // reviewer must know about it.
 func (g *gen) ordering(edited []string) order {
@@ -74,17 +110,20 @@ func (g *gen) ordering(edited []string) order {
 	apps := g.argoApplications()
 	o.argo = len(apps) > 0 || len(fluxKS) == 0
 	if len(fluxKS) > 0 {
-		if c, ok := overlays.Owner(g.src.Cluster.File, fluxKS, fluxPath); ok {
-			o.flux = &fluxOrder{cluster: c}
+		if c, ok := g.fluxApplier(g.src.Cluster.File, g.src.Cluster.Line); ok {
+			o.flux = &fluxOrder{cluster: c.Object}
 			seen := map[string]bool{}
 			for _, f := range edited {
-				if d, ok := overlays.Owner(f, fluxKS, fluxPath); ok && !seen[d.Namespace+"/"+d.Name] {
-					seen[d.Namespace+"/"+d.Name] = true
-					o.flux.dependers = append(o.flux.dependers, d)
-					if self, ok := overlays.Owner(d.File, fluxKS, fluxPath); ok && self.Name == d.Name && self.Namespace == d.Namespace {
+				for _, d := range g.fluxAppliers(f) {
+					if seen[d.Object.Namespace+"/"+d.Object.Name] {
+						continue
+					}
+					seen[d.Object.Namespace+"/"+d.Object.Name] = true
+					o.flux.dependers = append(o.flux.dependers, d.Object)
+					if d.Parent == nil {
 						// Flux's own Kustomization applies itself: it must never wait for a
 						// database, or a failed restore stops every change to the cluster.
-						o.flux.selfManaged = append(o.flux.selfManaged, d)
+						o.flux.selfManaged = append(o.flux.selfManaged, d.Object)
 					}
 				}
 			}
@@ -152,12 +191,21 @@ func (g *gen) fluxSplit(o order) error {
 		}
 	}
 	ksFile := path.Join(path.Dir(c.File), g.name+".yaml")
-	applier, ok := overlays.Owner(ksFile, g.fluxKustomizations(), fluxPath)
-	deadlock := !ok
+	// The new Kustomization is listed where the source's is: the same applier deploys it.
+	appliers := g.fluxAppliers(c.File)
+	deadlock := len(appliers) == 0
 	for _, d := range o.flux.dependers {
-		if ok && d.Name == applier.Name && d.Namespace == applier.Namespace {
-			deadlock = true
+		for _, a := range appliers {
+			if d.Name == a.Object.Name && d.Namespace == a.Object.Namespace {
+				deadlock = true
+			}
 		}
+	}
+	if g.tmpl != nil && deadlock {
+		// A templated source has no kustomization of its own to put the overlay in: the
+		// restore keeps its own Kustomization, and the cutover waits for a second change.
+		g.dropCutover(fmt.Sprintf("the restore's own Flux Kustomization %s would be applied by a Kustomization that must wait for it", ksName))
+		return g.fluxOwnKustomization(o, ksName, ksFile, nil)
 	}
 	if len(o.flux.selfManaged) > 0 && !deadlock {
 		s := o.flux.selfManaged[0]
@@ -239,6 +287,10 @@ func (g *gen) fluxOwnKustomization(o order, ksName, ksFile string, dependers []o
 	}
 	g.rollback(keptByFlux, c.Namespace+"/"+ksName)
 	g.res.Notes = append(g.res.Notes, fmt.Sprintf("Flux applies the restored cluster through its own Kustomization %s/%s (health check on the Cluster's Ready condition; healthCheckExprs need Flux v2.5 or later)", c.Namespace, ksName))
+	if g.tmpl != nil {
+		g.res.Notes = append(g.res.Notes, fmt.Sprintf("the source cluster is rendered by %s from %s, which other apps may share: the restored cluster is a concrete copy of it as Flux renders it (variables substituted) in %s/, and the shared file is not touched, so nothing else that uses it changes",
+			g.tmpl, g.src.Cluster.File, g.overlay))
+	}
 	return nil
 }
 

@@ -48,7 +48,7 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 	if src == nil || src.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s is not a mapping", g.src.Cluster)
 	}
-	c := deepCopy(src)
+	c := g.concrete(deepCopy(src))
 	meta := child(c, "metadata")
 	set(meta, "name", scalar(g.name))
 	del(meta, serverFields...)
@@ -211,6 +211,22 @@ func (g *gen) ownServices(spec *yaml.Node) {
 	}
 }
 
+// concrete substitutes, in a copy of a templated source's document, every variable as its
+// Flux Kustomization renders it: the restore names no variable of the shared template.
+func (g *gen) concrete(n *yaml.Node) *yaml.Node {
+	if g.tmpl == nil {
+		return n
+	}
+	walk(n, nil, func(s *yaml.Node, _ []string) {
+		if strings.Contains(s.Value, "${") {
+			if v, err := g.tmpl.Substitute(s.Value); err == nil {
+				s.Value = v
+			}
+		}
+	})
+	return n
+}
+
 func hasEntry(seq *yaml.Node, name string) bool {
 	for _, e := range seq.Content {
 		if str(e, "name") == name {
@@ -242,7 +258,7 @@ func recoveryTarget(t plan.RecoveryTarget) *yaml.Node {
 func (g *gen) scheduledBackups() []*yaml.Node {
 	var out []*yaml.Node
 	for _, o := range g.sourceScheduledBackups() {
-		sb := deepCopy(o.Doc.Root())
+		sb := g.concrete(deepCopy(o.Doc.Root()))
 		meta := child(sb, "metadata")
 		set(meta, "name", scalar(g.rename(o.Name)))
 		del(meta, serverFields...)
