@@ -181,7 +181,11 @@ func checkBuilds(t *testing.T, dir string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			validateObjects(t, d.By.String(), b)
+			by := "applied by hand"
+			if d.By != nil {
+				by = d.By.String()
+			}
+			validateObjects(t, by, b)
 		}
 	}
 }

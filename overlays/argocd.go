@@ -67,6 +67,21 @@ func (r *Repo) argoModel(kfs filesys.FileSystem, m *Model, declared []Object) {
 			queue = append(queue, ar)
 		}
 	}
+	// A root is applied by hand (or by the install): it is deployed, by no Application.
+	rootDocs := map[any]bool{}
+	for _, ar := range queue {
+		o := ar.app.Object
+		if ar.app.Set != nil {
+			o = *ar.app.Set
+		}
+		if rootDocs[o.Doc] {
+			continue
+		}
+		rootDocs[o.Doc] = true
+		decl := r.declared(o)
+		m.Objects = append(m.Objects, Deployed{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Body: o.Body, Source: decl, File: o.File})
+		m.files[o.File] = true
+	}
 	seen := map[*argoRender]bool{}
 	for len(queue) > 0 {
 		ar := queue[0]

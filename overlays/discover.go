@@ -312,11 +312,19 @@ func (r *Repo) FindSource(namespace, name string) (*Source, error) {
 	found := r.Find(GroupCNPG, "Cluster", namespace, name)
 	switch len(found) {
 	case 0:
+		for _, h := range r.HelmClusters() {
+			if h.Namespace == namespace && h.Name == name {
+				return nil, fmt.Errorf("%s", h.Explain())
+			}
+		}
 		var have []string
 		for _, o := range r.Deployed() {
 			if o.Is(GroupCNPG, "Cluster") {
 				have = append(have, o.Namespace+"/"+o.Name)
 			}
+		}
+		for _, h := range r.HelmClusters() {
+			have = append(have, h.Namespace+"/"+h.Name+" (Helm chart)")
 		}
 		sort.Strings(have)
 		if len(have) == 0 {

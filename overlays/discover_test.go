@@ -250,3 +250,39 @@ func (r *Repo) has(kind string) bool {
 	}
 	return false
 }
+
+// TestHelmRenderedClustersAreExplained: a Cluster the cloudnative-pg cluster chart renders —
+// through a Flux HelmRelease or an Argo CD Application — is found by its release and named as
+// the chart names it; restoring it is explained with the chart's own recovery values.
+func TestHelmRenderedClustersAreExplained(t *testing.T) {
+	fsys := fstest.MapFS{
+		"db/kustomization.yaml": {Data: []byte("namespace: database\nresources: [repo.yaml, release.yaml]\n")},
+		"db/repo.yaml":          {Data: []byte("apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: cnpg\nspec:\n  url: https://cloudnative-pg.github.io/charts\n")},
+		"db/release.yaml":       {Data: []byte("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: pg\nspec:\n  chart:\n    spec:\n      chart: cluster\n      version: 0.3.1\n      sourceRef:\n        kind: HelmRepository\n        name: cnpg\n  values:\n    cluster:\n      instances: 2\n")},
+	}
+	argo := fstest.MapFS{
+		"argo/app.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: wiki-db\n  namespace: argocd\nspec:\n  source:\n    repoURL: https://cloudnative-pg.github.io/charts\n    chart: cluster\n    targetRevision: 0.3.1\n    helm:\n      valuesObject:\n        fullnameOverride: wiki-pg\n  destination:\n    namespace: wiki\n")},
+	}
+	r, err := Scan(fsys, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, err := Scan(argo, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, h := range append(r.HelmClusters(), ra.HelmClusters()...) {
+		got[h.Namespace+"/"+h.Name] = h.Via
+	}
+	if !strings.HasPrefix(got["database/pg-cluster"], "Flux HelmRelease database/pg") || !strings.HasPrefix(got["wiki/wiki-pg"], "Argo CD Application argocd/wiki-db") {
+		t.Errorf("chart clusters = %v", got)
+	}
+	_, err = r.FindSource("database", "pg-cluster")
+	if err == nil || !strings.Contains(err.Error(), "cluster Helm chart through Flux HelmRelease database/pg") || !strings.Contains(err.Error(), "mode: recovery") {
+		t.Errorf("FindSource(chart cluster) = %v, want the chart's recovery explained", err)
+	}
+	if _, err := r.FindSource("database", "other"); err == nil || !strings.Contains(err.Error(), "database/pg-cluster (Helm chart)") {
+		t.Errorf("FindSource(unknown) = %v, want the chart's clusters listed", err)
+	}
+}
