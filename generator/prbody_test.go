@@ -125,3 +125,46 @@ func TestAppDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestPullRequestBodyPerShape: the pull request of each GitOps layout, golden — what it
+// orders and how (one Application's waves, a Flux Kustomization of its own, two steps), the
+// variable cut over once, the concrete copy of a templated cluster.
+func TestPullRequestBodyPerShape(t *testing.T) {
+	for _, f := range []fixture{
+		{repo: "flux-home", ns: "database", name: "postgres"},
+		{repo: "flux-component", ns: "database", name: "pg16"},
+		{repo: "argocd-appset", ns: "database", name: "pg-main"},
+		{repo: "argocd-app-of-apps", ns: "shop", name: "shop-db"},
+	} {
+		t.Run(f.repo, func(t *testing.T) {
+			cat := catalogtest.Healthy(t).Load()
+			repo, err := overlays.ScanDir(filepath.Join("testdata", "repos", f.repo))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := repo.FindSource(f.ns, f.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 2, 5, 2, 21, 0, 0, time.UTC)
+			p, err := plan.Make(plan.Input{Catalog: cat, Source: plan.Source{Namespace: f.ns, Name: f.name, ServerName: cat.ServerName, Catalog: src.Catalog},
+				Target: catalog.Target{Time: &at}, Now: at.Add(time.Hour)})
+			if err != nil || !p.OK() {
+				t.Fatalf("plan: %v %+v", err, p)
+			}
+			res, err := Render(Input{Repo: repo, Source: src, Plan: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := RenderPullRequest(PullRequestInput{Plan: p, Result: res, Source: src, Spans: cat.Spans(), Phase: PhaseAll,
+				Branch: "restore/" + f.ns + "/" + f.name + "-" + p.Backup.ID, Base: "main", Version: "v0.0.0-test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.Assert(t, "generator", ".md", []byte("# "+pr.Title+"\n\n"+pr.Body))
+			if res.TwoStep != strings.Contains(pr.Body, "TWO STEPS") {
+				t.Errorf("two steps %v, but the body says otherwise", res.TwoStep)
+			}
+		})
+	}
+}
