@@ -471,6 +471,42 @@ func (r *Repo) generate(g map[string]any, goTmpl bool) ([]map[string]any, string
 			}
 		}
 		return out, ""
+	case g["matrix"] != nil:
+		// The cartesian product of two generators; the second may use the first's
+		// parameters ({{path}}/config.yaml).
+		mx, _ := g["matrix"].(map[string]any)
+		children, _ := mx["generators"].([]any)
+		if len(children) != 2 {
+			return nil, "a matrix generator without exactly two generators"
+		}
+		first, _ := children[0].(map[string]any)
+		left, why := r.generate(first, goTmpl)
+		if why != "" {
+			return nil, "in a matrix generator, " + why
+		}
+		var out []map[string]any
+		for _, p := range left {
+			second, _ := children[1].(map[string]any)
+			second, err := renderTemplate(second, p, goTmpl, nil)
+			if err != nil {
+				return nil, "a matrix generator's second generator does not render: " + err.Error()
+			}
+			right, why := r.generate(second, goTmpl)
+			if why != "" {
+				return nil, "in a matrix generator, " + why
+			}
+			for _, q := range right {
+				merged := map[string]any{}
+				for k, v := range p {
+					merged[k] = v
+				}
+				for k, v := range q {
+					merged[k] = v
+				}
+				out = append(out, merged)
+			}
+		}
+		return out, ""
 	}
 	for k := range g {
 		return nil, "the " + k + " generator needs the live Argo CD"

@@ -3,6 +3,7 @@ package overlays
 import (
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"sigs.k8s.io/yaml"
 )
@@ -109,5 +110,80 @@ func TestApplicationSetTemplates(t *testing.T) {
 	}
 	if !greedyMatch("config/*/cluster.json", "config/eu/prod/cluster.json") || greedyMatch("config/*.json", "other/a.json") {
 		t.Error("git file globbing is not the default greedy match")
+	}
+}
+
+// TestOfflineBuildsFetchNothing: remote resources (URLs, git repositories), in any
+// kustomization a build reads, and nested helmCharts are left out — never fetched — and
+// the local rest still builds; a kustomization of remote resources alone builds empty.
+func TestOfflineBuildsFetchNothing(t *testing.T) {
+	fsys := fstest.MapFS{
+		"root.yaml":                   {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: mon\n  namespace: argocd\nspec:\n  source:\n    repoURL: https://git.example.org/x.git\n    path: mon\n  destination:\n    namespace: monitoring\n")},
+		"mon/kustomization.yaml":      {Data: []byte("resources:\n  - crds\n  - cm.yaml\n  - https://127.0.0.1:1/remote.yaml\n")},
+		"mon/crds/kustomization.yaml": {Data: []byte("resources:\n  - https://127.0.0.1:1/crd.yaml\n  - github.com/example/repo//deploy?ref=v1.0.0\nhelmCharts:\n  - name: x\n    repo: https://127.0.0.1:1/charts\n")},
+		"mon/cm.yaml":                 {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pg-alerts\ndata:\n  host: pg-rw.db.svc\n")},
+	}
+	r, err := Scan(fsys, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Model()
+	if len(m.Problems) != 0 {
+		t.Fatalf("problems: %q", m.Problems)
+	}
+	if d := m.Find("", "ConfigMap", "monitoring", "pg-alerts"); len(d) != 1 {
+		t.Errorf("the local ConfigMap is not deployed: %+v", m.Objects)
+	}
+}
+
+// TestMatrixGenerator: a matrix of git directories and the git files each holds
+// ({{path}}/app.yaml) makes one Application per directory with a file, its parameters merged.
+func TestMatrixGenerator(t *testing.T) {
+	fsys := fstest.MapFS{
+		"set.yaml": {Data: []byte(`apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: apps
+  namespace: argocd
+spec:
+  generators:
+    - matrix:
+        generators:
+          - git:
+              repoURL: https://git.example.org/x.git
+              directories:
+                - path: apps/*
+          - git:
+              repoURL: https://git.example.org/x.git
+              files:
+                - path: '{{path}}/app.yaml'
+  template:
+    metadata:
+      name: '{{path.basename}}'
+    spec:
+      source:
+        repoURL: https://git.example.org/x.git
+        path: '{{path}}'
+      destination:
+        namespace: '{{namespace}}'
+`)},
+		"apps/db/app.yaml":           {Data: []byte("namespace: database\n")},
+		"apps/db/kustomization.yaml": {Data: []byte("resources: [cluster.yaml]\n")},
+		"apps/db/cluster.yaml":       {Data: []byte("apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: pg\nspec:\n  instances: 1\n")},
+		"apps/nofile/cm.yaml":        {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")},
+	}
+	r, err := Scan(fsys, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Model()
+	if len(m.Problems) != 0 {
+		t.Fatalf("problems: %q", m.Problems)
+	}
+	if d := m.Find(GroupCNPG, "Cluster", "database", "pg"); len(d) != 1 || d[0].By.Name != "db" {
+		t.Errorf("Cluster database/pg: %+v", d)
+	}
+	if m.Deploys("apps/nofile/cm.yaml") {
+		t.Error("a directory without the file the matrix needs is deployed")
 	}
 }

@@ -143,11 +143,12 @@ func (r *Repo) Deploys(file string) bool {
 	return false
 }
 
-// Find returns the deployed objects of a group and kind with that namespace and name.
+// Find returns the deployed objects of a group ("" for any) and kind with that namespace and
+// name.
 func (m *Model) Find(group, kind, namespace, name string) []Deployed {
 	var out []Deployed
 	for _, d := range m.Objects {
-		if d.Kind == kind && d.Namespace == namespace && d.Name == name && strings.HasPrefix(d.APIVersion, group+"/") {
+		if d.Kind == kind && d.Namespace == namespace && d.Name == name && (group == "" || strings.HasPrefix(d.APIVersion, group+"/")) {
 			out = append(out, d)
 		}
 	}
@@ -395,9 +396,46 @@ func (r *Repo) kustomizeFS() (filesys.FileSystem, error) {
 		if err != nil {
 			return err
 		}
+		if IsKustomization(p) {
+			b = offline(b)
+		}
 		return mem.WriteFile("/"+p, b)
 	})
 	return mem, err
+}
+
+// offline is a kustomization file as the offline builds read it: without remote resources
+// and components (kustomize would fetch them: the tool reads nothing outside the repository)
+// and without helmCharts (helm and the chart are not here; the values stay in the file).
+func offline(b []byte) []byte {
+	k := &kustypes.Kustomization{}
+	if err := yaml.Unmarshal(b, k); err != nil {
+		return b // kustomize says what is wrong with it
+	}
+	local := func(l []string) []string {
+		var out []string
+		for _, e := range l {
+			if !isRemote(e) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	k.Resources, k.Components, k.Bases = local(k.Resources), local(k.Components), local(k.Bases) //nolint:staticcheck // bases are still read by kustomize
+	k.HelmCharts, k.HelmChartInflationGenerator, k.HelmGlobals = nil, nil, nil
+	if k.Kind == "" {
+		k.APIVersion, k.Kind = kustypes.KustomizationVersion, kustypes.KustomizationKind
+	}
+	if k.CheckEmpty() != nil {
+		// Only remote resources: kustomize refuses an empty kustomization, an inert field
+		// keeps it an empty build.
+		k.BuildMetadata = append(k.BuildMetadata, kustypes.OriginAnnotations)
+	}
+	out, err := yaml.Marshal(k)
+	if err != nil {
+		return b
+	}
+	return out
 }
 
 const originAnnotation = "config.kubernetes.io/origin"
