@@ -44,22 +44,12 @@ func discover(o *Options, repo *overlays.Repo, src *overlays.Source) *repoFacts 
 		f.notes = append(f.notes, m.Problems...)
 	}
 	// Only what the controller applies: CI workflows, task files and archives are not the
-	// restore's business. Encrypted files are one line; what they hold is never read.
-	var sops []string
+	// restore's business. SOPS-encrypted files are the cutover's (one note there): the plan
+	// reads the catalog, not secrets.
 	for _, sk := range repo.Skipped {
-		switch {
-		case !repo.Deploys(sk.File):
-		case strings.HasPrefix(sk.Reason, "SOPS"):
-			sops = append(sops, sk.File)
-		default:
+		if repo.Deploys(sk.File) && !strings.HasPrefix(sk.Reason, "SOPS") {
 			f.notes = append(f.notes, fmt.Sprintf("%s was not read (%s)", sk.File, sk.Reason))
 		}
-	}
-	switch {
-	case len(sops) == 1:
-		f.notes = append(f.notes, fmt.Sprintf("%s is SOPS-encrypted: never read or rewritten", sops[0]))
-	case len(sops) > 1:
-		f.notes = append(f.notes, fmt.Sprintf("%d SOPS-encrypted files are never read or rewritten (%s, …)", len(sops), sops[0]))
 	}
 	for _, obj := range repo.Objects {
 		f.taken = append(f.taken, plan.Object{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name})
