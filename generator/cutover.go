@@ -291,7 +291,7 @@ func (g *gen) excludedDocs() map[*yamledit.Doc]bool {
 		switch {
 		case cnpg && (o.Kind == "Cluster" || o.Kind == "Backup"):
 			ex[o.Doc] = true
-		case cnpg && o.Kind == "ScheduledBackup" && strAt(o.Body, "spec", "cluster", "name") == g.old:
+		case cnpg && o.Kind == "ScheduledBackup" && overlays.StringAt(o.Body, "spec", "cluster", "name") == g.old:
 			ex[o.Doc] = true
 		case g.src.ObjectStore != nil && o.Doc == g.src.ObjectStore.Doc:
 			ex[o.Doc] = true

@@ -290,7 +290,7 @@ func (g *gen) scheduledBackups() []*yaml.Node {
 func (g *gen) sourceScheduledBackups() []overlays.Object {
 	var out []overlays.Object
 	for _, o := range g.in.Repo.Deployed() {
-		if o.Doc != nil && o.Is(overlays.GroupCNPG, "ScheduledBackup") && o.Namespace == g.ns && strAt(o.Body, "spec", "cluster", "name") == g.old {
+		if o.Doc != nil && o.Is(overlays.GroupCNPG, "ScheduledBackup") && o.Namespace == g.ns && overlays.StringAt(o.Body, "spec", "cluster", "name") == g.old {
 			out = append(out, o)
 		}
 	}

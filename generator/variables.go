@@ -36,7 +36,7 @@ func (g *gen) varRoutes(m matcher, excluded map[*yamledit.Doc]bool) []route {
 		}
 		ctx := d.Namespace
 		if d.Kind == "HelmRelease" {
-			ctx = cmp.Or(strAt(d.Body, "spec", "targetNamespace"), ctx)
+			ctx = cmp.Or(overlays.StringAt(d.Body, "spec", "targetNamespace"), ctx)
 		}
 		walk(d.Source.Doc.Root(), nil, func(n *yaml.Node, keys []string) {
 			if !strings.Contains(n.Value, "${") {
@@ -180,18 +180,4 @@ func sortedUnique(v []string) []string {
 		}
 	}
 	return out
-}
-
-// strAt reads a string at a key path of a decoded object.
-func strAt(m map[string]any, keys ...string) string {
-	var v any = m
-	for _, k := range keys {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = mm[k]
-	}
-	s, _ := v.(string)
-	return s
 }

@@ -708,6 +708,9 @@ func spec(body map[string]any) map[string]any {
 	return s
 }
 
+// StringAt reads a string at a key path of a decoded object ("" when there is none).
+func StringAt(m map[string]any, keys ...string) string { return str(m, keys...) }
+
 // str reads a string at a key path of a decoded object.
 func str(m map[string]any, keys ...string) string {
 	var v any = m
