@@ -66,7 +66,8 @@ func testPlan(t *testing.T, src *overlays.Source, f fixture) *plan.Plan {
 	}
 }
 
-func render(t *testing.T, f fixture, phase string) (*overlays.Repo, *Result) {
+// load scans the fixture's repo and finds its source cluster.
+func load(t *testing.T, f fixture) (*overlays.Repo, *overlays.Source) {
 	t.Helper()
 	repo, err := overlays.ScanDir(filepath.Join("testdata", "repos", f.repo))
 	if err != nil {
@@ -76,6 +77,12 @@ func render(t *testing.T, f fixture, phase string) (*overlays.Repo, *Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return repo, src
+}
+
+func render(t *testing.T, f fixture, phase string) (*overlays.Repo, *Result) {
+	t.Helper()
+	repo, src := load(t, f)
 	res, err := Render(Input{Repo: repo, Source: src, Plan: testPlan(t, src, f), Phase: phase})
 	if err != nil {
 		t.Fatalf("Render(%s): %v", f.repo, err)

@@ -138,14 +138,7 @@ func TestPullRequestBodyPerShape(t *testing.T) {
 	} {
 		t.Run(f.repo, func(t *testing.T) {
 			cat := catalogtest.Healthy(t).Load()
-			repo, err := overlays.ScanDir(filepath.Join("testdata", "repos", f.repo))
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, err := repo.FindSource(f.ns, f.name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			repo, src := load(t, f)
 			at := time.Date(2026, 2, 5, 2, 21, 0, 0, time.UTC)
 			p, err := plan.Make(plan.Input{Catalog: cat, Source: plan.Source{Namespace: f.ns, Name: f.name, ServerName: cat.ServerName, Catalog: src.Catalog},
 				Target: catalog.Target{Time: &at}, Now: at.Add(time.Hour)})
