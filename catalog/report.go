@@ -19,20 +19,25 @@ type Report struct {
 // BackupReport is one backup. Times are RFC3339 UTC; systemId is a string because it overflows
 // a JSON number.
 type BackupReport struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	Status    string   `json:"status"`
-	BeginTime string   `json:"beginTime"`
-	EndTime   string   `json:"endTime"`
-	BeginWAL  string   `json:"beginWal"`
-	EndWAL    string   `json:"endWal"`
-	BeginLSN  string   `json:"beginLsn"`
-	EndLSN    string   `json:"endLsn"`
-	Timeline  uint32   `json:"timeline"`
-	SystemID  string   `json:"systemId"`
-	Size      int64    `json:"size"`
-	Usable    bool     `json:"usable"`
-	Problems  []string `json:"problems,omitempty"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Status    string `json:"status"`
+	BeginTime string `json:"beginTime"`
+	EndTime   string `json:"endTime"`
+	BeginWAL  string `json:"beginWal"`
+	EndWAL    string `json:"endWal"`
+	BeginLSN  string `json:"beginLsn"`
+	EndLSN    string `json:"endLsn"`
+	Timeline  uint32 `json:"timeline"`
+	SystemID  string `json:"systemId"`
+	Size      int64  `json:"size"`
+	// ClusterSize is barman's cluster_size (barman 3.11 and later): the sum of
+	// pg_tablespace_size over the cluster's tablespaces when the backup started.
+	ClusterSize int64 `json:"clusterSize,omitempty"`
+	// PostgresVersion is the server_version_num of the backed-up server (150018).
+	PostgresVersion int      `json:"postgresVersion,omitempty"`
+	Usable          bool     `json:"usable"`
+	Problems        []string `json:"problems,omitempty"`
 	// RecoverableTo is the end of the WAL a recovery from this backup can replay.
 	RecoverableTo *PointReport `json:"recoverableTo,omitempty"`
 }
@@ -124,6 +129,7 @@ func (c *Catalog) BackupReport(b *Backup) BackupReport {
 	if i := b.Info; i != nil {
 		br.Name, br.BeginTime, br.EndTime = i.BackupName, rfc3339(i.BeginTime), rfc3339(i.EndTime)
 		br.BeginWAL, br.EndWAL, br.Timeline = i.BeginWAL, i.EndWAL, i.Timeline
+		br.ClusterSize, br.PostgresVersion = i.ClusterSize, i.Version
 		if i.Present["begin_xlog"] {
 			br.BeginLSN = i.BeginLSN.String()
 		}

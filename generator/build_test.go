@@ -17,6 +17,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
@@ -91,7 +92,72 @@ func loadSchemas() (map[string]*jsonschema.Schema, error) {
 			out[key] = s
 		}
 	}
+	for _, k := range []struct{ key, def string }{
+		{"batch/v1 Job", "io.k8s.api.batch.v1.Job"},
+		{"v1 ConfigMap", "io.k8s.api.core.v1.ConfigMap"},
+	} {
+		sch, err := kubernetesSchema(k.def)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k.key, err)
+		}
+		out[k.key] = sch
+	}
 	return out, nil
+}
+
+// kubernetesSchema is a built-in kind's schema from the Kubernetes OpenAPI document kustomize
+// embeds (kyaml/openapi), made strict as the API server's field validation is: every
+// definition is kept, the kind is the root.
+func kubernetesSchema(def string) (*jsonschema.Schema, error) {
+	b, err := json.Marshal(openapi.Schema().Definitions)
+	if err != nil {
+		return nil, err
+	}
+	var defs map[string]any
+	if err := json.Unmarshal(b, &defs); err != nil {
+		return nil, err
+	}
+	if _, ok := defs[def]; !ok {
+		return nil, fmt.Errorf("no definition %s in kustomize's OpenAPI document", def)
+	}
+	doc := map[string]any{"$ref": "#/definitions/" + def, "definitions": swagger(defs)}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(def, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(def)
+}
+
+// swagger turns Swagger 2.0 definitions into JSON Schema: int-or-string is either, objects
+// with properties take no others.
+func swagger(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, val := range x {
+			if !strings.HasPrefix(k, "x-kubernetes-") {
+				out[k] = swagger(val)
+			}
+		}
+		if x["format"] == "int-or-string" {
+			delete(out, "type")
+			delete(out, "format")
+			out["anyOf"] = []any{map[string]any{"type": "integer"}, map[string]any{"type": "string"}}
+		}
+		if props, ok := x["properties"].(map[string]any); ok && len(props) > 0 {
+			if _, has := x["additionalProperties"]; !has {
+				out["additionalProperties"] = false
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = swagger(e)
+		}
+		return out
+	}
+	return v
 }
 
 // structural turns a Kubernetes structural schema into JSON Schema: unknown fields are
@@ -202,7 +268,7 @@ func validateObjects(t *testing.T, root string, stream []byte) int {
 		kind, _ := obj["kind"].(string)
 		s, ok := crdSchemas(t)[apiVersion+" "+kind]
 		if !ok {
-			if strings.Contains(apiVersion, "cnpg.io/") {
+			if strings.Contains(apiVersion, "cnpg.io/") || kind == "Job" {
 				t.Errorf("%s: no schema for %s %s", root, apiVersion, kind)
 			}
 			continue
@@ -216,7 +282,7 @@ func validateObjects(t *testing.T, root string, stream []byte) int {
 			t.Fatal(err)
 		}
 		if err := s.Validate(inst); err != nil {
-			t.Errorf("%s: %s %v does not validate against its CRD: %v", root, kind, obj["metadata"], err)
+			t.Errorf("%s: %s %v does not validate against its schema: %v", root, kind, obj["metadata"], err)
 		}
 		n++
 	}
@@ -235,6 +301,20 @@ func TestSchemaValidationRefusesBadObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 		if s.Validate(inst) == nil {
+			t.Errorf("Validate(%s) = nil, want an error", bad)
+		}
+	}
+	job := crdSchemas(t)["batch/v1 Job"]
+	for _, bad := range []string{
+		`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"x"},"spec":{"backofLimit":3,"template":{"spec":{"containers":[{"name":"c","image":"i"}]}}}}`,
+		`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"x"},"spec":{"backoffLimit":"3","template":{"spec":{"containers":[{"name":"c","image":"i"}]}}}}`,
+		`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"x"},"spec":{"template":{"spec":{"containers":[{"image":"i"}]}}}}`,
+	} {
+		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.Validate(inst) == nil {
 			t.Errorf("Validate(%s) = nil, want an error", bad)
 		}
 	}

@@ -210,7 +210,8 @@ func TestTemplatedClusterIsRestoredConcrete(t *testing.T) {
 		if strings.HasPrefix(file.Path, "kubernetes/components/") {
 			t.Errorf("the shared component %s was changed", file.Path)
 		}
-		if strings.HasPrefix(file.Path, "kubernetes/apps/database/pg/pg16-restored/") && strings.Contains(string(file.Content), "${") {
+		// verify.yaml holds the verification script, shell marked substitute: disabled.
+		if strings.HasPrefix(file.Path, "kubernetes/apps/database/pg/pg16-restored/") && !strings.HasSuffix(file.Path, "/verify.yaml") && strings.Contains(string(file.Content), "${") {
 			t.Errorf("%s is not concrete:\n%s", file.Path, file.Content)
 		}
 	}

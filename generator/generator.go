@@ -41,6 +41,8 @@ type Input struct {
 	// means <directory of the source cluster's file>/<restored name>.
 	OverlayDir string
 	Phase      string
+	// Verify configures the verification Job of the restore (on unless Verify.Off).
+	Verify Verify
 }
 
 // File is one file the change writes or deletes, with its summary line.
@@ -73,6 +75,9 @@ type Result struct {
 	TwoStep bool `json:"twoStep"`
 	// Rollback is what reverting the change does to the restored cluster (restore changes).
 	Rollback *Rollback `json:"rollback,omitempty"`
+	// Verification is the Job that checks the restored data before the cutover (nil with
+	// --no-verify and for changes that restore nothing).
+	Verification *Verification `json:"verification,omitempty"`
 }
 
 // cnpgAPI is the apiVersion of the CloudNativePG objects the generator writes.
@@ -100,6 +105,10 @@ type gen struct {
 	// or template (nil for a cluster of its own): the restore is written concrete, as it
 	// renders it.
 	tmpl *overlays.Applier
+	// order is how the restore is ordered before the cutover (set by restore).
+	order order
+	// fluxKS is the restore's own Flux Kustomization ("" when it has none).
+	fluxKS string
 }
 
 func (g *gen) note(p, what string) {
@@ -183,6 +192,9 @@ func Render(in Input) (*Result, error) {
 		if err := g.restore(edited); err != nil {
 			return nil, err
 		}
+		g.gate()
+	} else {
+		g.priorVerification()
 	}
 	return g.finish()
 }
@@ -192,6 +204,7 @@ func (g *gen) restore(edited []string) error {
 	p := g.in.Plan
 	inPlace := g.name == g.old
 	order := g.ordering(edited)
+	g.order = order
 	cluster, err := g.restoredCluster(order.argo)
 	if err != nil {
 		return err
@@ -209,6 +222,13 @@ func (g *gen) restore(edited []string) error {
 		}
 		files["scheduledbackup.yaml"] = sbs
 		resources = append(resources, "scheduledbackup.yaml")
+	}
+	source := ""
+	if order.flux != nil {
+		source = str(order.flux.cluster.Doc.Root(), "spec", "timeout")
+	}
+	if err := g.verification(files, &resources, order.argo, g.timeoutMinutes(source)*60); err != nil {
+		return err
 	}
 	if err := g.writeOverlay(files, resources); err != nil {
 		return err

@@ -63,6 +63,11 @@ func testPlan(t *testing.T, src *overlays.Source, f fixture) *plan.Plan {
 		Restored: restored,
 		Strategy: strategy,
 		Estimate: &plan.Estimate{Seconds: 1400},
+		SystemID: "7711797346175449542",
+		// Recovery ends on timeline 1; the archive holds 00000002.history, so PostgreSQL promotes
+		// onto timeline 3.
+		TimelinePath:     []uint32{1},
+		PromotedTimeline: 3,
 	}
 }
 

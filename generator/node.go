@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -175,6 +176,8 @@ func mapping(kv ...any) *yaml.Node {
 			v = scalar(x)
 		case bool:
 			v = boolean(x)
+		case int:
+			v = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(x)}
 		}
 		if v != nil {
 			m.Content = append(m.Content, scalar(kv[i].(string)), v)

@@ -144,7 +144,11 @@ func (g *gen) ordering(edited []string) order {
 		if app != "" {
 			in = " of " + app + ", the one application that applies both,"
 		}
-		g.res.Notes = append(g.res.Notes, lead+"Argo CD applies the restored Cluster in sync wave -1 and the cutover in wave 0"+in+" so the application moves only once the cluster is healthy. Argo CD has a built-in health check for CloudNativePG Clusters only from v3.1: older versions need one in argocd-cm (resource.customizations.health.postgresql.cnpg.io_Cluster), or the waves won't wait.")
+		waves := "Argo CD applies the restored Cluster in sync wave -1 and the cutover in wave 0" + in + " so the application moves only once the cluster is healthy."
+		if !g.in.Verify.Off {
+			waves = "Argo CD applies the restored Cluster in sync wave -2, runs the verification Job as a Sync hook in wave -1 and applies the cutover in wave 0" + in + " so the application moves only once the cluster is healthy and its data passed the checks."
+		}
+		g.res.Notes = append(g.res.Notes, lead+waves+" Argo CD has a built-in health check for CloudNativePG Clusters only from v3.1: older versions need one in argocd-cm (resource.customizations.health.postgresql.cnpg.io_Cluster), or the waves won't wait.")
 	}
 	return o
 }
@@ -286,6 +290,7 @@ func (g *gen) fluxOwnKustomization(o order, ksName, ksFile string, dependers []o
 		g.note(d.File, fmt.Sprintf("Flux Kustomization %s waits for %s", d.Name, ksName))
 	}
 	g.rollback(keptByFlux, c.Namespace+"/"+ksName)
+	g.fluxKS = c.Namespace + "/" + ksName
 	g.res.Notes = append(g.res.Notes, fmt.Sprintf("Flux applies the restored cluster through its own Kustomization %s/%s (health check on the Cluster's Ready condition; healthCheckExprs need Flux v2.5 or later)", c.Namespace, ksName))
 	if g.tmpl != nil {
 		g.res.Notes = append(g.res.Notes, fmt.Sprintf("the source cluster is rendered by %s from %s, which other apps may share: the restored cluster is a concrete copy of it as Flux renders it (variables substituted) in %s/, and the shared file is not touched, so nothing else that uses it changes",
@@ -297,20 +302,31 @@ func (g *gen) fluxOwnKustomization(o order, ksName, ksFile string, dependers []o
 // fluxTimeout is how long Flux waits for the cluster: three times the estimate, at least 30m,
 // and never less than the source's Kustomization allows (its timeout, a Go duration).
 func (g *gen) fluxTimeout(source string) *yaml.Node {
-	minutes := 30
-	if e := g.in.Plan.Estimate; e != nil && e.Seconds*3/60+1 > minutes {
-		minutes = e.Seconds*3/60 + 1
-	}
-	if d, err := time.ParseDuration(source); err == nil && int(d.Minutes()) > minutes {
-		if d%time.Minute == 0 {
-			return scalar(source)
-		}
-		minutes = int(d.Minutes()) + 1
+	minutes := g.timeoutMinutes(source)
+	if d, err := time.ParseDuration(source); err == nil && d%time.Minute == 0 && int(d.Minutes()) == minutes {
+		return scalar(source)
 	}
 	if minutes%60 == 0 {
 		return scalar(fmt.Sprintf("%dh", minutes/60))
 	}
 	return scalar(fmt.Sprintf("%dm", minutes))
+}
+
+// timeoutMinutes is how long the restore may take before the controller (and the verification
+// Job) give up: three times the estimate, at least 30 minutes, and never less than the source's
+// Kustomization allows (its timeout, a Go duration; "" when there is none).
+func (g *gen) timeoutMinutes(source string) int {
+	minutes := 30
+	if e := g.in.Plan.Estimate; e != nil && e.Seconds*3/60+1 > minutes {
+		minutes = e.Seconds*3/60 + 1
+	}
+	if d, err := time.ParseDuration(source); err == nil && int(d.Minutes()) > minutes {
+		minutes = int(d.Minutes())
+		if d%time.Minute != 0 {
+			minutes++
+		}
+	}
+	return minutes
 }
 
 // dropCutover turns the cutover into a second step.

@@ -3,6 +3,7 @@ package generator
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -56,6 +57,8 @@ type bodyData struct {
 	Mermaid                 string
 	Warnings                []string
 	LatestDescription       string
+	// HasAssertions is set when the verification runs the user's own checks.
+	HasAssertions bool
 }
 
 var prTemplates = template.Must(template.New("pr").Funcs(template.FuncMap{
@@ -87,6 +90,11 @@ func RenderPullRequest(in PullRequestInput) (PullRequest, error) {
 		Database:          appDatabase(in.Source),
 		Warnings:          p.Warnings,
 		LatestDescription: plan.RecoveryTarget{BackupID: p.Target.BackupID}.Describe(),
+	}
+	if v := in.Result.Verification; v != nil {
+		for _, c := range v.Checks {
+			d.HasAssertions = d.HasAssertions || !slices.Contains(builtinChecks, c.Name)
+		}
 	}
 	if d.Version == "" {
 		d.Version = "(development build)"

@@ -21,11 +21,12 @@ var bodySections = []string{
 	"### Estimated recovery time",
 	"### Timeline of the catalog", "```mermaid\ngantt\n",
 	"### Safety checks",
+	"### Verification before the cutover", "| `recovery-finished` |", "| `lineage` |", "| `timeline` |", "| `size` |", "| `last-commit` |", "logs job/",
 	"### Changes in this pull request",
 	"### Cutover edits",
 	"### What the reviewer must check",
 	"### After the merge: post-restore checklist",
-	"data size", "Row counts", "timestamps", "log in", "new backup",
+	"verification Job passed", "Row counts", "log in", "new backup",
 	"### Roll back and clean up", "revert this pull request", "--cleanup",
 }
 

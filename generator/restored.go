@@ -67,7 +67,11 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 	}
 	if argo {
 		ann := child(meta, "annotations")
-		set(ann, "argocd.argoproj.io/sync-wave", quoted("-1"))
+		wave := "-2" // before the verification Job (-1) and the cutover (0)
+		if g.in.Verify.Off {
+			wave = "-1"
+		}
+		set(ann, "argocd.argoproj.io/sync-wave", quoted(wave))
 		set(ann, "argocd.argoproj.io/sync-options", scalar("Prune=false,Delete=false"))
 	}
 	del(c, "status")

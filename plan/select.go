@@ -192,6 +192,9 @@ func (s *selector) checkWAL() {
 		tls = append(tls, st.TLI)
 	}
 	p.TimelinePath = tls
+	if len(tls) > 0 {
+		p.PromotedTimeline = s.promotedTimeline(tls[len(tls)-1])
+	}
 	segs := to - begin + 1
 	p.WAL = &WALRange{From: b.Info.BeginWAL, To: size.Name(s.tliOf(to), to), Segments: segs, Bytes: segs * uint64(size), StoredBytes: stored, UpperBound: upper}
 
@@ -336,5 +339,21 @@ func (s *selector) checkTimelines() {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("timeline %d's history switches recovery away from timeline %d, but no WAL of timeline %d is archived after the switch: PostgreSQL follows the history and stops there, so %d segments of timeline %d after the switch are not replayed; pass --target-tli %d to replay them if they are the history you want",
 				b.LatestTLI, b.AbandonedTLI, b.LatestTLI, b.Abandoned, b.AbandonedTLI, b.AbandonedTLI))
 		}
+	}
+}
+
+// promotedTimeline is the timeline PostgreSQL switches to when recovery on tli ends and it
+// promotes: from tli up, the newest timeline with a history file in the archive, plus one
+// (findNewestTimeLine in PostgreSQL's timeline.c). A history file that exists but could not be
+// read exists all the same.
+func (s *selector) promotedTimeline(tli uint32) uint32 {
+	newest := tli
+	for {
+		_, ok := s.c.History[newest+1]
+		_, bad := s.c.BadHistory[newest+1]
+		if !ok && !bad {
+			return newest + 1
+		}
+		newest++
 	}
 }

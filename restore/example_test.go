@@ -55,6 +55,7 @@ func Example() {
 	// k8s/infrastructure/auth/authentik-postgresql/authentik-postgresql-restored/cluster.yaml: new: Cluster authentik-postgresql-restored
 	// k8s/infrastructure/auth/authentik-postgresql/authentik-postgresql-restored/kustomization.yaml: new: Kustomization
 	// k8s/infrastructure/auth/authentik-postgresql/authentik-postgresql-restored/scheduledbackup.yaml: new: ScheduledBackup authentik-postgresql-restored-daily
+	// k8s/infrastructure/auth/authentik-postgresql/authentik-postgresql-restored/verify.yaml: new: ConfigMap authentik-postgresql-restored-verify, Job authentik-postgresql-restored-verify
 	// k8s/infrastructure/auth/authentik-postgresql/kustomization.yaml: includes the restored cluster's overlay authentik-postgresql-restored
 	// k8s/infrastructure/auth/authentik.yaml: cutover: 2 reference(s) to authentik-postgresql now name authentik-postgresql-restored
 	// Restore auth/authentik-postgresql as auth/authentik-postgresql-restored from backup 20261124T175252

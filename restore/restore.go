@@ -61,6 +61,9 @@ type Options struct {
 	Phase      string
 	Cleanup    bool
 	OverlayDir string
+	// Verify configures the Job that checks the restored data before the cutover: the
+	// built-in checks plus Verify.Assertions; Verify.Off writes none.
+	Verify generator.Verify
 
 	// Branch is the pull request's branch; empty means BranchTemplate expanded ({namespace},
 	// {cluster}, {backup}), or restore/<namespace>/<name>-<backup ID>.
@@ -202,7 +205,7 @@ func Render(ctx context.Context, opts Options) (*Change, error) {
 		if !p.OK() {
 			return ch, &RefusedError{Plan: p}
 		}
-		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Plan: p, Phase: opts.Phase, OverlayDir: opts.OverlayDir})
+		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Plan: p, Phase: opts.Phase, OverlayDir: opts.OverlayDir, Verify: opts.Verify})
 	}
 	if err != nil {
 		return nil, err

@@ -34,6 +34,9 @@ type repoConfig struct {
 	Labels     []string `json:"labels,omitempty"`
 	Reviewers  []string `json:"reviewers,omitempty"`
 	Draft      *bool    `json:"draft,omitempty"`
+	// Verify are the team's checks of restored data, run by every restore's verification Job
+	// unless --verify-sql is given.
+	Verify []generator.Assertion `json:"verify,omitempty"`
 }
 
 // loadConfig reads dir/.cnpg-restore-gen.yaml; a missing file is an empty configuration.
@@ -88,6 +91,9 @@ func (c *repoConfig) applyGenerate(o *generateOptions, fs *pflag.FlagSet) error 
 			return fmt.Errorf("%s: newName %q gives %q, not a valid cluster name", configFile, c.NewName, o.NewName)
 		}
 	}
+	if len(c.Verify) > 0 && !fs.Changed("verify-sql") && !o.NoVerify {
+		o.assertions = c.Verify
+	}
 	if c.OverlayDir != "" && !fs.Changed("overlay-dir") && o.Phase != generator.PhaseCutover {
 		o.OverlayDir = expand(c.OverlayDir, o.Namespace, o.Cluster, "")
 		if _, err := fileset.RelPath(o.OverlayDir); err != nil {
@@ -126,7 +132,7 @@ func (c *repoConfig) applyPR(o *prOptions, fs *pflag.FlagSet, remoteKnown bool) 
 }
 
 // configKeys are the settings the file takes, in the order the errors list them.
-var configKeys = []string{"strategy", "newName", "overlayDir", "branch", "base", "forge", "forgeURL", "labels", "reviewers", "draft"}
+var configKeys = []string{"strategy", "newName", "overlayDir", "branch", "base", "forge", "forgeURL", "labels", "reviewers", "draft", "verify"}
 
 // decodeConfig reads the file's settings, with errors in the file's own terms — file:line, the
 // key, what it expects and what it found — rather than a decoder's; keys match exactly.
@@ -147,6 +153,7 @@ func decodeConfig(p string, data []byte) (*repoConfig, error) {
 		"base": &c.Base, "forge": &c.Forge, "forgeURL": &c.ForgeURL}
 	lists := map[string]*[]string{"labels": &c.Labels, "reviewers": &c.Reviewers}
 	seen := map[string]int{}
+	var err error
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		where := fmt.Sprintf("%s:%d: %s", p, k.Line, k.Value)
@@ -169,6 +176,10 @@ func decodeConfig(p string, data []byte) (*repoConfig, error) {
 					return nil, fmt.Errorf("%s: expected a list of strings, got a list holding %s (line %d)", where, kindOf(item), item.Line)
 				}
 				*lists[k.Value] = append(*lists[k.Value], item.Value)
+			}
+		case k.Value == "verify":
+			if c.Verify, err = decodeVerify(where, v); err != nil {
+				return nil, err
 			}
 		case k.Value == "draft":
 			var b bool
@@ -209,4 +220,35 @@ func kindOf(n *yaml.Node) string {
 		return "a number (" + n.Value + ")"
 	}
 	return fmt.Sprintf("a string (%q)", n.Value)
+}
+
+// decodeVerify reads verify:, a list of checks: {name, sql, expect, database}.
+func decodeVerify(where string, v *yaml.Node) ([]generator.Assertion, error) {
+	if v.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s: expected a list of checks (- name: users / sql: SELECT count(*) >= 5 FROM users), got %s", where, kindOf(v))
+	}
+	var out []generator.Assertion
+	for i, item := range v.Content {
+		if item.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%s: check %d (line %d): expected name and sql, got %s", where, i+1, item.Line, kindOf(item))
+		}
+		a := generator.Assertion{Name: fmt.Sprintf("sql-%d", i+1)}
+		fields := map[string]*string{"name": &a.Name, "sql": &a.SQL, "expect": &a.Expect, "database": &a.Database}
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			k, val := item.Content[j], item.Content[j+1]
+			f, ok := fields[k.Value]
+			if !ok {
+				return nil, fmt.Errorf("%s: check %d, line %d: unknown key %q (a check has name, sql, expect and database)", where, i+1, k.Line, k.Value)
+			}
+			if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
+				return nil, fmt.Errorf("%s: check %d, line %d: %s: expected a string, got %s", where, i+1, k.Line, k.Value, kindOf(val))
+			}
+			*f = val.Value
+		}
+		if err := a.Check(); err != nil {
+			return nil, fmt.Errorf("%s: check %d (line %d): %w", where, i+1, item.Line, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

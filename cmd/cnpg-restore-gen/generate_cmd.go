@@ -25,6 +25,11 @@ type generateOptions struct {
 	DryRun     bool
 	Out        string
 	AllowDirty bool
+	// VerifySQL are --verify-sql assertions; NoVerify turns the verification Job off.
+	VerifySQL []string
+	NoVerify  bool
+	// assertions are the parsed --verify-sql, or the config file's verify: (complete, config).
+	assertions []generator.Assertion
 	// flags tells which flags were given (they win over .cnpg-restore-gen.yaml).
 	flags *pflag.FlagSet
 }
@@ -88,6 +93,8 @@ func (o *generateOptions) registerChange(fs *pflag.FlagSet, repoHelp, dryRunHelp
 	fs.StringVar(&o.Phase, "phase", generator.PhaseAll, "all, restore (the restored cluster only) or cutover (the edits only, once the restored cluster is merged)")
 	fs.BoolVar(&o.Cleanup, "cleanup", false, "the follow-up change: remove the old cluster and its ScheduledBackups (needs the restored cluster and the cutover merged)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, dryRunHelp)
+	fs.StringArrayVar(&o.VerifySQL, "verify-sql", nil, "a check of the restored data for the verification Job, \"NAME: QUERY\" whose one value must be true (repeatable; psql variables :'target_time', :'backup_end', :'backup_id')")
+	fs.BoolVar(&o.NoVerify, "no-verify", false, "write no verification Job: nothing checks the restored data before the cutover (the PR says so)")
 }
 
 func (o *generateOptions) complete() error {
@@ -113,6 +120,17 @@ func (o *generateOptions) complete() error {
 			return usagef("--overlay-dir: %v", err)
 		}
 	}
+	if o.NoVerify && len(o.VerifySQL) > 0 {
+		return usagef("--no-verify writes no verification Job: drop --verify-sql")
+	}
+	o.assertions = nil
+	for i, q := range o.VerifySQL {
+		a, err := generator.ParseAssertion(q, i+1)
+		if err != nil {
+			return usagef("--verify-sql: %v", err)
+		}
+		o.assertions = append(o.assertions, a)
+	}
 	return o.planOptions.complete()
 }
 
@@ -120,6 +138,7 @@ func (o *generateOptions) complete() error {
 func (o *generateOptions) restoreOptions(s *streams, repo string) (restore.Options, func(), error) {
 	ro, done, err := o.planOptions.restoreOptions(s)
 	ro.Repo, ro.Phase, ro.Cleanup, ro.OverlayDir = repo, o.Phase, o.Cleanup, o.OverlayDir
+	ro.Verify = generator.Verify{Off: o.NoVerify, Assertions: o.assertions}
 	return ro, done, err
 }
 
