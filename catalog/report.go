@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,8 @@ type BackupReport struct {
 	// ClusterSize is barman's cluster_size (barman 3.11 and later): the sum of
 	// pg_tablespace_size over the cluster's tablespaces when the backup started.
 	ClusterSize int64 `json:"clusterSize,omitempty"`
+	// Compression is how the backup's data files are compressed ("" when they are not).
+	Compression string `json:"compression,omitempty"`
 	// PostgresVersion is the server_version_num of the backed-up server (150018).
 	PostgresVersion int      `json:"postgresVersion,omitempty"`
 	Usable          bool     `json:"usable"`
@@ -130,6 +133,9 @@ func (c *Catalog) BackupReport(b *Backup) BackupReport {
 		br.Name, br.BeginTime, br.EndTime = i.BackupName, rfc3339(i.BeginTime), rfc3339(i.EndTime)
 		br.BeginWAL, br.EndWAL, br.Timeline = i.BeginWAL, i.EndWAL, i.Timeline
 		br.ClusterSize, br.PostgresVersion = i.ClusterSize, i.Version
+		if c := i.Raw["compression"]; c != "" && c != "None" {
+			br.Compression = strings.Trim(c, "'\"")
+		}
 		if i.Present["begin_xlog"] {
 			br.BeginLSN = i.BeginLSN.String()
 		}

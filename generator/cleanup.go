@@ -19,7 +19,8 @@ type CleanupInput struct {
 }
 
 // Cleanup is the follow-up change once the restore is verified: it removes the old Cluster,
-// its ScheduledBackups and, when no other cluster uses it, its ObjectStore. It refuses while
+// its ScheduledBackups, the restore's verification Job and, when no other cluster uses it,
+// its ObjectStore. It refuses while
 // anything the application uses still names the old cluster. Backups in the object store
 // are never touched.
 func Cleanup(in CleanupInput) (*Result, error) {
@@ -53,6 +54,10 @@ func Cleanup(in CleanupInput) (*Result, error) {
 
 	victims := []overlays.Object{in.Source.Cluster}
 	victims = append(victims, g.sourceScheduledBackups()...)
+	// The verification Job did its work before the cutover: it leaves with the old cluster (an
+	// Argo CD hook would run it on every sync, Flux would re-create it after its TTL).
+	victims = append(victims, in.Repo.Find("batch", "Job", ns, in.Restored+"-verify")...)
+	victims = append(victims, in.Repo.Find("", "ConfigMap", ns, in.Restored+"-verify")...)
 	if store := in.Source.ObjectStore; store != nil && !storeUsedElsewhere(in.Repo, *store, old) {
 		victims = append(victims, *store)
 	}

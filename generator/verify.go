@@ -61,8 +61,9 @@ var assertionName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
 // ParseAssertion reads --verify-sql: "NAME: SQL", or SQL alone (named sql-N by the caller).
 func ParseAssertion(s string, n int) (Assertion, error) {
 	a := Assertion{Name: fmt.Sprintf("sql-%d", n), SQL: strings.TrimSpace(s)}
-	if name, rest, ok := strings.Cut(s, ":"); ok && assertionName.MatchString(strings.TrimSpace(name)) && !strings.ContainsAny(name, " \t") {
-		a.Name, a.SQL = strings.TrimSpace(name), strings.TrimSpace(rest)
+	// A first word ending in ':' is the name (SQL never starts that way).
+	if name, rest, ok := strings.Cut(strings.TrimSpace(s), ":"); ok && name != "" && !strings.ContainsAny(name, " \t\n") {
+		a.Name, a.SQL = name, strings.TrimSpace(rest)
 	}
 	return a, a.Check()
 }
@@ -118,7 +119,10 @@ FROM (SELECT CASE WHEN pg_is_in_recovery() THEN 0
   ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS tli) AS t`, tl, from)})
 	}
 	if b := p.Backup; b != nil && b.Size > 0 {
-		figure, basis := b.Size, "the backup's size in the catalog: this barman records no cluster_size, and compressed data is smaller than the database, so it is a floor only"
+		figure, basis := b.Size, "the size of the backup's uncompressed data files in the catalog (this barman records no cluster_size)"
+		if b.Compression != "" {
+			basis = fmt.Sprintf("the backup's size in the catalog, %s-compressed: this barman records no cluster_size, and compressed data is smaller than the database, so it is a floor only", b.Compression)
+		}
 		if b.ClusterSize > 0 {
 			figure, basis = b.ClusterSize, "cluster_size, the size barman measured when the backup started"
 		}
@@ -148,11 +152,19 @@ FROM pg_database WHERE has_database_privilege(oid, 'CONNECT')`, floor, humanByte
 			expect = "t"
 		}
 		sql := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(a.SQL), ";"))
+		// A boolean reads "true" as text; t and true are one answer, as f and false.
+		accept := sqlString(expect)
+		switch expect {
+		case "t", "true":
+			accept = "'t', 'true'"
+		case "f", "false":
+			accept = "'f', 'false'"
+		}
 		out = append(out, VerifyCheck{Name: a.Name, Database: a.Database, What: fmt.Sprintf("`%s` returns %s", sql, expect),
-			SQL: fmt.Sprintf(`SELECT coalesce(got::text, 'NULL') = %[1]s, 'got ' || coalesce(got::text, 'NULL') || ', expected ' || %[1]s
+			SQL: fmt.Sprintf(`SELECT coalesce(got::text, 'NULL') IN (%[1]s), 'got ' || coalesce(got::text, 'NULL') || ', expected ' || %[2]s
 FROM (
-%[2]s
-) AS q(got)`, sqlString(expect), sql)})
+%[3]s
+) AS q(got)`, accept, sqlString(expect), sql)})
 	}
 	return out, nil
 }
@@ -280,12 +292,12 @@ func (g *gen) verification(files map[string][]byte, resources *[]string, argo bo
 	image, why := g.verifyImage()
 	secret, database := g.verifyCredentials()
 	data := mapping("verify.sh", literal(verifyScript))
-	// One line per check: name, database, file. Every field is set: the script splits on tabs,
-	// which the shell's read folds when two are adjacent.
+	// One line per check: name, database ("-": the Job's PGDATABASE), file. Every field is
+	// set: the script splits on tabs, which the shell's read folds when two are adjacent.
 	var tsv strings.Builder
 	for i, c := range checks {
 		file := fmt.Sprintf("%02d-%s.sql", i+1, c.Name)
-		fmt.Fprintf(&tsv, "%s\t%s\t%s\n", c.Name, cmp.Or(c.Database, database), file)
+		fmt.Fprintf(&tsv, "%s\t%s\t%s\n", c.Name, cmp.Or(c.Database, "-"), file)
 		set(data, file, literal(g.sqlFile(c)))
 	}
 	set(data, "checks.tsv", literal(tsv.String()))
@@ -344,11 +356,16 @@ func (g *gen) verification(files map[string][]byte, resources *[]string, argo bo
 	g.res.Verification = &Verification{Job: g.ns + "/" + job, ConfigMap: g.ns + "/" + job, Image: image, Secret: secret, Checks: checks,
 		Logs: fmt.Sprintf("kubectl -n %s logs job/%s", g.ns, job)}
 	g.res.Notes = append(g.res.Notes, fmt.Sprintf("the verification Job %s/%s runs %s (%s)", g.ns, job, image, why))
+	g.res.Notes = append(g.res.Notes, g.networkPolicyNotes()...)
 	return nil
 }
 
 func verifyLabels(cluster string) *yaml.Node {
 	return mapping("app.kubernetes.io/name", "cnpg-restore-verify", "app.kubernetes.io/instance", cluster, "app.kubernetes.io/managed-by", "cnpg-restore-gen")
+}
+
+func verifyLabelMap(cluster string) map[string]string {
+	return map[string]string{"app.kubernetes.io/name": "cnpg-restore-verify", "app.kubernetes.io/instance": cluster, "app.kubernetes.io/managed-by": "cnpg-restore-gen"}
 }
 
 // literal is a string written as a YAML literal block.

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Verifies a restored CloudNativePG cluster before the application is moved to it. Written by
-# cnpg-restore-gen; the checks are the *.sql files listed in checks.tsv beside this script.
+# cnpg-restore-gen; the checks are the *.sql files listed in checks.tsv beside this script
+# (name, database or "-" for PGDATABASE, file; separated by tabs).
 #
 # It connects with libpq's environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE,
 # PGSSLMODE), read-only (PGOPTIONS sets default_transaction_read_only), waits up to
@@ -26,7 +27,7 @@ echo "ok   reachable: the cluster accepts connections"
 failed=0
 while IFS="$tab" read -r name database file; do
 	[ -n "$name" ] || continue
-	if [ -n "$database" ]; then
+	if [ "$database" != "-" ]; then
 		out=$(psql -X -q -At -F "$tab" -v ON_ERROR_STOP=1 -d "$database" -f "$dir/$file" </dev/null 2>&1)
 	else
 		out=$(psql -X -q -At -F "$tab" -v ON_ERROR_STOP=1 -f "$dir/$file" </dev/null 2>&1)

@@ -6,9 +6,10 @@
 # Starts the Versity S3 gateway (bin/versitygw, from `make tools`) on 127.0.0.1 over
 # WORKDIR/s3, runs PostgreSQL (as the postgres user when run as root) with archive_command =
 # barman-cloud-wal-archive into s3://catalog/pg/<server>, and writes, for server "pg-main":
-#   lineage A  backups b1-tl1 and b2-tl1 on timeline 1, a restore point rp-between; WAL compressed
+#   lineage A  backups b1-tl1 (uncompressed, CloudNativePG's default) and b2-tl1 (bzip2) on
+#              timeline 1, a restore point rp-between, a 700000-row ballast table; WAL compressed
 #              with gzip, then bzip2 after b1, then none after b2 (one continuous run); a promotion
-#              to timeline 2 (00000002.history); backup b3-tl2 on timeline 2; more WAL on it;
+#              to timeline 2 (00000002.history); backup b3-tl2 (gzip) on timeline 2; more WAL on it;
 #              marker rows in table marks (WORKDIR/markers.tsv: label, commit time, LSN, xid)
 #   lineage B  a second cluster made with initdb archiving into the same path (the runbook's
 #              incident): a new systemid, timeline 1, one backup b4-rebuilt; its WAL overwrites
@@ -108,6 +109,7 @@ archive_command = 'barman-cloud-wal-archive -z --endpoint-url $endpoint $dest $s
 restore_command = 'barman-cloud-wal-restore --endpoint-url $endpoint $dest $server %f %p'
 archive_timeout = 0
 fsync = off
+track_commit_timestamp = on
 CONF
   as_pg "$pgbin/pg_ctl" -D "$d" -l "$work/$1.log" -w start >/dev/null
 }
@@ -138,8 +140,10 @@ mark() { # label: insert a marker row; record label, commit time, LSN after the 
 restore_point() { # name: pg_create_restore_point, recorded like a marker
   printf 'point\t%s\t%s\n' "$1" "$(sql "SELECT pg_create_restore_point('$1')")" >>"$work/markers.tsv"
 }
-backup() { # name
-  as_pg barman-cloud-backup -z --immediate-checkpoint -n "$1" --endpoint-url "$endpoint" \
+backup() { # name [compression flag: -z gzip (default), -j bzip2, "" none, CloudNativePG's default]
+  local z=${2--z}
+  # shellcheck disable=SC2086 # an empty flag is no flag
+  as_pg barman-cloud-backup $z --immediate-checkpoint -n "$1" --endpoint-url "$endpoint" \
     -h "$sock" -p "$pgport" -U postgres "$dest" "$server" >/dev/null
   printf 'backup\t%s\t%s\n' "$1" "$(sql "SELECT pg_current_wal_lsn()")" >>"$work/markers.tsv"
 }
@@ -148,11 +152,14 @@ backup() { # name
 start_cluster a
 sql "CREATE TABLE marks(id serial PRIMARY KEY, label text, at timestamptz DEFAULT clock_timestamp())"
 sql "CREATE TABLE payload AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1,20000) g"
+# Ballast: lineage A holds about three times what an empty cluster does, so the verification of
+# its restore tells the empty rebuilt lineage B apart by size alone.
+sql "CREATE TABLE ballast AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1,700000) g"
 # Fill a few segments first: lineage B will reuse (overwrite) the first segment names.
 for i in 1 2 3 4 5 6; do sql "INSERT INTO payload VALUES (-$i, 'filler')" >/dev/null; switch_wal; done
 wait_archived
 mark a-before-b1
-backup b1-tl1
+backup b1-tl1 ""  # uncompressed, as CloudNativePG backs up by default
 mark a-after-b1
 switch_wal; wait_archived
 archive_with -j
@@ -160,7 +167,7 @@ sql "INSERT INTO payload SELECT g, md5(g::text) FROM generate_series(20001,40000
 mark a-between-b1-b2
 restore_point rp-between
 mark a-before-b2
-backup b2-tl1
+backup b2-tl1 -j
 mark a-after-b2
 archive_with ""
 switch_wal; wait_archived

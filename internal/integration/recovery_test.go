@@ -139,6 +139,31 @@ func run(t *testing.T, cmd *exec.Cmd) string {
 // recovery target settings, start PostgreSQL until it promotes, and return the marker labels.
 func recoverAndRead(t *testing.T, endpoint, serverName string, p planJSON) (labels []string, restoreTime, recoveryTime time.Duration) {
 	t.Helper()
+	pg := recoverTo(t, endpoint, serverName, p, false)
+	out, err := pg.psql("SELECT label FROM marks ORDER BY id")
+	if err != nil {
+		t.Fatalf("reading marks: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if l != "" {
+			labels = append(labels, l)
+		}
+	}
+	return labels, pg.restoreTime, pg.recoveryTime
+}
+
+// recovered is a PostgreSQL recovered from the catalog, listening on a Unix socket only.
+type recovered struct {
+	sock                      string
+	psql                      func(q string) (string, error)
+	restoreTime, recoveryTime time.Duration
+}
+
+// recoverTo restores the plan's backup and starts PostgreSQL with the plan's target. It waits
+// for the promotion, or, with pause, for recovery to pause at the target (the server then
+// stays in recovery, read-only).
+func recoverTo(t *testing.T, endpoint, serverName string, p planJSON, pause bool) *recovered {
+	t.Helper()
 	base, err := os.MkdirTemp(catWork, "restore-")
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +175,7 @@ func recoverAndRead(t *testing.T, endpoint, serverName string, p planJSON) (labe
 	data, sock := filepath.Join(base, "data"), filepath.Join(base, "sock")
 	start := time.Now()
 	run(t, asPostgres("barman-cloud-restore", "--endpoint-url", endpoint, "s3://catalog/pg", serverName, p.Target.BackupID, data))
-	restoreTime = time.Since(start)
+	restoreTime := time.Since(start)
 	run(t, asPostgres("mkdir", "-p", sock))
 
 	// CloudNativePG's translation of recoveryTarget into PostgreSQL settings.
@@ -162,6 +187,9 @@ func recoverAndRead(t *testing.T, endpoint, serverName string, p planJSON) (labe
 		fmt.Sprintf("restore_command = 'barman-cloud-wal-restore --endpoint-url %s s3://catalog/pg %s %%f %%p'", endpoint, serverName),
 		"recovery_target_action = 'promote'",
 		"recovery_target_timeline = 'latest'",
+	}
+	if pause {
+		settings[5] = "recovery_target_action = 'pause'"
 	}
 	tg := p.Target
 	switch {
@@ -180,7 +208,7 @@ func recoverAndRead(t *testing.T, endpoint, serverName string, p planJSON) (labe
 		settings = append(settings, "recovery_target_inclusive = false")
 	}
 	if tg.TargetTLI != "" {
-		settings[len(settings)-1] = "recovery_target_timeline = '" + tg.TargetTLI + "'"
+		settings[6] = "recovery_target_timeline = '" + tg.TargetTLI + "'"
 	}
 	conf := filepath.Join(data, "postgresql.auto.conf")
 	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
@@ -204,10 +232,14 @@ func recoverAndRead(t *testing.T, endpoint, serverName string, p planJSON) (labe
 		out, err := asPostgres("psql", "-X", "-At", "-h", sock, "-p", "5432", "-U", "postgres", "-d", "postgres", "-c", q).CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
+	query, want := "SELECT pg_is_in_recovery()", "f"
+	if pause {
+		query, want = "SELECT pg_get_wal_replay_pause_state()", "paused"
+	}
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		out, err := psql("SELECT pg_is_in_recovery()")
-		if err == nil && out == "f" {
+		out, err := psql(query)
+		if err == nil && out == want {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -216,17 +248,7 @@ func recoverAndRead(t *testing.T, endpoint, serverName string, p planJSON) (labe
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	recoveryTime = time.Since(start)
-	out, err := psql("SELECT label FROM marks ORDER BY id")
-	if err != nil {
-		t.Fatalf("reading marks: %v\n%s", err, out)
-	}
-	for _, l := range strings.Split(out, "\n") {
-		if l != "" {
-			labels = append(labels, l)
-		}
-	}
-	return labels, restoreTime, recoveryTime
+	return &recovered{sock: sock, psql: psql, restoreTime: restoreTime, recoveryTime: time.Since(start)}
 }
 
 func TestIntegrationRecoveryProof(t *testing.T) {
