@@ -120,7 +120,7 @@ func kubernetesSchema(def string) (*jsonschema.Schema, error) {
 	if _, ok := defs[def]; !ok {
 		return nil, fmt.Errorf("no definition %s in kustomize's OpenAPI document", def)
 	}
-	doc := map[string]any{"$ref": "#/definitions/" + def, "definitions": swagger(defs)}
+	doc := map[string]any{"$ref": "#/definitions/" + def, "definitions": structural(defs)}
 	c := jsonschema.NewCompiler()
 	if err := c.AddResource(def, doc); err != nil {
 		return nil, err
@@ -128,40 +128,9 @@ func kubernetesSchema(def string) (*jsonschema.Schema, error) {
 	return c.Compile(def)
 }
 
-// swagger turns Swagger 2.0 definitions into JSON Schema: int-or-string is either, objects
-// with properties take no others.
-func swagger(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := map[string]any{}
-		for k, val := range x {
-			if !strings.HasPrefix(k, "x-kubernetes-") {
-				out[k] = swagger(val)
-			}
-		}
-		if x["format"] == "int-or-string" {
-			delete(out, "type")
-			delete(out, "format")
-			out["anyOf"] = []any{map[string]any{"type": "integer"}, map[string]any{"type": "string"}}
-		}
-		if props, ok := x["properties"].(map[string]any); ok && len(props) > 0 {
-			if _, has := x["additionalProperties"]; !has {
-				out["additionalProperties"] = false
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = swagger(e)
-		}
-		return out
-	}
-	return v
-}
-
-// structural turns a Kubernetes structural schema into JSON Schema: unknown fields are
-// errors (as the API server's strict field validation makes them), int-or-string is either.
+// structural turns a Kubernetes structural schema (a CRD's, or the Swagger definitions of the
+// built-in kinds) into JSON Schema: unknown fields are errors (as the API server's strict
+// field validation makes them), int-or-string is either.
 func structural(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -171,8 +140,9 @@ func structural(v any) any {
 				out[k] = structural(val)
 			}
 		}
-		if x["x-kubernetes-int-or-string"] == true {
+		if x["x-kubernetes-int-or-string"] == true || x["format"] == "int-or-string" {
 			delete(out, "type")
+			delete(out, "format")
 			out["anyOf"] = []any{map[string]any{"type": "integer"}, map[string]any{"type": "string"}}
 		}
 		if _, ok := x["properties"]; ok && x["x-kubernetes-preserve-unknown-fields"] != true {

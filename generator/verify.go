@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
@@ -128,12 +129,12 @@ FROM (SELECT CASE WHEN pg_is_in_recovery() THEN 0
 		}
 		floor := figure / 2
 		out = append(out, VerifyCheck{Name: "size", What: fmt.Sprintf("the databases hold at least %s: half of %s, %s. Replaying what happened after the backup can grow the data or shrink it; a wrong or empty database is far smaller",
-			humanBytes(floor), humanBytes(figure), basis),
+			human.Bytes(floor), human.Bytes(figure), basis),
 			SQL: fmt.Sprintf(`SELECT sum(pg_database_size(oid)) >= %[1]d,
   pg_size_pretty(sum(pg_database_size(oid))) || ' in ' || count(*) || ' databases, '
   || CASE WHEN sum(pg_database_size(oid)) >= %[1]d THEN 'at least' ELSE 'below' END
   || ' %[2]s (half of the backup''s %[3]s)'
-FROM pg_database WHERE has_database_privilege(oid, 'CONNECT')`, floor, humanBytes(floor), humanBytes(figure))})
+FROM pg_database WHERE has_database_privilege(oid, 'CONNECT')`, floor, human.Bytes(floor), human.Bytes(figure))})
 	}
 	if c := g.lastCommitCheck(); c != nil {
 		out = append(out, *c)
@@ -218,19 +219,6 @@ func (g *gen) sqlFile(c VerifyCheck) string {
 	}
 	b.WriteString(c.SQL + ";\n")
 	return b.String()
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // verifyImage is the PostgreSQL image of the restored cluster (it has psql), and why.

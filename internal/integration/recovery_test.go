@@ -282,16 +282,7 @@ func TestIntegrationRecoveryProof(t *testing.T) {
 	var calibration []string
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"plan", "--cluster", "auth/" + server, "--catalog", "s3://catalog/pg", "--endpoint-url", endpoint,
-				"--system-id", sysA, "-o", "json"}, tc.flags...)
-			r := runTool(t, nil, args...)
-			if r.code != 0 {
-				t.Fatalf("plan: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-			}
-			var p planJSON
-			if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
-				t.Fatal(err)
-			}
+			p := planFor(t, endpoint, append([]string{"--system-id", sysA}, tc.flags...)...)
 			if p.Backup.Name != tc.backup {
 				t.Fatalf("plan chose %s (%s), want %s", p.Backup.ID, p.Backup.Name, tc.backup)
 			}
