@@ -46,6 +46,23 @@ func TestArgoCDAcrossApplicationsIsTwoSteps(t *testing.T) {
 	if files["apps/legacy/deployment.yaml"] {
 		t.Error("the cutover edits apps/legacy, which the ApplicationSet excludes")
 	}
+	// The first step ended with the verification Job: the second says to merge once it passed.
+	if res.Verification == nil || !strings.Contains(res.Verification.Gate, "second change") {
+		t.Errorf("the restore's verification %+v: want a Job whose gate is the second change", res.Verification)
+	}
+	v := cut.Verification
+	if v == nil || v.Job != "database/pg-main-restored-verify" || len(v.Checks) != len(res.Verification.Checks) {
+		t.Fatalf("the cutover's verification = %+v, want the restore's Job and its %d checks", v, len(res.Verification.Checks))
+	}
+	pr, err := RenderPullRequest(PullRequestInput{Result: cut, Source: src, Restored: "pg-main-restored", Phase: PhaseCutover, Branch: "b", Base: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### Before you merge: the verification of the restore", "`kubectl -n database logs job/pg-main-restored-verify` ends with `verification passed`", "`recovery-finished`"} {
+		if !strings.Contains(pr.Body, want) {
+			t.Errorf("the cutover's pull request lacks %q:\n%s", want, pr.Body)
+		}
+	}
 	if d := changed.Model().Find(overlays.GroupCNPG, "Cluster", "database", "pg-main-restored"); len(d) != 1 || d[0].By.Name != "infra-database" {
 		t.Errorf("the restored Cluster is deployed by %v, want infra-database", d)
 	}
