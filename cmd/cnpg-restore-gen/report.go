@@ -184,6 +184,21 @@ func writeGenerateSummary(w io.Writer, r generateReport, width int) error {
 			hang(&b, width, "  "+at+"  ", f.Detail)
 		}
 	}
+	if v := res.Verification; v != nil {
+		var names []string
+		for _, c := range v.Checks {
+			names = append(names, c.Name)
+		}
+		fmt.Fprintf(&b, "\nVerification\n")
+		hang(&b, width, "  job     ", v.Job)
+		if len(names) > 0 {
+			hang(&b, width, "  checks  ", strings.Join(names, ", "))
+		}
+		hang(&b, width, "  result  ", v.Logs)
+		if v.Gate != "" {
+			hang(&b, width, "  gate    ", v.Gate)
+		}
+	}
 	var notes []string
 	if r.Plan != nil {
 		notes = append(notes, r.Plan.Warnings...)
