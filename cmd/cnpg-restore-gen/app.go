@@ -243,7 +243,7 @@ performs it when merged.
 	if s.Prog != "" {
 		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: s.Prog}
 	}
-	root.AddCommand(newCatalogCmd(s), newPlanCmd(s, nil), newGenerateCmd(s, nil), newPRCmd(s, nil))
+	root.AddCommand(newCatalogCmd(s), newPlanCmd(s, nil), newGenerateCmd(s, nil), newPRCmd(s, nil), newDoctorCmd(s, nil))
 	return root
 }
 

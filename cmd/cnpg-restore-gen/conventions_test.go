@@ -77,7 +77,7 @@ func TestUnknownCommandsAreUsageErrors(t *testing.T) {
 		{[]string{"catalog", "lsit"}, exitUsage, `unknown command "lsit" for "cnpg-restore-gen catalog"; did you mean list?`},
 		{[]string{"paln"}, exitUsage, `unknown command "paln" for "cnpg-restore-gen"; did you mean plan?`},
 		{[]string{"catalog", "chek", "--catalog", "/x"}, exitUsage, `unknown command "chek" for "cnpg-restore-gen catalog"; did you mean check?`},
-		{[]string{"restore"}, exitUsage, "the commands are catalog, completion, generate, plan, pr"},
+		{[]string{"restore"}, exitUsage, "the commands are catalog, completion, doctor, generate, plan, pr"},
 		{[]string{"catalog"}, exitOK, ""},
 		{[]string{}, exitOK, ""},
 	}

@@ -146,6 +146,7 @@ func validateOnly(args []string, env func(string) string, out *bytes.Buffer) int
 		newPlanCmd(s, func(context.Context, *planOptions) error { return nil }),
 		newGenerateCmd(s, func(context.Context, *generateOptions) error { return nil }),
 		newPRCmd(s, func(context.Context, *prOptions) error { return nil }),
+		newDoctorCmd(s, func(context.Context, *doctorOptions) error { return nil }),
 		&cobra.Command{Use: "completion", RunE: func(*cobra.Command, []string) error { return nil }})
 	root.SetArgs(args)
 	err := root.Execute()

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/doctor"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+)
+
+type doctorOptions struct {
+	Repo      string
+	Cluster   string
+	Namespace string
+	Output    string
+	FailOn    string
+}
+
+func newDoctorCmd(s *streams, runF func(context.Context, *doctorOptions) error) *cobra.Command {
+	opts := &doctorOptions{}
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Find the backup misconfigurations that lose data, before the incident",
+		Long: `Examine every CloudNativePG cluster the repository deploys (or the one --cluster names)
+for what makes a restore impossible or wrong: an archive path naming a pod instead of the
+cluster, ScheduledBackups missing, suspended, pointing at another cluster, using the in-tree
+method on a plugin cluster or naming no ObjectStore, two clusters archiving to one path,
+cnpg.io/skipEmptyWalArchiveCheck, bootstrap.recovery from a live cluster's own archive, no
+retention policy, no alert on WAL archiving, and the deprecated in-tree barmanObjectStore.
+
+Each finding has a rule ID, a severity, the object and its file:line, the failure it leads to
+and the fix. -o sarif writes SARIF 2.1.0 for GitHub code scanning. Exit 0 when no finding
+reaches --fail-on (error by default), 3 when one does, 1 on other errors.`,
+		Example: `  # every cluster of the checkout
+  cnpg-restore-gen doctor --repo ~/src/homelab
+
+  # one cluster, failing on warnings too, for CI annotations
+  cnpg-restore-gen doctor --repo . --cluster auth/authentik-postgresql --fail-on warning -o sarif > doctor.sarif`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.complete(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runDoctor(cmd.Context(), s, opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&opts.Repo, "repo", "", "GitOps repository checkout to examine (required)")
+	fs.StringVar(&opts.Cluster, "cluster", "", "examine only this cluster, NAMESPACE/NAME (or NAME with -n)")
+	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "the cluster's namespace")
+	fs.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or sarif")
+	fs.StringVar(&opts.FailOn, "fail-on", doctor.Error, "exit 3 when a finding of this severity or worse exists: warning or error")
+	return cmd
+}
+
+func (o *doctorOptions) complete() error {
+	if o.Repo == "" {
+		return usagef("--repo is required: doctor reads the clusters' manifests from the GitOps repository")
+	}
+	switch o.Output {
+	case "table", "json", "sarif":
+	default:
+		return usagef("-o %q: the output format is table, json or sarif", o.Output)
+	}
+	switch o.FailOn {
+	case doctor.Warning, doctor.Error:
+	default:
+		return usagef("--fail-on %q is not warning or error", o.FailOn)
+	}
+	if o.Cluster == "" {
+		if o.Namespace != "" {
+			return usagef("-n %s needs --cluster NAME", o.Namespace)
+		}
+		return nil
+	}
+	switch ns, name, ok := strings.Cut(o.Cluster, "/"); {
+	case ok && o.Namespace != "" && o.Namespace != ns:
+		return usagef("--cluster %s and -n %s name different namespaces", o.Cluster, o.Namespace)
+	case ok:
+		o.Namespace, o.Cluster = ns, name
+	case o.Namespace == "":
+		return usagef("--cluster %s has no namespace: use NAMESPACE/NAME or -n NAMESPACE", o.Cluster)
+	}
+	if !dnsLabel(o.Cluster) || !dnsLabel(o.Namespace) {
+		return usagef("--cluster %s/%s is not a valid namespace/name (lowercase letters, digits and '-')", o.Namespace, o.Cluster)
+	}
+	return nil
+}
+
+func runDoctor(_ context.Context, s *streams, o *doctorOptions) error {
+	repo, err := overlays.ScanDir(o.Repo)
+	if err != nil {
+		return err
+	}
+	rep, err := doctor.Examine(repo, doctor.Options{Namespace: o.Namespace, Name: o.Cluster})
+	if err != nil {
+		return err
+	}
+	switch o.Output {
+	case "json":
+		err = writeData(s.Out, "json", rep)
+	case "sarif":
+		var b []byte
+		if b, err = rep.SARIF(version()); err == nil {
+			_, err = s.Out.Write(b)
+		}
+	default:
+		err = writeDoctorTable(s.Out, rep, s.width())
+	}
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, f := range rep.Findings {
+		if doctor.Rank(f.Severity) >= doctor.Rank(o.FailOn) {
+			n++
+		}
+	}
+	if n > 0 {
+		return safetyError{fmt.Sprintf("%d finding(s) of severity %s or worse", n, o.FailOn)}
+	}
+	return nil
+}
+
+func writeDoctorTable(w io.Writer, rep *doctor.Report, width int) error {
+	w = termsafe.Writer(w) // names from the repo never drive the terminal
+	var b strings.Builder
+	fmt.Fprintf(&b, "Examined %d cluster(s): %s\n", len(rep.Clusters), strings.Join(rep.Clusters, ", "))
+	if len(rep.Findings) == 0 {
+		b.WriteString("No finding.\n")
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintf(&b, "\n%s %s  %s:%d  %s\n", strings.ToUpper(f.Severity), f.Rule, f.File, f.Line, f.Object)
+		hang(&b, width, "  ", f.Message)
+		hang(&b, width, "  why: ", f.Why)
+		hang(&b, width, "  fix: ", f.Fix)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,138 @@
+package doctor
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+)
+
+func examine(t *testing.T, repo string, opts Options) *Report {
+	t.Helper()
+	r, err := overlays.ScanDir(filepath.Join("testdata", "repos", repo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Examine(r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// The runbook's incident, in a repository: every cause it names is a finding on its line.
+func TestIncidentRepoFindsEveryCause(t *testing.T) {
+	rep := examine(t, "incident", Options{})
+	got := map[string][]Finding{}
+	for _, f := range rep.Findings {
+		got[f.Rule] = append(got[f.Rule], f)
+		if f.File == "" || f.Line == 0 || f.Why == "" || f.Fix == "" {
+			t.Errorf("finding without a place, a reason or a fix: %+v", f)
+		}
+	}
+	for rule, where := range map[string]string{
+		"archive-names-an-instance":             "auth/objectstore.yaml",
+		"scheduled-backup-wrong-method":         "auth/scheduledbackup.yaml",
+		"scheduled-backup-suspended":            "auth/scheduledbackup.yaml",
+		"scheduled-backup-other-cluster":        "auth/scheduledbackup.yaml",
+		"scheduled-backup-missing-object-store": "",
+		"shared-archive":                        "auth/legacy.yaml",
+		"skip-empty-wal-archive-check":          "auth/cluster.yaml",
+		"recovery-on-live-cluster":              "auth/cluster.yaml",
+		"no-retention-policy":                   "auth/objectstore.yaml",
+		"no-archive-alert":                      "auth/cluster.yaml",
+		"in-tree-object-store":                  "auth/legacy.yaml",
+		"no-scheduled-backup":                   "auth/legacy.yaml",
+	} {
+		fs := got[rule]
+		if where == "" {
+			// the weekly backup names a cluster that is gone: its store is not checked
+			if len(fs) != 0 {
+				t.Errorf("%s: %+v, want none (the backup's cluster is not deployed)", rule, fs)
+			}
+			continue
+		}
+		found := false
+		for _, f := range fs {
+			found = found || f.File == where
+		}
+		if !found {
+			t.Errorf("no %s finding in %s: %+v", rule, where, fs)
+		}
+	}
+	if rep.Worst() != Error {
+		t.Errorf("worst = %q, want error", rep.Worst())
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "doctor", ".json", append(b, '\n'))
+}
+
+func TestCleanRepoHasNoFinding(t *testing.T) {
+	rep := examine(t, "clean", Options{})
+	if len(rep.Findings) != 0 || strings.Join(rep.Clusters, ",") != "db/app-db" {
+		t.Errorf("clean repo: clusters %v, findings %+v", rep.Clusters, rep.Findings)
+	}
+}
+
+func TestOneClusterOnly(t *testing.T) {
+	rep := examine(t, "incident", Options{Namespace: "auth", Name: "authentik-postgresql-rebuilt"})
+	for _, f := range rep.Findings {
+		if f.Object != "Cluster auth/authentik-postgresql-rebuilt" {
+			t.Errorf("finding about another cluster: %+v", f)
+		}
+	}
+	r, _ := overlays.ScanDir(filepath.Join("testdata", "repos", "clean"))
+	if _, err := Examine(r, Options{Namespace: "db", Name: "nope"}); err == nil || !strings.Contains(err.Error(), "db/nope") {
+		t.Errorf("Examine(db/nope) error = %v, want one naming it", err)
+	}
+}
+
+func TestSARIFPlacesEachFindingOnItsLine(t *testing.T) {
+	rep := examine(t, "incident", Options{})
+	b, err := rep.SARIF("v0.0.0-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "doctor", ".sarif", b)
+	var log struct {
+		Version string
+		Runs    []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct{ ID string }
+				}
+			}
+			Results []struct {
+				RuleID    string
+				RuleIndex int
+				Level     string
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string }
+						Region           struct{ StartLine int }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &log); err != nil {
+		t.Fatal(err)
+	}
+	if log.Version != "2.1.0" || len(log.Runs) != 1 || len(log.Runs[0].Results) != len(rep.Findings) {
+		t.Fatalf("SARIF version %q, %d runs: want 2.1.0, one run with a result per finding", log.Version, len(log.Runs))
+	}
+	rules := log.Runs[0].Tool.Driver.Rules
+	for i, res := range log.Runs[0].Results {
+		f := rep.Findings[i]
+		loc := res.Locations[0].PhysicalLocation
+		if rules[res.RuleIndex].ID != res.RuleID || res.RuleID != f.Rule || loc.ArtifactLocation.URI != f.File || loc.Region.StartLine != f.Line {
+			t.Errorf("result %d = %+v, want rule %s at %s:%d", i, res, f.Rule, f.File, f.Line)
+		}
+	}
+}
