@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
@@ -134,5 +135,47 @@ func TestSARIFPlacesEachFindingOnItsLine(t *testing.T) {
 		if rules[res.RuleIndex].ID != res.RuleID || res.RuleID != f.Rule || loc.ArtifactLocation.URI != f.File || loc.Region.StartLine != f.Line {
 			t.Errorf("result %d = %+v, want rule %s at %s:%d", i, res, f.Rule, f.File, f.Line)
 		}
+	}
+}
+
+// A plugin ScheduledBackup for a cluster that archives through the in-tree store names no
+// ObjectStore: every backup fails.
+func TestPluginBackupWithoutObjectStore(t *testing.T) {
+	fsys := fstest.MapFS{
+		"kustomization.yaml": {Data: []byte("namespace: db\nresources: [cluster.yaml]\n")},
+		"cluster.yaml": {Data: []byte(`apiVersion: postgresql.cnpg.io/v1
+kind: Cluster
+metadata: {name: pg}
+spec:
+  instances: 1
+  storage: {size: 1Gi}
+  backup:
+    retentionPolicy: 7d
+    barmanObjectStore: {destinationPath: "s3://b/db"}
+---
+apiVersion: postgresql.cnpg.io/v1
+kind: ScheduledBackup
+metadata: {name: pg-daily}
+spec:
+  schedule: "0 0 2 * * *"
+  method: plugin
+  pluginConfiguration: {name: barman-cloud.cloudnative-pg.io}
+  cluster: {name: pg}
+`)},
+	}
+	r, err := overlays.Scan(fsys, "repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Examine(r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, f := range rep.Findings {
+		rules = append(rules, f.Rule)
+	}
+	if got := strings.Join(rules, ","); got != "scheduled-backup-no-object-store,no-archive-alert,in-tree-object-store" {
+		t.Errorf("findings = %s", got)
 	}
 }
