@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
@@ -179,6 +180,24 @@ type examiner struct {
 	archives map[string][]overlays.Object
 }
 
+// at is the line of the key at path in o's document (the deepest that exists), else the
+// document's first line.
+func at(o overlays.Object, path ...string) int {
+	if o.Doc == nil {
+		return o.Line
+	}
+	n := o.Doc.Root()
+	line := o.Line
+	for i := range path {
+		k, _ := yamledit.Lookup(n, path[:i+1]...)
+		if k == nil {
+			break
+		}
+		line = k.Line
+	}
+	return line
+}
+
 func (e *examiner) add(rule string, o overlays.Object, line int, format string, a ...any) {
 	r, ok := RuleByID(rule)
 	if !ok {
@@ -199,7 +218,7 @@ func instanceName(cluster, name string) bool {
 func (e *examiner) cluster(c overlays.Object) {
 	ann, _ := nested(c.Body, "metadata", "annotations").(map[string]any)
 	if v, ok := ann["cnpg.io/skipEmptyWalArchiveCheck"]; ok && fmt.Sprint(v) != "disabled" {
-		e.add("skip-empty-wal-archive-check", c, 0, "%s sets cnpg.io/skipEmptyWalArchiveCheck: %v", c.Name, v)
+		e.add("skip-empty-wal-archive-check", c, at(c, "metadata", "annotations", "cnpg.io/skipEmptyWalArchiveCheck"), "%s sets cnpg.io/skipEmptyWalArchiveCheck: %v", c.Name, v)
 	}
 	src, err := e.repo.FindSource(c.Namespace, c.Name)
 	if err != nil {
@@ -207,19 +226,19 @@ func (e *examiner) cluster(c overlays.Object) {
 		return
 	}
 	if !src.Plugin {
-		e.add("in-tree-object-store", c, 0, "%s archives through spec.backup.barmanObjectStore to %s", c.Name, src.Catalog)
+		e.add("in-tree-object-store", c, at(c, "spec", "backup", "barmanObjectStore"), "%s archives through spec.backup.barmanObjectStore to %s", c.Name, src.Catalog)
 	}
 	// The archive path: destinationPath/serverName; a pod's name in either is the incident.
 	last := src.Catalog[strings.LastIndex(strings.TrimSuffix(src.Catalog, "/"), "/")+1:]
 	switch {
 	case instanceName(c.Name, src.ServerName):
-		e.add("archive-names-an-instance", c, 0, "%s archives with serverName %s, the name of one of its pods: set it to %s", c.Name, src.ServerName, c.Name)
+		e.add("archive-names-an-instance", c, at(c, "spec", "backup", "barmanObjectStore", "serverName"), "%s archives with serverName %s, the name of one of its pods: set it to %s", c.Name, src.ServerName, c.Name)
 	case instanceName(c.Name, strings.TrimSuffix(last, "/")):
-		at := c
+		where := c
 		if src.ObjectStore != nil {
-			at = *src.ObjectStore
+			where = *src.ObjectStore
 		}
-		e.add("archive-names-an-instance", at, 0, "destinationPath %s ends in %s, the name of one of %s's pods: end it with the cluster's name (or a path of its own), not an instance's", src.Catalog, last, c.Name)
+		e.add("archive-names-an-instance", where, at(where, "spec", "configuration", "destinationPath"), "destinationPath %s ends in %s, the name of one of %s's pods: end it with the cluster's name (or a path of its own), not an instance's", src.Catalog, last, c.Name)
 	}
 	if src.Catalog != "" && src.ServerName != "" {
 		key := strings.TrimSuffix(src.Catalog, "/") + "/" + src.ServerName
@@ -258,7 +277,7 @@ func (e *examiner) recovery(c overlays.Object, src *overlays.Source) {
 		same := server == src.ServerName && (store != "" && src.ObjectStore != nil && store == src.ObjectStore.Name ||
 			dest != "" && strings.TrimSuffix(dest, "/") == strings.TrimSuffix(src.Catalog, "/"))
 		if same {
-			e.add("recovery-on-live-cluster", c, 0, "%s bootstraps from %s, which reads its own archive (%s/%s)", c.Name, source, src.Catalog, server)
+			e.add("recovery-on-live-cluster", c, at(c, "spec", "bootstrap", "recovery"), "%s bootstraps from %s, which reads its own archive (%s/%s)", c.Name, source, src.Catalog, server)
 		}
 	}
 }
@@ -266,12 +285,12 @@ func (e *examiner) recovery(c overlays.Object, src *overlays.Source) {
 func (e *examiner) retention(c overlays.Object, src *overlays.Source) {
 	if src.ObjectStore != nil {
 		if _, ok := nested(src.ObjectStore.Body, "spec", "retentionPolicy").(string); !ok {
-			e.add("no-retention-policy", *src.ObjectStore, 0, "ObjectStore %s (used by %s) has no spec.retentionPolicy", src.ObjectStore.Name, c.Name)
+			e.add("no-retention-policy", *src.ObjectStore, at(*src.ObjectStore, "spec"), "ObjectStore %s (used by %s) has no spec.retentionPolicy", src.ObjectStore.Name, c.Name)
 		}
 		return
 	}
 	if _, ok := nested(c.Body, "spec", "backup", "retentionPolicy").(string); !ok {
-		e.add("no-retention-policy", c, 0, "%s has no spec.backup.retentionPolicy", c.Name)
+		e.add("no-retention-policy", c, at(c, "spec", "backup"), "%s has no spec.backup.retentionPolicy", c.Name)
 	}
 }
 
@@ -295,7 +314,7 @@ func (e *examiner) scheduledBackups(c overlays.Object, src *overlays.Source) {
 		if method != "plugin" {
 			// barmanObjectStore (the default) needs the in-tree store on the cluster.
 			if (method == "" || method == "barmanObjectStore") && src.Plugin && nested(c.Body, "spec", "backup", "barmanObjectStore") == nil {
-				e.add("scheduled-backup-wrong-method", sb, 0, "ScheduledBackup %s uses the method barmanObjectStore (%s), but %s archives through the barman-cloud plugin and has no spec.backup.barmanObjectStore",
+				e.add("scheduled-backup-wrong-method", sb, at(sb, "spec", "method"), "ScheduledBackup %s uses the method barmanObjectStore (%s), but %s archives through the barman-cloud plugin and has no spec.backup.barmanObjectStore",
 					sb.Name, cmp.Or(method, "the default"), c.Name)
 			}
 			continue
@@ -303,9 +322,9 @@ func (e *examiner) scheduledBackups(c overlays.Object, src *overlays.Source) {
 		store, _ := nested(sb.Body, "spec", "pluginConfiguration", "parameters", "barmanObjectName").(string)
 		switch {
 		case store == "" && clusterStore == "":
-			e.add("scheduled-backup-no-object-store", sb, 0, "ScheduledBackup %s uses the plugin method, and neither it nor %s's plugin entry names an ObjectStore (barmanObjectName)", sb.Name, c.Name)
+			e.add("scheduled-backup-no-object-store", sb, at(sb, "spec", "pluginConfiguration"), "ScheduledBackup %s uses the plugin method, and neither it nor %s's plugin entry names an ObjectStore (barmanObjectName)", sb.Name, c.Name)
 		case store != "" && len(e.repo.Find(overlays.GroupBarmanCloud, "ObjectStore", sb.Namespace, store)) == 0:
-			e.add("scheduled-backup-missing-object-store", sb, 0, "ScheduledBackup %s writes to ObjectStore %s/%s, which the repository does not deploy", sb.Name, sb.Namespace, store)
+			e.add("scheduled-backup-missing-object-store", sb, at(sb, "spec", "pluginConfiguration", "parameters", "barmanObjectName"), "ScheduledBackup %s writes to ObjectStore %s/%s, which the repository does not deploy", sb.Name, sb.Namespace, store)
 		}
 	}
 }
@@ -321,10 +340,10 @@ func (e *examiner) orphanBackups(clusters map[string]bool, all bool) {
 			continue // examining one cluster: this backup is another's
 		}
 		if fmt.Sprint(nested(o.Body, "spec", "suspend")) == "true" {
-			e.add("scheduled-backup-suspended", o, 0, "ScheduledBackup %s of %s is suspended", o.Name, name)
+			e.add("scheduled-backup-suspended", o, at(o, "spec", "suspend"), "ScheduledBackup %s of %s is suspended", o.Name, name)
 		}
 		if !clusters[o.Namespace+"/"+name] {
-			e.add("scheduled-backup-other-cluster", o, 0, "ScheduledBackup %s names cluster %s/%s, which the repository does not deploy", o.Name, o.Namespace, name)
+			e.add("scheduled-backup-other-cluster", o, at(o, "spec", "cluster", "name"), "ScheduledBackup %s names cluster %s/%s, which the repository does not deploy", o.Name, o.Namespace, name)
 		}
 	}
 }
