@@ -81,18 +81,9 @@ func (o *doctorOptions) complete() error {
 		}
 		return nil
 	}
-	switch ns, name, ok := strings.Cut(o.Cluster, "/"); {
-	case ok && o.Namespace != "" && o.Namespace != ns:
-		return usagef("--cluster %s and -n %s name different namespaces", o.Cluster, o.Namespace)
-	case ok:
-		o.Namespace, o.Cluster = ns, name
-	case o.Namespace == "":
-		return usagef("--cluster %s has no namespace: use NAMESPACE/NAME or -n NAMESPACE", o.Cluster)
-	}
-	if !dnsLabel(o.Cluster) || !dnsLabel(o.Namespace) {
-		return usagef("--cluster %s/%s is not a valid namespace/name (lowercase letters, digits and '-')", o.Namespace, o.Cluster)
-	}
-	return nil
+	var err error
+	o.Namespace, o.Cluster, err = splitCluster(o.Cluster, o.Namespace)
+	return err
 }
 
 func runDoctor(_ context.Context, s *streams, o *doctorOptions) error {

@@ -79,20 +79,30 @@ func (o *planOptions) register(fs *pflag.FlagSet, repoHelp string) {
 	fs.Uint32Var(&o.TargetTLI, "target-tli", 0, "end recovery on this timeline (targetTLI); default: the one PostgreSQL finds (latest), unless that would follow another system's history")
 }
 
+// splitCluster reads --cluster NAMESPACE/NAME, or NAME with -n NAMESPACE.
+func splitCluster(cluster, namespace string) (string, string, error) {
+	switch ns, name, ok := strings.Cut(cluster, "/"); {
+	case ok && namespace != "" && namespace != ns:
+		return "", "", usagef("--cluster %s and -n %s name different namespaces", cluster, namespace)
+	case ok:
+		namespace, cluster = ns, name
+	case namespace == "":
+		return "", "", usagef("--cluster %s has no namespace: use NAMESPACE/NAME or -n NAMESPACE", cluster)
+	}
+	if !dnsLabel(cluster) || !dnsLabel(namespace) {
+		return "", "", usagef("--cluster %s/%s is not a valid namespace/name (lowercase letters, digits and '-')", namespace, cluster)
+	}
+	return namespace, cluster, nil
+}
+
 // complete resolves --cluster/-n and defaults, and validates the flags.
 func (o *planOptions) complete() error {
-	switch ns, name, ok := strings.Cut(o.Cluster, "/"); {
-	case o.Cluster == "":
+	if o.Cluster == "" {
 		return usagef("--cluster NAMESPACE/NAME is required")
-	case ok && o.Namespace != "" && o.Namespace != ns:
-		return usagef("--cluster %s and -n %s name different namespaces", o.Cluster, o.Namespace)
-	case ok:
-		o.Namespace, o.Cluster = ns, name
-	case o.Namespace == "":
-		return usagef("--cluster %s has no namespace: use NAMESPACE/NAME or -n NAMESPACE", o.Cluster)
 	}
-	if !dnsLabel(o.Cluster) || !dnsLabel(o.Namespace) {
-		return usagef("--cluster %s/%s is not a valid namespace/name (lowercase letters, digits and '-')", o.Namespace, o.Cluster)
+	var err error
+	if o.Namespace, o.Cluster, err = splitCluster(o.Cluster, o.Namespace); err != nil {
+		return err
 	}
 	if o.Strategy != plan.SideBySide && o.Strategy != plan.InPlace {
 		return usagef("--strategy %q is not %s or %s", o.Strategy, plan.SideBySide, plan.InPlace)
