@@ -91,6 +91,9 @@ func (a Assertion) Check() error {
 // commit timestamps and a time target).
 var builtinChecks = []string{"recovery-finished", "lineage", "timeline", "size", "last-commit"}
 
+// plainValue is what a catalog value must look like to enter the script.
+var plainValue = regexp.MustCompile(`^[0-9A-Za-z:+.\- ]*$`)
+
 // sqlString is a SQL string literal.
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
@@ -271,6 +274,21 @@ func (g *gen) verification(files map[string][]byte, resources *[]string, argo bo
 	if g.in.Verify.Off {
 		g.res.Notes = append(g.res.Notes, fmt.Sprintf("VERIFICATION OFF (--no-verify): nothing checks the restored data before the application moves to %s; check it by hand (size, row counts, newest rows) before merging the cutover", g.name))
 		return nil
+	}
+	// Values from the catalog go into SQL and psql's \set lines: only the characters IDs,
+	// numbers and times are made of (a hostile bucket's backup.info is caught here too).
+	p := g.in.Plan
+	values := []string{p.Target.BackupID, p.Target.TargetTime, p.SystemID}
+	if b := p.Backup; b != nil {
+		values = append(values, b.EndTime)
+		if b.RecoverableTo != nil {
+			values = append(values, b.RecoverableTo.Time)
+		}
+	}
+	for _, v := range values {
+		if !plainValue.MatchString(v) {
+			return fmt.Errorf("the plan holds %q, which the verification script will not quote: pass --no-verify, or check the catalog", v)
+		}
 	}
 	checks, err := g.verifyChecks()
 	if err != nil {

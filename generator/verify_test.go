@@ -34,6 +34,15 @@ spec:
 
 func renderWith(t *testing.T, files map[string]string, v Verify) *Result {
 	t.Helper()
+	res, err := renderPlan(t, files, v, func(*plan.Plan) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func renderPlan(t *testing.T, files map[string]string, v Verify, change func(*plan.Plan)) (*Result, error) {
+	t.Helper()
 	fsys := fstest.MapFS{"kustomization.yaml": {Data: []byte("resources:\n  - cluster.yaml\n  - policy.yaml\n")}, "cluster.yaml": {Data: []byte(netpolCluster)}}
 	for name, content := range files {
 		fsys[name] = &fstest.MapFile{Data: []byte(content)}
@@ -52,11 +61,16 @@ func renderWith(t *testing.T, files map[string]string, v Verify) *Result {
 	p := &plan.Plan{Source: plan.Source{Namespace: "apps", Name: "pg", ServerName: "pg", Catalog: "s3://b/p"},
 		Target: plan.RecoveryTarget{BackupID: "20261123T020000"}, Restored: plan.Restored{Namespace: "apps", Name: "pg-restored", ServerName: "pg-restored"},
 		Strategy: plan.SideBySide, SystemID: "7711797346175449542", TimelinePath: []uint32{1}, PromotedTimeline: 2}
-	res, err := Render(Input{Repo: repo, Source: src, Plan: p, Verify: v})
-	if err != nil {
-		t.Fatal(err)
+	change(p)
+	return Render(Input{Repo: repo, Source: src, Plan: p, Verify: v})
+}
+
+// A value from a hostile catalog never reaches the script's SQL or psql's \set lines.
+func TestHostileCatalogValuesStayOutOfTheScript(t *testing.T) {
+	_, err := renderPlan(t, nil, Verify{}, func(p *plan.Plan) { p.Target.TargetTime = "2026-01-01 00:00:00+00'\n\\! id" })
+	if err == nil || !strings.Contains(err.Error(), "will not quote") {
+		t.Errorf("Render with a hostile target time: %v, want a refusal", err)
 	}
-	return res
 }
 
 func TestNetworkPoliciesThatBlockTheVerificationAreNamed(t *testing.T) {
