@@ -174,7 +174,7 @@ func runScript(dir, script string, args ...string) error {
 // with cnpg-restore-gen validating its command line: the examples stay in step with the CLI.
 func TestCIWorkflowExamples(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "docs", "examples", "*.yaml"))
-	if len(files) < 2 {
+	if len(files) < 4 {
 		t.Fatalf("found %d workflow examples", len(files))
 	}
 	expr := regexp.MustCompile(`\$\{\{[^}]*\}\}`)
@@ -197,10 +197,11 @@ func TestCIWorkflowExamples(t *testing.T) {
 		calls := 0
 		for _, job := range wf.Jobs {
 			for _, step := range job.Steps {
-				if !strings.Contains(step.Run, "cnpg-restore-gen pr") {
+				if !strings.Contains(step.Run, "cnpg-restore-gen pr") && !strings.Contains(step.Run, "cnpg-restore-gen doctor") {
 					continue
 				}
-				env := []string{"RUNNER_TEMP=" + t.TempDir(), "HOME=" + t.TempDir(), "PATH=/usr/bin:/bin"}
+				dir := t.TempDir()
+				env := []string{"RUNNER_TEMP=" + dir, "GITHUB_OUTPUT=" + filepath.Join(dir, "output"), "HOME=" + t.TempDir(), "PATH=/usr/bin:/bin"}
 				for k, v := range step.Env {
 					v = expr.ReplaceAllStringFunc(v, func(e string) string {
 						switch {
@@ -224,6 +225,9 @@ func TestCIWorkflowExamples(t *testing.T) {
 				r, err := interp.New(interp.Env(shexpand.ListEnviron(env...)), interp.StdIO(nil, &out, &out),
 					interp.ExecHandlers(func(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 						return func(ctx context.Context, args []string) error {
+							if args[0] == "echo" || args[0] == "[" {
+								return next(ctx, args)
+							}
 							if args[0] != "cnpg-restore-gen" {
 								return fmt.Errorf("%s runs %q", file, args[0])
 							}
@@ -244,8 +248,8 @@ func TestCIWorkflowExamples(t *testing.T) {
 				}
 			}
 		}
-		if calls != 1 {
-			t.Errorf("%s: %d cnpg-restore-gen calls, want 1", file, calls)
+		if calls < 1 {
+			t.Errorf("%s: %d cnpg-restore-gen calls, want one or more", file, calls)
 		}
 	}
 }
