@@ -56,6 +56,9 @@ var Rules = []Rule{
 	{"no-scheduled-backup", Error, "no ScheduledBackup backs up the cluster",
 		"without base backups a restore must replay every WAL segment since the first backup, and retention deletes that one",
 		"add a ScheduledBackup for the cluster (method: plugin for a plugin cluster), daily or more often"},
+	{"scheduled-backup-five-field-schedule", Warning, "the ScheduledBackup's schedule has five fields",
+		"CloudNativePG's schedule has six fields, seconds first: a five-field cron line is read shifted by one, so \"0 2 * * *\" backs up at minute 2 of every hour instead of 02:00 daily, and Backup objects pile up",
+		"put the seconds first: \"0 0 2 * * *\" is 02:00 every day"},
 	{"scheduled-backup-suspended", Warning, "the ScheduledBackup is suspended",
 		"a suspended schedule takes no base backups, so the newest one ages until retention removes it",
 		"remove spec.suspend, or set it to false"},
@@ -338,6 +341,11 @@ func (e *examiner) orphanBackups(clusters map[string]bool, all bool) {
 		name := overlays.StringAt(o.Body, "spec", "cluster", "name")
 		if !all && !clusters[o.Namespace+"/"+name] {
 			continue // examining one cluster: this backup is another's
+		}
+		if sched, _ := nested(o.Body, "spec", "schedule").(string); len(strings.Fields(sched)) == 5 && !strings.HasPrefix(sched, "@") {
+			f := strings.Fields(sched)
+			e.add("scheduled-backup-five-field-schedule", o, at(o, "spec", "schedule"), "ScheduledBackup %s has schedule %q: CloudNativePG reads it as second %s, minute %s, hour %s, day %s, month %s; for what the crontab line means, write %q",
+				o.Name, sched, f[0], f[1], f[2], f[3], f[4], "0 "+sched)
 		}
 		if fmt.Sprint(nested(o.Body, "spec", "suspend")) == "true" {
 			e.add("scheduled-backup-suspended", o, at(o, "spec", "suspend"), "ScheduledBackup %s of %s is suspended", o.Name, name)

@@ -38,6 +38,7 @@ func TestIncidentRepoFindsEveryCause(t *testing.T) {
 		"archive-names-an-instance":             "auth/objectstore.yaml",
 		"scheduled-backup-wrong-method":         "auth/scheduledbackup.yaml",
 		"scheduled-backup-suspended":            "auth/scheduledbackup.yaml",
+		"scheduled-backup-five-field-schedule":  "auth/scheduledbackup.yaml",
 		"scheduled-backup-other-cluster":        "auth/scheduledbackup.yaml",
 		"scheduled-backup-missing-object-store": "",
 		"shared-archive":                        "auth/legacy.yaml",
