@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
@@ -139,6 +141,12 @@ func (r *Report) Worst() string {
 type Options struct {
 	// Namespace and Name limit the examination to one cluster (both empty: every cluster).
 	Namespace, Name string
+	// Catalog loads the catalog a cluster's manifests name; nil examines the repository only.
+	Catalog func(src *overlays.Source) (*catalog.Catalog, error)
+	// Now is the time ages are measured at (zero: the clock); BackupMaxAge and WALMaxAge are
+	// the ages past which the newest backup and WAL are stale (zero: the defaults).
+	Now                     time.Time
+	BackupMaxAge, WALMaxAge time.Duration
 }
 
 // Examine checks every deployed CloudNativePG cluster of the repository (or the one named).
@@ -159,7 +167,7 @@ func Examine(repo *overlays.Repo, opts Options) (*Report, error) {
 	e := &examiner{repo: repo, rep: rep, archives: map[string][]overlays.Object{}}
 	for _, c := range clusters {
 		rep.Clusters = append(rep.Clusters, c.Namespace+"/"+c.Name)
-		e.cluster(c)
+		e.cluster(c, opts)
 	}
 	e.shared()
 	e.alerts(clusters, opts.Name == "")
@@ -218,7 +226,7 @@ func instanceName(cluster, name string) bool {
 	return regexp.MustCompile(`^` + regexp.QuoteMeta(cluster) + `-[0-9]+$`).MatchString(name)
 }
 
-func (e *examiner) cluster(c overlays.Object) {
+func (e *examiner) cluster(c overlays.Object, opts Options) {
 	ann, _ := nested(c.Body, "metadata", "annotations").(map[string]any)
 	if v, ok := ann["cnpg.io/skipEmptyWalArchiveCheck"]; ok && fmt.Sprint(v) != "disabled" {
 		e.add("skip-empty-wal-archive-check", c, at(c, "metadata", "annotations", "cnpg.io/skipEmptyWalArchiveCheck"), "%s sets cnpg.io/skipEmptyWalArchiveCheck: %v", c.Name, v)
@@ -250,6 +258,7 @@ func (e *examiner) cluster(c overlays.Object) {
 	e.recovery(c, src)
 	e.retention(c, src)
 	e.scheduledBackups(c, src)
+	e.catalogOf(c, src, opts)
 }
 
 // recovery: bootstrap.recovery whose source is the cluster's own archive.

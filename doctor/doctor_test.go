@@ -2,11 +2,15 @@ package doctor
 
 import (
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
@@ -178,5 +182,51 @@ spec:
 	}
 	if got := strings.Join(rules, ","); got != "scheduled-backup-no-object-store,no-archive-alert,in-tree-object-store" {
 		t.Errorf("findings = %s", got)
+	}
+}
+
+// With the catalog: ages against Now, and the catalog's own findings, on the cluster.
+func TestCatalogAgesAndSystems(t *testing.T) {
+	r, err := overlays.ScanDir(filepath.Join("testdata", "repos", "clean"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := catalogtest.Healthy(t)
+	cat := f.Load()
+	newest := cat.Backups[len(cat.Backups)-1].Info.EndTime
+	rules := func(opts Options) string {
+		t.Helper()
+		opts.Catalog = func(src *overlays.Source) (*catalog.Catalog, error) {
+			if src.Catalog != "s3://pg-backups/db" || src.ServerName != "app-db" {
+				t.Errorf("catalog asked for %s/%s", src.Catalog, src.ServerName)
+			}
+			return cat, nil
+		}
+		rep, err := Examine(r, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range rep.Findings {
+			out = append(out, f.Rule)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := rules(Options{Now: newest.Add(time.Hour)}); got != "" {
+		t.Errorf("an hour after the newest backup: %s, want no finding", got)
+	}
+	if got := rules(Options{Now: newest.Add(72 * time.Hour)}); got != "stale-backup,stale-wal" {
+		t.Errorf("three days later: %s, want stale-backup,stale-wal", got)
+	}
+	if got := rules(Options{Now: newest.Add(72 * time.Hour), BackupMaxAge: 96 * time.Hour, WALMaxAge: 96 * time.Hour}); got != "" {
+		t.Errorf("three days later with four-day limits: %s, want none", got)
+	}
+	broken := func(*overlays.Source) (*catalog.Catalog, error) { return nil, errors.New("403 Forbidden") }
+	rep, err := Examine(r, Options{Catalog: broken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Rule != "catalog-unreadable" || !strings.Contains(rep.Findings[0].Message, "s3://pg-backups/db/app-db: 403 Forbidden") {
+		t.Errorf("an unreadable catalog: %+v", rep.Findings)
 	}
 }

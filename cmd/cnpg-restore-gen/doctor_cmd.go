@@ -1,24 +1,32 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/doctor"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
 
 type doctorOptions struct {
-	Repo      string
-	Cluster   string
-	Namespace string
-	Output    string
-	FailOn    string
+	catalogFlags
+	// CatalogChecks reads each cluster's catalog, where its manifests say (the catalog flags
+	// override); BackupMaxAge and WALMaxAge are when the newest backup and WAL are stale.
+	CatalogChecks           bool
+	BackupMaxAge, WALMaxAge time.Duration
+	Repo                    string
+	Cluster                 string
+	Namespace               string
+	Output                  string
+	FailOn                  string
 }
 
 func newDoctorCmd(s *streams, runF func(context.Context, *doctorOptions) error) *cobra.Command {
@@ -58,6 +66,10 @@ reaches --fail-on (error by default), 3 when one does, 1 on other errors.`,
 	fs.StringVarP(&opts.Namespace, "namespace", "n", "", "the cluster's namespace")
 	fs.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or sarif")
 	fs.StringVar(&opts.FailOn, "fail-on", doctor.Error, "exit 3 when a finding of this severity or worse exists: warning or error")
+	fs.BoolVar(&opts.CatalogChecks, "catalog-checks", false, "also read each cluster's backup catalog where its manifests say (S3 credentials from the AWS chain; --catalog, --server-name, --endpoint-url override)")
+	fs.DurationVar(&opts.BackupMaxAge, "backup-max-age", doctor.DefaultBackupMaxAge, "with --catalog-checks: the newest usable base backup is stale past this age")
+	fs.DurationVar(&opts.WALMaxAge, "wal-max-age", doctor.DefaultWALMaxAge, "with --catalog-checks: the newest archived WAL is stale past this age")
+	opts.register(fs)
 	return cmd
 }
 
@@ -75,6 +87,15 @@ func (o *doctorOptions) complete() error {
 	default:
 		return usagef("--fail-on %q is not warning or error", o.FailOn)
 	}
+	if o.BackupMaxAge <= 0 || o.WALMaxAge <= 0 {
+		return usagef("--backup-max-age and --wal-max-age must be positive")
+	}
+	if !o.CatalogChecks && (o.Catalog != "" || o.ServerName != "" || o.S3.EndpointURL != "") {
+		return usagef("--catalog, --server-name and --endpoint-url are for --catalog-checks: add it, or drop them")
+	}
+	if err := o.validateValues(); err != nil {
+		return err
+	}
 	if o.Cluster == "" {
 		if o.Namespace != "" {
 			return usagef("-n %s needs --cluster NAME", o.Namespace)
@@ -86,12 +107,25 @@ func (o *doctorOptions) complete() error {
 	return err
 }
 
-func runDoctor(_ context.Context, s *streams, o *doctorOptions) error {
+func runDoctor(ctx context.Context, s *streams, o *doctorOptions) error {
 	repo, err := overlays.ScanDir(o.Repo)
 	if err != nil {
 		return err
 	}
-	rep, err := doctor.Examine(repo, doctor.Options{Namespace: o.Namespace, Name: o.Cluster})
+	opts := doctor.Options{Namespace: o.Namespace, Name: o.Cluster, BackupMaxAge: o.BackupMaxAge, WALMaxAge: o.WALMaxAge}
+	if o.CatalogChecks {
+		opts.Catalog = func(src *overlays.Source) (*catalog.Catalog, error) {
+			f := o.catalogFlags
+			f.Catalog = cmp.Or(f.Catalog, src.Catalog)
+			f.ServerName = cmp.Or(f.ServerName, src.ServerName)
+			f.S3.EndpointURL = cmp.Or(f.S3.EndpointURL, src.EndpointURL)
+			if err := f.validate(); err != nil {
+				return nil, err
+			}
+			return f.load(ctx, s)
+		}
+	}
+	rep, err := doctor.Examine(repo, opts)
 	if err != nil {
 		return err
 	}

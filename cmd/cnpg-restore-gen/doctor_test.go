@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 )
@@ -58,12 +59,17 @@ func TestDoctorExitCodesAndFormats(t *testing.T) {
 func TestDoctorFlagsBecomeOptions(t *testing.T) {
 	var got *doctorOptions
 	cmd := newDoctorCmd(&streams{}, func(_ context.Context, o *doctorOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--repo", "r", "--cluster", "auth/pg", "--fail-on", "warning", "-o", "sarif"})
+	cmd.SetArgs([]string{"--repo", "r", "--cluster", "auth/pg", "--fail-on", "warning", "-o", "sarif",
+		"--catalog-checks", "--wal-max-age", "30m", "--endpoint-url", "https://minio.example:9000"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	want := doctorOptions{Repo: "r", Cluster: "pg", Namespace: "auth", Output: "sarif", FailOn: "warning"}
-	if *got != want {
-		t.Errorf("options = %+v, want %+v", *got, want)
+	if got.Repo != "r" || got.Cluster != "pg" || got.Namespace != "auth" || got.Output != "sarif" || got.FailOn != "warning" ||
+		!got.CatalogChecks || got.WALMaxAge != 30*time.Minute || got.BackupMaxAge != 48*time.Hour || got.S3.EndpointURL != "https://minio.example:9000" {
+		t.Errorf("options = %+v", *got)
+	}
+	// Catalog flags without --catalog-checks would be ignored: refused instead.
+	if _, _, code := execute(t, "doctor", "--repo", ".", "--endpoint-url", "https://x"); code != exitUsage {
+		t.Errorf("--endpoint-url without --catalog-checks: exit %d, want 2", code)
 	}
 }
