@@ -16,7 +16,9 @@ func TestIntegrationDoctorReadsTheRealCatalog(t *testing.T) {
 	rules := func(extra ...string) (map[string]string, int) {
 		t.Helper()
 		r := runTool(t, nil, append([]string{"doctor", "--repo", repo, "--catalog-checks", "-o", "json"}, extra...)...)
-		var rep struct{ Findings []struct{ Rule, Message string } }
+		var rep struct {
+			Findings []struct{ Rule, Message string }
+		}
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("doctor -o json: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
 		}
