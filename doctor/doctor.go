@@ -227,7 +227,7 @@ func instanceName(cluster, name string) bool {
 }
 
 func (e *examiner) cluster(c overlays.Object, opts Options) {
-	ann, _ := nested(c.Body, "metadata", "annotations").(map[string]any)
+	ann, _ := overlays.ValueAt(c.Body, "metadata", "annotations").(map[string]any)
 	if v, ok := ann["cnpg.io/skipEmptyWalArchiveCheck"]; ok && fmt.Sprint(v) != "disabled" {
 		e.add("skip-empty-wal-archive-check", c, at(c, "metadata", "annotations", "cnpg.io/skipEmptyWalArchiveCheck"), "%s sets cnpg.io/skipEmptyWalArchiveCheck: %v", c.Name, v)
 	}
@@ -263,11 +263,11 @@ func (e *examiner) cluster(c overlays.Object, opts Options) {
 
 // recovery: bootstrap.recovery whose source is the cluster's own archive.
 func (e *examiner) recovery(c overlays.Object, src *overlays.Source) {
-	source, _ := nested(c.Body, "spec", "bootstrap", "recovery", "source").(string)
+	source, _ := overlays.ValueAt(c.Body, "spec", "bootstrap", "recovery", "source").(string)
 	if source == "" {
 		return
 	}
-	exts, _ := nested(c.Body, "spec", "externalClusters").([]any)
+	exts, _ := overlays.ValueAt(c.Body, "spec", "externalClusters").([]any)
 	for _, x := range exts {
 		ext, _ := x.(map[string]any)
 		if ext["name"] != source {
@@ -296,12 +296,12 @@ func (e *examiner) recovery(c overlays.Object, src *overlays.Source) {
 
 func (e *examiner) retention(c overlays.Object, src *overlays.Source) {
 	if src.ObjectStore != nil {
-		if _, ok := nested(src.ObjectStore.Body, "spec", "retentionPolicy").(string); !ok {
+		if _, ok := overlays.ValueAt(src.ObjectStore.Body, "spec", "retentionPolicy").(string); !ok {
 			e.add("no-retention-policy", *src.ObjectStore, at(*src.ObjectStore, "spec"), "ObjectStore %s (used by %s) has no spec.retentionPolicy", src.ObjectStore.Name, c.Name)
 		}
 		return
 	}
-	if _, ok := nested(c.Body, "spec", "backup", "retentionPolicy").(string); !ok {
+	if _, ok := overlays.ValueAt(c.Body, "spec", "backup", "retentionPolicy").(string); !ok {
 		e.add("no-retention-policy", c, at(c, "spec", "backup"), "%s has no spec.backup.retentionPolicy", c.Name)
 	}
 }
@@ -322,16 +322,16 @@ func (e *examiner) scheduledBackups(c overlays.Object, src *overlays.Source) {
 		clusterStore = src.ObjectStore.Name
 	}
 	for _, sb := range mine {
-		method, _ := nested(sb.Body, "spec", "method").(string)
+		method, _ := overlays.ValueAt(sb.Body, "spec", "method").(string)
 		if method != "plugin" {
 			// barmanObjectStore (the default) needs the in-tree store on the cluster.
-			if (method == "" || method == "barmanObjectStore") && src.Plugin && nested(c.Body, "spec", "backup", "barmanObjectStore") == nil {
+			if (method == "" || method == "barmanObjectStore") && src.Plugin && overlays.ValueAt(c.Body, "spec", "backup", "barmanObjectStore") == nil {
 				e.add("scheduled-backup-wrong-method", sb, at(sb, "spec", "method"), "ScheduledBackup %s uses the method barmanObjectStore (%s), but %s archives through the barman-cloud plugin and has no spec.backup.barmanObjectStore",
 					sb.Name, cmp.Or(method, "the default"), c.Name)
 			}
 			continue
 		}
-		store, _ := nested(sb.Body, "spec", "pluginConfiguration", "parameters", "barmanObjectName").(string)
+		store, _ := overlays.ValueAt(sb.Body, "spec", "pluginConfiguration", "parameters", "barmanObjectName").(string)
 		switch {
 		case store == "" && clusterStore == "":
 			e.add("scheduled-backup-no-object-store", sb, at(sb, "spec", "pluginConfiguration"), "ScheduledBackup %s uses the plugin method, and neither it nor %s's plugin entry names an ObjectStore (barmanObjectName)", sb.Name, c.Name)
@@ -351,12 +351,12 @@ func (e *examiner) orphanBackups(clusters map[string]bool, all bool) {
 		if !all && !clusters[o.Namespace+"/"+name] {
 			continue // examining one cluster: this backup is another's
 		}
-		if sched, _ := nested(o.Body, "spec", "schedule").(string); len(strings.Fields(sched)) == 5 && !strings.HasPrefix(sched, "@") {
+		if sched, _ := overlays.ValueAt(o.Body, "spec", "schedule").(string); len(strings.Fields(sched)) == 5 && !strings.HasPrefix(sched, "@") {
 			f := strings.Fields(sched)
 			e.add("scheduled-backup-five-field-schedule", o, at(o, "spec", "schedule"), "ScheduledBackup %s has schedule %q: CloudNativePG reads it as second %s, minute %s, hour %s, day %s, month %s; for what the crontab line means, write %q",
 				o.Name, sched, f[0], f[1], f[2], f[3], f[4], "0 "+sched)
 		}
-		if fmt.Sprint(nested(o.Body, "spec", "suspend")) == "true" {
+		if fmt.Sprint(overlays.ValueAt(o.Body, "spec", "suspend")) == "true" {
 			e.add("scheduled-backup-suspended", o, at(o, "spec", "suspend"), "ScheduledBackup %s of %s is suspended", o.Name, name)
 		}
 		if !clusters[o.Namespace+"/"+name] {
@@ -410,16 +410,4 @@ func (e *examiner) alerts(clusters []overlays.Object, all bool) {
 	for _, c := range clusters {
 		e.add("no-archive-alert", c, 0, "no PrometheusRule deployed from the repository watches %s's WAL archiving (%s)", c.Name, strings.Join(archiveMetrics[:2], ", "))
 	}
-}
-
-func nested(m map[string]any, keys ...string) any {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
 }

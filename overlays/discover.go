@@ -415,6 +415,10 @@ func (r *Repo) skippedHint() string {
 	return fmt.Sprintf(" (%d files could not be read, e.g. %s: %s)", len(r.Skipped), r.Skipped[0].File, r.Skipped[0].Reason)
 }
 
+// ValueAt is the value at a key path of a decoded object (nil when a step is missing or not a
+// mapping).
+func ValueAt(m map[string]any, keys ...string) any { return nested(m, keys...) }
+
 func nested(m map[string]any, keys ...string) any {
 	var cur any = m
 	for _, k := range keys {

@@ -713,15 +713,7 @@ func StringAt(m map[string]any, keys ...string) string { return str(m, keys...) 
 
 // str reads a string at a key path of a decoded object.
 func str(m map[string]any, keys ...string) string {
-	var v any = m
-	for _, k := range keys {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = mm[k]
-	}
-	s, _ := v.(string)
+	s, _ := nested(m, keys...).(string)
 	return s
 }
 
