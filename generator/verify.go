@@ -389,12 +389,10 @@ func (g *gen) gate() {
 		return
 	}
 	switch {
-	case g.res.TwoStep || g.name == g.old:
-		what := "the cutover is a second change"
-		if g.name == g.old {
-			what = "an in-place restore has no cutover: the applications reconnect to the same name"
-		}
-		v.Gate = fmt.Sprintf("%s, so nothing moves before you have read the Job's result: merge the next change only once it passed", what)
+	case g.name == g.old:
+		v.Gate = "an in-place restore keeps the name, so the applications reconnect as soon as the cluster accepts connections: the Job holds nothing back, it tells you whether the data is right; keep the applications scaled down until it passed if a wrong restore must not be written to"
+	case g.res.TwoStep:
+		v.Gate = "the cutover is a second change, so nothing moves before you have read the Job's result: merge the next change only once it passed"
 	case g.fluxKS != "":
 		v.Gate = fmt.Sprintf("Flux Kustomization %s applies it with the Cluster and waits for both (wait: true): it is Ready only once the Cluster is Ready and the Job completed, and the Kustomizations with the cutover depend on it, so a failed Job stops the cutover", g.fluxKS)
 	case g.order.argo:
