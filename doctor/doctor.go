@@ -60,7 +60,7 @@ var Rules = []Rule{
 		"add a ScheduledBackup for the cluster (method: plugin for a plugin cluster), daily or more often"},
 	{"scheduled-backup-five-field-schedule", Warning, "the ScheduledBackup's schedule has five fields",
 		"CloudNativePG's schedule has six fields, seconds first: a five-field cron line is read shifted by one, so \"0 2 * * *\" backs up at minute 2 of every hour instead of 02:00 daily, and Backup objects pile up",
-		"put the seconds first: \"0 0 2 * * *\" is 02:00 every day"},
+		"put the seconds first: \"0 0 2 * * *\" is 02:00 every day (doctor --fix does)"},
 	{"scheduled-backup-suspended", Warning, "the ScheduledBackup is suspended",
 		"a suspended schedule takes no base backups, so the newest one ages until retention removes it",
 		"remove spec.suspend, or set it to false"},
@@ -69,10 +69,10 @@ var Rules = []Rule{
 		"set spec.cluster.name to the cluster it is meant for"},
 	{"scheduled-backup-no-object-store", Error, "the plugin ScheduledBackup has no ObjectStore to write to",
 		"the plugin method needs an ObjectStore (barmanObjectName, on the backup or the cluster's plugin entry): without one every scheduled backup fails, as in the runbook's incident",
-		"add pluginConfiguration.parameters.barmanObjectName naming the cluster's ObjectStore"},
+		"add pluginConfiguration.parameters.barmanObjectName naming the cluster's ObjectStore (doctor --fix does, when the namespace has one ObjectStore)"},
 	{"scheduled-backup-wrong-method", Error, "the ScheduledBackup uses the in-tree method on a plugin cluster",
 		"method barmanObjectStore (the default) needs spec.backup.barmanObjectStore, which a cluster archiving through the plugin lacks: every scheduled backup fails and no base backup is taken",
-		"set method: plugin and pluginConfiguration.name: barman-cloud.cloudnative-pg.io"},
+		"set method: plugin and pluginConfiguration.name: barman-cloud.cloudnative-pg.io (doctor --fix does, with the cluster's barmanObjectName)"},
 	{"scheduled-backup-missing-object-store", Error, "the ScheduledBackup names an ObjectStore that does not exist",
 		"every scheduled backup fails: the plugin cannot find where to write",
 		"name an ObjectStore of the namespace in barmanObjectName"},
@@ -90,7 +90,7 @@ var Rules = []Rule{
 		"set a retentionPolicy (e.g. \"30d\") on the ObjectStore (spec.retentionPolicy) or on spec.backup"},
 	{"no-archive-alert", Warning, "no alert watches WAL archiving",
 		"failed archiving is silent until the WAL volume is full (246 .ready files in the runbook's incident)",
-		"add a PrometheusRule on CloudNativePG's metrics (cnpg_pg_stat_archiver_failed_count, cnpg_pg_stat_archiver_seconds_since_last_archival)"},
+		"add a PrometheusRule on CloudNativePG's metrics (cnpg_collector_pg_wal_archive_status, cnpg_pg_stat_archiver_seconds_since_last_archival) and the WAL volume's usage (doctor --fix writes one)"},
 	{"in-tree-object-store", Info, "the cluster uses the in-tree barmanObjectStore",
 		"it is deprecated since CloudNativePG 1.26 and will be removed: archiving stops when it is",
 		"move to the barman-cloud plugin: an ObjectStore with the same configuration, the plugin entry with barmanObjectName and the same serverName, then remove spec.backup.barmanObjectStore"},
@@ -117,6 +117,10 @@ type Finding struct {
 	Message string `json:"message"`
 	Why     string `json:"why"`
 	Fix     string `json:"fix"`
+	// Fixable says that Fix writes this finding's fix.
+	Fixable bool `json:"fixable,omitempty"`
+
+	obj overlays.Object // what the finding is on, for Fix
 }
 
 // Report is what doctor found.
@@ -218,7 +222,7 @@ func (e *examiner) add(rule string, o overlays.Object, line int, format string, 
 		line = o.Line
 	}
 	e.rep.Findings = append(e.rep.Findings, Finding{Rule: r.ID, Severity: r.Severity, Object: fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name),
-		File: o.File, Line: line, Message: fmt.Sprintf(format, a...), Why: r.Why, Fix: r.Fix})
+		File: o.File, Line: line, Message: fmt.Sprintf(format, a...), Why: r.Why, Fix: r.Fix, Fixable: fixable[r.ID], obj: o})
 }
 
 // instanceName is a CloudNativePG instance (pod) name: the cluster's name and a number.

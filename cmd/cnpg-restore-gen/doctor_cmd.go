@@ -12,6 +12,8 @@ import (
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/doctor"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
@@ -27,6 +29,9 @@ type doctorOptions struct {
 	Namespace               string
 	Output                  string
 	FailOn                  string
+	// Fix writes the mechanical fixes into Repo (DryRun: prints them as a diff); AllowDirty
+	// lets it write into a checkout with uncommitted changes.
+	Fix, DryRun, AllowDirty bool
 }
 
 func newDoctorCmd(s *streams, runF func(context.Context, *doctorOptions) error) *cobra.Command {
@@ -43,12 +48,23 @@ retention policy, no alert on WAL archiving, and the deprecated in-tree barmanOb
 
 Each finding has a rule ID, a severity, the object and its file:line, the failure it leads to
 and the fix. -o sarif writes SARIF 2.1.0 for GitHub code scanning. Exit 0 when no finding
-reaches --fail-on (error by default), 3 when one does, 1 on other errors.`,
+reaches --fail-on (error by default), 3 when one does, 1 on other errors.
+
+--fix writes the fixes that are mechanical and safe into the checkout (--dry-run prints them as
+a diff): a ScheduledBackup's plugin method, plugin name and barmanObjectName, a five-field
+schedule's seconds, and a PrometheusRule per cluster on WAL archiving and the WAL volume,
+listed where the cluster is. It never changes where a live cluster archives: moving an archive
+needs a new base backup first, and the finding's fix says how. The exit code then counts what
+--fix left.`,
 		Example: `  # every cluster of the checkout
   cnpg-restore-gen doctor --repo ~/src/homelab
 
   # one cluster, failing on warnings too, for CI annotations
-  cnpg-restore-gen doctor --repo . --cluster auth/authentik-postgresql --fail-on warning -o sarif > doctor.sarif`,
+  cnpg-restore-gen doctor --repo . --cluster auth/authentik-postgresql --fail-on warning -o sarif > doctor.sarif
+
+  # see the mechanical fixes, then write them
+  cnpg-restore-gen doctor --repo ~/src/homelab --fix --dry-run
+  cnpg-restore-gen doctor --repo ~/src/homelab --fix`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := opts.complete(); err != nil {
@@ -69,6 +85,9 @@ reaches --fail-on (error by default), 3 when one does, 1 on other errors.`,
 	fs.BoolVar(&opts.CatalogChecks, "catalog-checks", false, "also read each cluster's backup catalog where its manifests say (S3 credentials from the AWS chain; --catalog, --server-name, --endpoint-url override)")
 	fs.DurationVar(&opts.BackupMaxAge, "backup-max-age", doctor.DefaultBackupMaxAge, "with --catalog-checks: the newest usable base backup is stale past this age")
 	fs.DurationVar(&opts.WALMaxAge, "wal-max-age", doctor.DefaultWALMaxAge, "with --catalog-checks: the newest archived WAL is stale past this age")
+	fs.BoolVar(&opts.Fix, "fix", false, "write the mechanical, safe fixes into --repo (never where a live cluster archives)")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "with --fix: print the fixes as a diff and write nothing")
+	fs.BoolVar(&opts.AllowDirty, "allow-dirty", false, "with --fix: write into a checkout that has uncommitted changes")
 	opts.register(fs)
 	return cmd
 }
@@ -86,6 +105,12 @@ func (o *doctorOptions) complete() error {
 	case doctor.Warning, doctor.Error:
 	default:
 		return usagef("--fail-on %q is not warning or error", o.FailOn)
+	}
+	if (o.DryRun || o.AllowDirty) && !o.Fix {
+		return usagef("--dry-run and --allow-dirty are for --fix: add it, or drop them")
+	}
+	if o.Fix && o.Output == "sarif" {
+		return usagef("--fix writes files; -o sarif is for code scanning: run them apart")
 	}
 	if o.BackupMaxAge <= 0 || o.WALMaxAge <= 0 {
 		return usagef("--backup-max-age and --wal-max-age must be positive")
@@ -129,6 +154,12 @@ func runDoctor(ctx context.Context, s *streams, o *doctorOptions) error {
 	if err != nil {
 		return err
 	}
+	findings := rep.Findings
+	if o.Fix {
+		if findings, err = fixRepo(s, o, repo, rep); err != nil {
+			return err
+		}
+	}
 	switch o.Output {
 	case "json":
 		err = writeData(s.Out, "json", rep)
@@ -144,7 +175,7 @@ func runDoctor(ctx context.Context, s *streams, o *doctorOptions) error {
 		return err
 	}
 	n := 0
-	for _, f := range rep.Findings {
+	for _, f := range findings {
 		if doctor.Rank(f.Severity) >= doctor.Rank(o.FailOn) {
 			n++
 		}
@@ -170,4 +201,58 @@ func writeDoctorTable(w io.Writer, rep *doctor.Report, width int) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// fixRepo writes (or, with --dry-run, prints) the fixes and returns the findings left.
+func fixRepo(s *streams, o *doctorOptions, repo *overlays.Repo, rep *doctor.Report) ([]doctor.Finding, error) {
+	fx, err := doctor.Fix(repo, rep)
+	if err != nil {
+		return nil, err
+	}
+	out := s.ErrOut // the report goes to stdout; what --fix did, to stderr
+	if o.DryRun {
+		if _, err := io.WriteString(s.Out, generator.Diff(fx.Files)); err != nil {
+			return nil, err
+		}
+	} else if len(fx.Files) > 0 {
+		state, unlock, err := lockCheckout(s, o.Repo)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if err := checkClean(o.Repo, o.AllowDirty); err != nil {
+			return nil, err
+		}
+		if err := (fileset.Writer{Root: o.Repo, State: state}).Write(fx.Files); err != nil {
+			return nil, fmt.Errorf("nothing written to %s: %w", o.Repo, err)
+		}
+	}
+	var b strings.Builder
+	w := termsafe.Writer(out)
+	verb := "Fixed"
+	if o.DryRun {
+		verb = "Would fix"
+	}
+	if len(fx.Fixed) == 0 {
+		b.WriteString("--fix: nothing to fix mechanically.\n")
+	} else {
+		fmt.Fprintf(&b, "%s %d finding(s), in %d file(s):\n", verb, len(fx.Fixed), len(fx.Files))
+		for _, l := range fx.Fixed {
+			hang(&b, s.width(), "  ", l)
+		}
+		for _, f := range fx.Files {
+			hang(&b, s.width(), "    ", f.Path+": "+f.Summary)
+		}
+	}
+	for _, l := range fx.Left {
+		hang(&b, s.width(), "not fixed: ", l)
+	}
+	for _, l := range fx.Notes {
+		hang(&b, s.width(), "note: ", l)
+	}
+	if !o.DryRun && len(fx.Files) > 0 {
+		fmt.Fprintf(&b, "Written to %s: review it (git diff) and commit.\n", o.Repo)
+	}
+	_, err = io.WriteString(w, b.String())
+	return fx.Remaining, err
 }

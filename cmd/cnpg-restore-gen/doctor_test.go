@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +72,65 @@ func TestDoctorFlagsBecomeOptions(t *testing.T) {
 	// Catalog flags without --catalog-checks would be ignored: refused instead.
 	if _, _, code := execute(t, "doctor", "--repo", ".", "--endpoint-url", "https://x"); code != exitUsage {
 		t.Errorf("--endpoint-url without --catalog-checks: exit %d, want 2", code)
+	}
+}
+
+// TestDoctorFix: --fix --dry-run prints the fixes and writes nothing; --fix refuses a dirty
+// checkout, then writes them; the exit code counts what is left; a second --fix has nothing
+// to do.
+func TestDoctorFix(t *testing.T) {
+	repo := t.TempDir()
+	if err := os.CopyFS(repo, os.DirFS(doctorRepo("incident"))); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, repo, "init", "-q")
+	gitIn(t, repo, "add", ".")
+	gitIn(t, repo, "commit", "-qm", "init")
+	scrub := func(s string) string { return strings.ReplaceAll(s, repo, "/tmp/repo") }
+
+	out, errOut, code := execute(t, "doctor", "--repo", repo, "--fix", "--dry-run", "--cluster", "auth/authentik-postgresql")
+	if code != exitSafety || !strings.Contains(out, "+  method: plugin") || !strings.Contains(errOut, "Would fix 3 finding(s)") {
+		t.Fatalf("--fix --dry-run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	golden.Assert(t, "cli", ".txt", []byte(scrub(errOut)))
+	if st := gitIn(t, repo, "status", "--porcelain"); st != "" {
+		t.Fatalf("--dry-run changed the checkout:\n%s", st)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "wip.yaml"), []byte("a: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := execute(t, "doctor", "--repo", repo, "--fix"); code != exitError || !strings.Contains(errOut, "uncommitted changes (wip.yaml)") {
+		t.Fatalf("--fix on a dirty checkout: exit %d %s", code, errOut)
+	}
+	if st := gitIn(t, repo, "status", "--porcelain"); st != "?? wip.yaml\n" {
+		t.Fatalf("a refused --fix changed the checkout:\n%s", st)
+	}
+	if err := os.Remove(filepath.Join(repo, "wip.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	// The cluster alone: one error is left, the archive path (never fixed mechanically).
+	_, errOut, code = execute(t, "doctor", "--repo", repo, "--fix", "--cluster", "auth/authentik-postgresql")
+	if code != exitSafety {
+		t.Fatalf("--fix: exit %d, want 3 for what is left\n%s", code, errOut)
+	}
+	st := gitIn(t, repo, "status", "--porcelain")
+	for _, want := range []string{" M auth/scheduledbackup.yaml", " M auth/kustomization.yaml", "?? auth/authentik-postgresql-backup-alerts.yaml"} {
+		if !strings.Contains(st, want) {
+			t.Errorf("git status after --fix lacks %q:\n%s", want, st)
+		}
+	}
+	gitIn(t, repo, "add", ".")
+	gitIn(t, repo, "commit", "-qm", "doctor --fix")
+	_, errOut, _ = execute(t, "doctor", "--repo", repo, "--fix", "--cluster", "auth/authentik-postgresql")
+	if !strings.Contains(errOut, "nothing to fix mechanically") || gitIn(t, repo, "status", "--porcelain") != "" {
+		t.Errorf("a second --fix: %s", errOut)
+	}
+	for _, bad := range [][]string{
+		{"doctor", "--repo", repo, "--dry-run"},
+		{"doctor", "--repo", repo, "--fix", "-o", "sarif"},
+	} {
+		if _, _, code := execute(t, bad...); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
 	}
 }

@@ -161,25 +161,14 @@ func render(ctx context.Context, s *streams, ro restore.Options, done func()) (*
 }
 
 func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
-	// One run at a time on a checkout, and what a killed run left is finished first, before
-	// the tree is read.
 	state := ""
 	if !opts.DryRun && opts.Out == "" {
-		if dir, err := gitops.StateDir(opts.Repo); err == nil {
-			state = dir
-			unlock, err := fileset.Lock(state)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			did, err := fileset.Recover(state)
-			if err != nil {
-				return err
-			}
-			if did != "" {
-				fmt.Fprintf(s.ErrOut, "note: %s\n", did)
-			}
+		dir, unlock, err := lockCheckout(s, opts.Repo)
+		if err != nil {
+			return err
 		}
+		defer unlock()
+		state = dir
 	}
 	cfg, err := loadConfig(opts.Repo)
 	if err != nil {
@@ -220,7 +209,7 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 	default:
 		report.Written = opts.Repo
 		if len(res.Files) > 0 {
-			if err := checkClean(opts); err != nil {
+			if err := checkClean(opts.Repo, opts.AllowDirty); err != nil {
 				return err
 			}
 			if err := (fileset.Writer{Root: opts.Repo, State: state}).Write(res.Files); err != nil {
@@ -234,13 +223,36 @@ func runGenerate(ctx context.Context, s *streams, opts *generateOptions) error {
 	return writeGenerateSummary(s.Out, report, s.width())
 }
 
+// lockCheckout makes this run the only one writing into the checkout, and finishes first what
+// a killed run left: it returns the state directory for fileset.Writer ("" when repo is not a
+// git checkout) and the unlock.
+func lockCheckout(s *streams, repo string) (string, func(), error) {
+	dir, err := gitops.StateDir(repo)
+	if err != nil {
+		return "", func() {}, nil
+	}
+	unlock, err := fileset.Lock(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	did, err := fileset.Recover(dir)
+	if err != nil {
+		unlock()
+		return "", nil, err
+	}
+	if did != "" {
+		fmt.Fprintf(s.ErrOut, "note: %s\n", did)
+	}
+	return dir, unlock, nil
+}
+
 // checkClean refuses to write into a checkout with uncommitted changes: the change must be
 // reviewable on its own.
-func checkClean(opts *generateOptions) error {
-	if opts.AllowDirty {
+func checkClean(repo string, allowDirty bool) error {
+	if allowDirty {
 		return nil
 	}
-	dirty, err := gitops.Dirty(opts.Repo)
+	dirty, err := gitops.Dirty(repo)
 	if errors.Is(err, gitops.ErrNotARepository) {
 		return nil
 	}
@@ -253,7 +265,7 @@ func checkClean(opts *generateOptions) error {
 			more = fmt.Sprintf(" and %d more", len(dirty)-3)
 			dirty = dirty[:3]
 		}
-		return fmt.Errorf("nothing written: %s has uncommitted changes (%s%s): commit or stash them, or pass --allow-dirty", opts.Repo, strings.Join(dirty, ", "), more)
+		return fmt.Errorf("nothing written: %s has uncommitted changes (%s%s): commit or stash them, or pass --allow-dirty", repo, strings.Join(dirty, ", "), more)
 	}
 	return nil
 }

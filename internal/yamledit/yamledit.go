@@ -675,3 +675,102 @@ func (f *File) docIndex(doc *Doc) int {
 	}
 	return -1
 }
+
+// SetScalar sets the string at a key path of document doc: an existing scalar is rewritten in
+// place (quoted only when it must be); missing keys are created at the end of the deepest
+// block mapping that exists, one level of two spaces each. The result is verified by reading
+// it back: only that value changed.
+func (f *File) SetScalar(doc *Doc, path []string, value string) ([]byte, error) {
+	if len(path) == 0 {
+		return nil, errors.New("SetScalar: an empty key path")
+	}
+	text, err := scalarText(value)
+	if err != nil {
+		return nil, err
+	}
+	where := fmt.Sprintf("%s:%d", f.Path, doc.Root().Line)
+	// The deepest mapping on the path that exists.
+	parent, depth := doc.Root(), 0
+	for depth < len(path)-1 {
+		_, next := Lookup(parent, path[depth])
+		if next == nil {
+			break
+		}
+		if next.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%s: %s is not a mapping: set %s by hand", where, strings.Join(path[:depth+1], "."), strings.Join(path, "."))
+		}
+		parent, depth = next, depth+1
+	}
+	var rep Replacement
+	if _, v := Lookup(parent, path[depth]); v != nil && depth == len(path)-1 {
+		start, end, ok := f.Span(v)
+		if !ok || v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			return nil, fmt.Errorf("%s: can't rewrite %s where it is written: set it to %s by hand", where, strings.Join(path, "."), text)
+		}
+		if q := v.Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle); q != 0 {
+			// Quoted as the file quotes it.
+			var n yaml.Node
+			n.SetString(value)
+			n.Style = q
+			b, err := yaml.Marshal(&n)
+			if err != nil {
+				return nil, err
+			}
+			text = string(bytes.TrimSpace(b))
+		}
+		rep = Replacement{start, end, text}
+	} else {
+		if v != nil {
+			return nil, fmt.Errorf("%s: %s is not a mapping: set %s by hand", where, strings.Join(path[:depth+1], "."), strings.Join(path, "."))
+		}
+		if parent.Kind != yaml.MappingNode || parent.Style&yaml.FlowStyle != 0 || len(parent.Content) == 0 {
+			return nil, fmt.Errorf("%s: no block mapping at %s to add %s to: set it by hand", where, strings.Join(path[:depth], "."), strings.Join(path[depth:], "."))
+		}
+		at, ok := f.end(parent)
+		if !ok {
+			return nil, fmt.Errorf("%s: can't find the end of %s to add %s", where, strings.Join(path[:depth], "."), strings.Join(path[depth:], "."))
+		}
+		indent := strings.Repeat(" ", parent.Content[0].Column-1)
+		var b strings.Builder
+		if at > 0 && f.Data[at-1] != '\n' {
+			b.WriteString("\n")
+		}
+		for i, k := range path[depth:] {
+			key, err := scalarText(k)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString(indent + key + ":")
+			if depth+i == len(path)-1 {
+				b.WriteString(" " + text)
+			}
+			b.WriteString("\n")
+			indent += "  "
+		}
+		rep = Replacement{at, at, b.String()}
+	}
+	if bytes.Contains(f.Data, []byte("\r\n")) {
+		rep.New = strings.ReplaceAll(rep.New, "\n", "\r\n")
+	}
+	out, err := Apply(f.Data, []Replacement{rep})
+	if err != nil {
+		return nil, err
+	}
+	err = f.verifyDoc(out, f.docIndex(doc), func(v any) any {
+		m, _ := v.(map[string]any)
+		for _, k := range path[:len(path)-1] {
+			next, _ := m[k].(map[string]any)
+			if next == nil {
+				next = map[string]any{}
+				m[k] = next
+			}
+			m = next
+		}
+		m[path[len(path)-1]] = value
+		return v
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: setting %s: %w", where, strings.Join(path, "."), err)
+	}
+	return out, nil
+}

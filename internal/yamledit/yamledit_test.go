@@ -165,3 +165,42 @@ func BenchmarkScanDeeplyNestedFile(b *testing.B) {
 		_, _ = ParseFile("deep.yaml", deep)
 	}
 }
+
+// TestSetScalarRewritesOrCreates: an existing value is rewritten where it is written; missing
+// keys are created under the deepest mapping that exists; what can't be edited exactly is
+// refused, not approximated.
+func TestSetScalarRewritesOrCreates(t *testing.T) {
+	cases := []struct {
+		src   string
+		path  []string
+		value string
+		want  string
+	}{
+		{"spec:\n  schedule: \"0 3 * * *\" # crontab\n  cluster: {name: pg}\n", []string{"spec", "schedule"}, "0 0 3 * * *",
+			"spec:\n  schedule: \"0 0 3 * * *\" # crontab\n  cluster: {name: pg}\n"},
+		{"a: 'x'\n", []string{"a"}, "it's", "a: 'it''s'\n"},
+		{"spec:\n  method: barmanObjectStore\n", []string{"spec", "method"}, "plugin", "spec:\n  method: plugin\n"},
+		{"spec:\n  cluster:\n    name: pg\n", []string{"spec", "pluginConfiguration", "name"}, "barman-cloud.cloudnative-pg.io",
+			"spec:\n  cluster:\n    name: pg\n  pluginConfiguration:\n    name: barman-cloud.cloudnative-pg.io\n"},
+		{"spec:\n  pluginConfiguration:\n    name: x\n---\nb: 1\n", []string{"spec", "pluginConfiguration", "parameters", "barmanObjectName"}, "store",
+			"spec:\n  pluginConfiguration:\n    name: x\n    parameters:\n      barmanObjectName: store\n---\nb: 1\n"},
+		{"spec:\r\n  a: b\r\n", []string{"spec", "c"}, "true", "spec:\r\n  a: b\r\n  c: \"true\"\r\n"},
+	}
+	for _, tc := range cases {
+		f := parse(t, tc.src)
+		got, err := f.SetScalar(f.Docs[0], tc.path, tc.value)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("SetScalar(%q, %v) = %q, %v; want %q", tc.src, tc.path, got, err, tc.want)
+		}
+	}
+	for _, src := range []string{
+		"spec: {cluster: {name: pg}}\n", // flow style: no block to add a line to
+		"spec:\n  method: [a]\n",        // a list, not a scalar
+		"spec:\n  method: |\n    x\n",   // a block scalar
+	} {
+		f := parse(t, src)
+		if got, err := f.SetScalar(f.Docs[0], []string{"spec", "method"}, "plugin"); err == nil {
+			t.Errorf("SetScalar(%q) = %q, want a refusal", src, got)
+		}
+	}
+}
