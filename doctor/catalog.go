@@ -1,15 +1,19 @@
 package doctor
 
 import (
+	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/plan"
 )
 
 // Default ages past which the newest base backup and the newest archived WAL are stale.
 const (
-	DefaultBackupMaxAge = 48 * time.Hour // a daily schedule that missed a day
+	DefaultBackupMaxAge = 48 * time.Hour // without a schedule to read: a daily one that missed a day
 	DefaultWALMaxAge    = 6 * time.Hour  // an idle database archives nothing: a warning only
 )
 
@@ -33,6 +37,9 @@ var catalogRules = []Rule{
 	{"stale-wal", Warning, "no WAL has been archived for a while",
 		"archiving may have stalled: WAL piles up on the volume until it is full (246 .ready files in the runbook's incident), and the recoverable window stops growing",
 		"check cnpg_pg_stat_archiver_failed_count and the instance logs; an idle database archives nothing, which is harmless"},
+	{"not-restorable", Error, "restoring the latest point now fails the plan's checks",
+		"on the day the cluster is lost, cnpg-restore-gen plan (and CloudNativePG's own recovery) refuses or fails the same way",
+		"run cnpg-restore-gen plan for the cluster and fix what its failed checks name"},
 	{"failed-backups", Warning, "the newest backups failed",
 		"failed runs leave the newest good backup older every day",
 		"read the failed backups' error (catalog list shows it) and the Backup objects' status"},
@@ -61,10 +68,8 @@ func (e *examiner) catalog(c overlays.Object, src *overlays.Source, opts Options
 	if now.IsZero() {
 		now = time.Now()
 	}
-	backupAge, walAge := opts.BackupMaxAge, opts.WALMaxAge
-	if backupAge == 0 {
-		backupAge = DefaultBackupMaxAge
-	}
+	e.restorable(c, src, cat, now)
+	walAge := opts.WALMaxAge
 	if walAge == 0 {
 		walAge = DefaultWALMaxAge
 	}
@@ -83,8 +88,8 @@ func (e *examiner) catalog(c overlays.Object, src *overlays.Source, opts Options
 	if failed >= 2 {
 		e.add("failed-backups", c, 0, "the newest %d backups in %s failed", failed, cat.Location)
 	}
-	if newest != nil && now.Sub(newest.Info.EndTime) > backupAge {
-		e.add("stale-backup", c, 0, "the newest usable backup in %s, %s, ended %s ago (more than %s)", cat.Location, newest.ID, now.Sub(newest.Info.EndTime).Round(time.Minute), backupAge)
+	if newest != nil {
+		e.backupAge(c, cat, newest, now, opts.BackupMaxAge)
 	}
 	var last time.Time
 	for _, tli := range cat.WAL.Timelines() {
@@ -110,4 +115,68 @@ func (e *examiner) catalogOf(c overlays.Object, src *overlays.Source, opts Optio
 		}
 	}
 	e.catalog(c, src, opts)
+}
+
+// scheduleParser reads a ScheduledBackup's schedule as CloudNativePG does: robfig/cron's
+// default grammar, six fields with seconds first (five are read seconds first too, the day of
+// the week then optional), and the @daily-style descriptors.
+var scheduleParser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.DowOptional | cron.Descriptor)
+
+// backupAge: the newest usable backup is stale when a scheduled run should have replaced it
+// and none did — the first run of any of the cluster's schedules after the backup began, plus
+// a grace of an hour or twice the backup's own duration, has passed. With no schedule to read,
+// or with maxAge set, the limit is an age (48h by default).
+func (e *examiner) backupAge(c overlays.Object, cat *catalog.Catalog, newest *catalog.Backup, now time.Time, maxAge time.Duration) {
+	age := now.Sub(newest.Info.EndTime).Round(time.Minute)
+	if maxAge == 0 {
+		grace := max(time.Hour, 2*newest.Info.EndTime.Sub(newest.Info.BeginTime))
+		var due time.Time
+		var by overlays.Object
+		for _, sb := range e.schedules[c.Namespace+"/"+c.Name] {
+			sched, err := scheduleParser.Parse(overlays.StringAt(sb.Body, "spec", "schedule"))
+			if err != nil {
+				continue // CloudNativePG refuses it too; the ScheduledBackup's status says so
+			}
+			next := sched.Next(newest.Info.BeginTime.UTC())
+			if next.IsZero() {
+				continue
+			}
+			if d := next.Add(grace); due.IsZero() || d.Before(due) {
+				due, by = d, sb
+			}
+		}
+		if !due.IsZero() {
+			if now.After(due) {
+				e.add("stale-backup", c, 0, "the newest usable backup in %s, %s, ended %s ago: ScheduledBackup %s (%q) should have made another by %s (its next run after it, plus %s), and none is in the catalog",
+					cat.Location, newest.ID, age, by.Name, overlays.StringAt(by.Body, "spec", "schedule"), due.UTC().Format(time.RFC3339), grace.Round(time.Minute))
+			}
+			return
+		}
+		maxAge = DefaultBackupMaxAge
+	}
+	if now.Sub(newest.Info.EndTime) > maxAge {
+		e.add("stale-backup", c, 0, "the newest usable backup in %s, %s, ended %s ago (more than %s)", cat.Location, newest.ID, age, maxAge)
+	}
+}
+
+// restorable plans a restore of the latest point, as plan would today: the checks about the
+// catalog (not those about names in the repository, which a restore picks) must pass.
+func (e *examiner) restorable(c overlays.Object, src *overlays.Source, cat *catalog.Catalog, now time.Time) {
+	p, err := plan.Make(plan.Input{Catalog: cat, Now: now,
+		Source: plan.Source{Namespace: c.Namespace, Name: c.Name, ServerName: src.ServerName, Catalog: src.Catalog}})
+	if err != nil {
+		e.add("not-restorable", c, 0, "planning a restore of the latest point: %v", err)
+		return
+	}
+	var failed []string
+	for _, ch := range p.Failed() {
+		switch ch.Name {
+		case plan.CheckNewArchive, plan.CheckName, plan.CheckCollisions:
+			continue // about the restored cluster's names, chosen at restore time
+		}
+		failed = append(failed, ch.Name+": "+ch.Detail)
+	}
+	if len(failed) > 0 {
+		e.add("not-restorable", c, 0, "a restore of the latest point from %s fails now: %s", cat.Location, strings.Join(failed, "; "))
+	}
 }

@@ -148,7 +148,8 @@ type Options struct {
 	// Catalog loads the catalog a cluster's manifests name; nil examines the repository only.
 	Catalog func(src *overlays.Source) (*catalog.Catalog, error)
 	// Now is the time ages are measured at (zero: the clock); BackupMaxAge and WALMaxAge are
-	// the ages past which the newest backup and WAL are stale (zero: the defaults).
+	// the ages past which the newest backup and WAL are stale (zero: from the cluster's
+	// ScheduledBackups for the backup, else the defaults).
 	Now                     time.Time
 	BackupMaxAge, WALMaxAge time.Duration
 }
@@ -168,7 +169,7 @@ func Examine(repo *overlays.Repo, opts Options) (*Report, error) {
 		}
 		return rep, nil
 	}
-	e := &examiner{repo: repo, rep: rep, archives: map[string][]overlays.Object{}}
+	e := &examiner{repo: repo, rep: rep, archives: map[string][]overlays.Object{}, schedules: map[string][]overlays.Object{}}
 	for _, c := range clusters {
 		rep.Clusters = append(rep.Clusters, c.Namespace+"/"+c.Name)
 		e.cluster(c, opts)
@@ -193,6 +194,8 @@ type examiner struct {
 	rep  *Report
 	// archives are the clusters by destinationPath + serverName.
 	archives map[string][]overlays.Object
+	// schedules are each cluster's ScheduledBackups that run (not suspended), by namespace/name.
+	schedules map[string][]overlays.Object
 }
 
 // at is the line of the key at path in o's document (the deepest that exists), else the
@@ -326,6 +329,9 @@ func (e *examiner) scheduledBackups(c overlays.Object, src *overlays.Source) {
 		clusterStore = src.ObjectStore.Name
 	}
 	for _, sb := range mine {
+		if fmt.Sprint(overlays.ValueAt(sb.Body, "spec", "suspend")) != "true" {
+			e.schedules[c.Namespace+"/"+c.Name] = append(e.schedules[c.Namespace+"/"+c.Name], sb)
+		}
 		method, _ := overlays.ValueAt(sb.Body, "spec", "method").(string)
 		if method != "plugin" {
 			// barmanObjectStore (the default) needs the in-tree store on the cluster.

@@ -230,3 +230,82 @@ func TestCatalogAgesAndSystems(t *testing.T) {
 		t.Errorf("an unreadable catalog: %+v", rep.Findings)
 	}
 }
+
+// TestBackupAgeFollowsTheSchedule: without --backup-max-age, the newest backup is stale once
+// the ScheduledBackup's next run after it (02:00 daily, read as CloudNativePG reads it), plus
+// the grace, has passed with no newer backup; an explicit age overrides the schedule.
+func TestBackupAgeFollowsTheSchedule(t *testing.T) {
+	r, err := overlays.ScanDir(filepath.Join("testdata", "repos", "clean"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalogtest.Healthy(t).Load()
+	newest := cat.Backups[len(cat.Backups)-1].Info
+	sched, err := scheduleParser.Parse("0 0 2 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := sched.Next(newest.BeginTime.UTC())
+	grace := max(time.Hour, 2*newest.EndTime.Sub(newest.BeginTime))
+	find := func(opts Options) []Finding {
+		t.Helper()
+		opts.Catalog = func(*overlays.Source) (*catalog.Catalog, error) { return cat, nil }
+		opts.WALMaxAge = 1000 * time.Hour
+		rep, err := Examine(r, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Findings
+	}
+	if got := find(Options{Now: due.Add(grace - time.Minute)}); len(got) != 0 {
+		t.Errorf("before the next run's grace ends: %+v, want nothing", got)
+	}
+	got := find(Options{Now: due.Add(grace + time.Minute)})
+	if len(got) != 1 || got[0].Rule != "stale-backup" || !strings.Contains(got[0].Message, `ScheduledBackup app-db-daily ("0 0 2 * * *") should have made another by `+due.Add(grace).UTC().Format(time.RFC3339)) {
+		t.Errorf("after the missed run: %+v", got)
+	}
+	if got := find(Options{Now: due.Add(grace + time.Minute), BackupMaxAge: 30 * 24 * time.Hour}); len(got) != 0 {
+		t.Errorf("an explicit 30-day limit: %+v, want nothing", got)
+	}
+	// Five fields are read seconds first: "0 3 * * *" runs at minute 3 of every hour.
+	five, err := scheduleParser.Parse("0 3 * * *")
+	if err != nil || !five.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).Equal(time.Date(2026, 1, 1, 0, 3, 0, 0, time.UTC)) {
+		t.Errorf("five fields: %v, %v", five, err)
+	}
+}
+
+// TestNotRestorableSaysWhichCheckFails: a catalog whose latest point plan refuses — a second
+// database system in the path — is a not-restorable finding naming the failed check; the
+// healthy catalog is none.
+func TestNotRestorableSaysWhichCheckFails(t *testing.T) {
+	r, err := overlays.ScanDir(filepath.Join("testdata", "repos", "clean"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(cat *catalog.Catalog) []Finding {
+		t.Helper()
+		newest := cat.Backups[len(cat.Backups)-1].Info.EndTime
+		rep, err := Examine(r, Options{Now: newest.Add(time.Minute), BackupMaxAge: 1000 * time.Hour, WALMaxAge: 1000 * time.Hour,
+			Catalog: func(*overlays.Source) (*catalog.Catalog, error) { return cat, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Finding
+		for _, f := range rep.Findings {
+			if f.Rule == "not-restorable" {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	if got := run(catalogtest.Healthy(t).Load()); len(got) != 0 {
+		t.Errorf("healthy catalog: %+v", got)
+	}
+	f := catalogtest.Healthy(t)
+	f.Backup("20260205T050001", catalogtest.SysB, 1, 20, 20) // a rebuilt cluster's first backup
+	got := run(f.Load())
+	if len(got) != 1 || !strings.Contains(got[0].Message, "single-lineage") {
+		t.Fatalf("two systems: %+v, want not-restorable naming single-lineage", got)
+	}
+	t.Logf("two systems: %s", got[0].Message)
+}

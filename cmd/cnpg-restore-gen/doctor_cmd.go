@@ -83,7 +83,7 @@ needs a new base backup first, and the finding's fix says how. The exit code the
 	fs.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or sarif")
 	fs.StringVar(&opts.FailOn, "fail-on", doctor.Error, "exit 3 when a finding of this severity or worse exists: warning or error")
 	fs.BoolVar(&opts.CatalogChecks, "catalog-checks", false, "also read each cluster's backup catalog where its manifests say (S3 credentials from the AWS chain; --catalog, --server-name, --endpoint-url override)")
-	fs.DurationVar(&opts.BackupMaxAge, "backup-max-age", doctor.DefaultBackupMaxAge, "with --catalog-checks: the newest usable base backup is stale past this age")
+	fs.DurationVar(&opts.BackupMaxAge, "backup-max-age", 0, "with --catalog-checks: the newest usable base backup is stale past this age (default: once the ScheduledBackup's next run after it, plus an hour, has passed; 48h without a schedule)")
 	fs.DurationVar(&opts.WALMaxAge, "wal-max-age", doctor.DefaultWALMaxAge, "with --catalog-checks: the newest archived WAL is stale past this age")
 	fs.BoolVar(&opts.Fix, "fix", false, "write the mechanical, safe fixes into --repo (never where a live cluster archives)")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "with --fix: print the fixes as a diff and write nothing")
@@ -112,7 +112,7 @@ func (o *doctorOptions) complete() error {
 	if o.Fix && o.Output == "sarif" {
 		return usagef("--fix writes files; -o sarif is for code scanning: run them apart")
 	}
-	if o.BackupMaxAge <= 0 || o.WALMaxAge <= 0 {
+	if o.BackupMaxAge < 0 || o.WALMaxAge <= 0 {
 		return usagef("--backup-max-age and --wal-max-age must be positive")
 	}
 	if !o.CatalogChecks && (o.Catalog != "" || o.ServerName != "" || o.S3.EndpointURL != "") {

@@ -66,7 +66,7 @@ func TestDoctorFlagsBecomeOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Repo != "r" || got.Cluster != "pg" || got.Namespace != "auth" || got.Output != "sarif" || got.FailOn != "warning" ||
-		!got.CatalogChecks || got.WALMaxAge != 30*time.Minute || got.BackupMaxAge != 48*time.Hour || got.S3.EndpointURL != "https://minio.example:9000" {
+		!got.CatalogChecks || got.WALMaxAge != 30*time.Minute || got.BackupMaxAge != 0 || got.S3.EndpointURL != "https://minio.example:9000" {
 		t.Errorf("options = %+v", *got)
 	}
 	// Catalog flags without --catalog-checks would be ignored: refused instead.
