@@ -251,6 +251,26 @@ func TestCIWorkflowExamples(t *testing.T) {
 		if calls < 1 {
 			t.Errorf("%s: %d cnpg-restore-gen calls, want one or more", file, calls)
 		}
+		if strings.Contains(file, "doctor") {
+			// On pull requests, and nightly against the bucket with credentials from secrets.
+			var doc map[string]any
+			_ = yaml.Unmarshal(data, &doc)
+			on, _ := doc["on"].(map[string]any)
+			if on == nil {
+				on, _ = doc["true"].(map[string]any) // YAML 1.1 reads the key on as a boolean
+			}
+			_, pullRequest := on["pull_request"]
+			schedule, _ := on["schedule"].([]any)
+			nightly := false
+			for _, job := range wf.Jobs {
+				for _, step := range job.Steps {
+					nightly = nightly || strings.Contains(step.Run, "--catalog-checks") && strings.Contains(step.Env["AWS_SECRET_ACCESS_KEY"], "secrets.")
+				}
+			}
+			if !pullRequest || len(schedule) == 0 || !nightly {
+				t.Errorf("%s: want doctor on pull_request and on a schedule, with --catalog-checks and the credentials from secrets", file)
+			}
+		}
 	}
 }
 
