@@ -1,13 +1,19 @@
 package doctor
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
+	"github.com/xeipuuv/gojsonschema"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
@@ -308,4 +314,59 @@ func TestNotRestorableSaysWhichCheckFails(t *testing.T) {
 		t.Fatalf("two systems: %+v, want not-restorable naming single-lineage", got)
 	}
 	t.Logf("two systems: %s", got[0].Message)
+}
+
+// sarifSchema is the SARIF 2.1.0 JSON schema (OASIS's errata01), as the go-sarif module
+// carries it: read from the module's source in the module cache, so the schema is not copied
+// into this repository.
+func sarifSchema(t *testing.T) string {
+	t.Helper()
+	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/owenrumney/go-sarif/v3").Output()
+	if err != nil {
+		t.Fatalf("go list the go-sarif module: %v", err)
+	}
+	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "pkg", "report", "v210", "sarif", "schema.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, j := bytes.IndexByte(src, '`'), bytes.LastIndexByte(src, '`')
+	if i < 0 || j <= i || !bytes.Contains(src[i:j], []byte("sarif-schema-2.1.0.json")) {
+		t.Fatal("no SARIF 2.1.0 schema in go-sarif's schema.go")
+	}
+	return string(src[i+1 : j])
+}
+
+// TestSARIFValidatesAgainstTheSchema: the SARIF doctor writes, as written (no round trip
+// through a library's structs, which adds nulls the schema rejects), is valid against the
+// SARIF 2.1.0 JSON schema.
+func TestSARIFValidatesAgainstTheSchema(t *testing.T) {
+	schema := gojsonschema.NewStringLoader(sarifSchema(t))
+	validate := func(b []byte) []string {
+		t.Helper()
+		res, err := gojsonschema.Validate(schema, gojsonschema.NewBytesLoader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range res.Errors() {
+			out = append(out, e.String())
+		}
+		return out
+	}
+	for _, repo := range []string{"incident", "clean"} {
+		b, err := examine(t, repo, Options{}).SARIF("v0.0.0-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := validate(b); len(errs) > 0 {
+			t.Errorf("%s: the SARIF is not valid 2.1.0: %v", repo, errs)
+		}
+		if v := sarif.NewReport().Version; !bytes.Contains(b, []byte(`"version": "`+v+`"`)) {
+			t.Errorf("%s: SARIF version is not %s", repo, v)
+		}
+	}
+	// The check can fail: a result without its message is not SARIF.
+	if errs := validate([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"ruleId":"r"}]}]}`)); len(errs) == 0 {
+		t.Error("a result without a message passed the schema")
+	}
 }
