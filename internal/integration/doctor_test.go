@@ -2,17 +2,29 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // TestIntegrationDoctorReadsTheRealCatalog: doctor --catalog-checks reads the catalog the
 // cluster's manifest names, on the S3 server: pg-main holds two database systems (the rebuilt
-// lineage B), and its WAL is stale by a one-second limit; with a week's limits it is not.
+// lineage B) so its latest point is not restorable without --system-id, and its WAL and newest
+// backup are stale by one-second limits; with a week's limits they are not, and by the
+// ScheduledBackup's schedule (daily) the backup made minutes ago is not either.
 func TestIntegrationDoctorReadsTheRealCatalog(t *testing.T) {
 	skipShort(t)
 	endpoint := startS3(t, s3Dir(), "", "")
 	repo := verifyRepo(t, endpoint)
+	sb := "apiVersion: postgresql.cnpg.io/v1\nkind: ScheduledBackup\nmetadata:\n  name: daily\nspec:\n  schedule: \"0 0 2 * * *\"\n  cluster:\n    name: " + server + "\n"
+	if err := os.WriteFile(filepath.Join(repo, "scheduledbackup.yaml"), []byte(sb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: auth\nresources:\n  - cluster.yaml\n  - scheduledbackup.yaml\n"
+	if err := os.WriteFile(filepath.Join(repo, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rules := func(extra ...string) (map[string]string, int) {
 		t.Helper()
 		r := runTool(t, nil, append([]string{"doctor", "--repo", repo, "--catalog-checks", "-o", "json"}, extra...)...)
@@ -28,14 +40,18 @@ func TestIntegrationDoctorReadsTheRealCatalog(t *testing.T) {
 		}
 		return out, r.code
 	}
-	got, code := rules("--wal-max-age", "1s")
-	if code != 3 || !strings.Contains(got["catalog-two-systems"], "catalog/pg/"+server) || got["stale-wal"] == "" {
-		t.Errorf("exit %d, findings %v: want 3, catalog-two-systems on %s and stale-wal", code, got, server)
+	got, code := rules("--wal-max-age", "1s", "--backup-max-age", "1s")
+	if code != 3 || !strings.Contains(got["catalog-two-systems"], "catalog/pg/"+server) || got["stale-wal"] == "" || got["stale-backup"] == "" {
+		t.Errorf("exit %d, findings %v: want 3, catalog-two-systems on %s, stale-wal and stale-backup", code, got, server)
+	}
+	// The latest point is planned as plan plans it: two systems and no --system-id is refused.
+	if !strings.Contains(got["not-restorable"], "single-lineage") {
+		t.Errorf("not-restorable = %q, want the single-lineage check named", got["not-restorable"])
 	}
 	if _, ok := got["catalog-unreadable"]; ok {
 		t.Errorf("the catalog was not read: %s", got["catalog-unreadable"])
 	}
-	got, _ = rules("--wal-max-age", "168h", "--backup-max-age", "168h")
+	got, _ = rules("--wal-max-age", "168h")
 	if _, stale := got["stale-wal"]; stale {
 		t.Errorf("with a week's limit the catalog made minutes ago is stale: %v", got)
 	}
