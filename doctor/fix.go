@@ -330,3 +330,62 @@ func literal(n *yaml3.Node, keys ...string) {
 		literal(c, keys...)
 	}
 }
+
+// Proposal is the pull request that proposes the fixes: its title, and a body that says what
+// each fix does and why, what could not be fixed mechanically, and what doctor still finds.
+func (x *Fixes) Proposal(rep *Report) (title, body string) {
+	title = fmt.Sprintf("doctor: %d backup configuration fix(es)", len(x.Fixed))
+	var b strings.Builder
+	b.WriteString("`cnpg-restore-gen doctor --fix` found backup misconfigurations that a restore would meet, and fixes the ones that are mechanical and safe. Nothing here changes where a live cluster archives.\n\n")
+	b.WriteString("### Fixed\n\n")
+	why := map[string]string{}
+	for _, f := range rep.Findings {
+		why[fmt.Sprintf("%s %s (%s:%d)", f.Rule, f.Object, f.File, f.Line)] = f.Message + ". " + capitalize(f.Why) + "."
+	}
+	for _, l := range x.Fixed {
+		fmt.Fprintf(&b, "- **%s** — %s\n", mdEscape(l), mdEscape(why[l]))
+	}
+	b.WriteString("\n| File | Change |\n|---|---|\n")
+	for _, f := range x.Files {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", f.Path, mdEscape(f.Summary))
+	}
+	if len(x.Notes) > 0 {
+		b.WriteString("\n### Before you merge\n\n")
+		for _, n := range x.Notes {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+		}
+	}
+	if len(x.Left) > 0 {
+		b.WriteString("\n### Not fixed (by hand)\n\n")
+		for _, l := range x.Left {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(l))
+		}
+	}
+	var rest []Finding
+	for _, f := range x.Remaining {
+		if !f.Fixable {
+			rest = append(rest, f)
+		}
+	}
+	if len(rest) > 0 {
+		b.WriteString("\n### Still found (not mechanical)\n\n")
+		for _, f := range rest {
+			fmt.Fprintf(&b, "- %s `%s` %s (`%s:%d`): %s. Fix: %s.\n", f.Severity, f.Rule, mdEscape(f.Object), f.File, f.Line, mdEscape(f.Message), mdEscape(f.Fix))
+		}
+	}
+	return title, b.String()
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// mdEscape keeps text from the repository from becoming Markdown structure (a table cell's
+// pipe, an HTML tag, a mention).
+func mdEscape(s string) string {
+	r := strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "@", "@\u200b", "\n", " ")
+	return r.Replace(s)
+}

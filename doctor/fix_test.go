@@ -47,6 +47,8 @@ func TestFixWritesTheMechanicalFixes(t *testing.T) {
 		}
 	}
 	golden.Assert(t, "doctor", ".diff", []byte(b.String()))
+	title, body := fx.Proposal(rep)
+	golden.Assert(t, "doctor", ".md", []byte("# "+title+"\n\n"+body))
 	for _, f := range fx.Files {
 		if err := os.WriteFile(filepath.Join(dir, f.Path), f.Content, 0o644); err != nil {
 			t.Fatal(err)

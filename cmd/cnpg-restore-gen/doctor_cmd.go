@@ -14,8 +14,10 @@ import (
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/doctor"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/fileset"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/restore"
 )
 
 type doctorOptions struct {
@@ -32,6 +34,9 @@ type doctorOptions struct {
 	// Fix writes the mechanical fixes into Repo (DryRun: prints them as a diff); AllowDirty
 	// lets it write into a checkout with uncommitted changes.
 	Fix, DryRun, AllowDirty bool
+	// PR proposes the fixes as a pull request instead, with pr's forge flags in pr.
+	PR bool
+	pr prOptions
 }
 
 func newDoctorCmd(s *streams, runF func(context.Context, *doctorOptions) error) *cobra.Command {
@@ -54,8 +59,9 @@ reaches --fail-on (error by default), 3 when one does, 1 on other errors.
 a diff): a ScheduledBackup's plugin method, plugin name and barmanObjectName, a five-field
 schedule's seconds, and a PrometheusRule per cluster on WAL archiving and the WAL volume,
 listed where the cluster is. It never changes where a live cluster archives: moving an archive
-needs a new base backup first, and the finding's fix says how. The exit code then counts what
---fix left.`,
+needs a new base backup first, and the finding's fix says how. With --pr the fixes are proposed
+as a pull request, as pr proposes a restore (a private clone, the same forge flags and tokens).
+The exit code then counts what --fix left.`,
 		Example: `  # every cluster of the checkout
   cnpg-restore-gen doctor --repo ~/src/homelab
 
@@ -64,7 +70,10 @@ needs a new base backup first, and the finding's fix says how. The exit code the
 
   # see the mechanical fixes, then write them
   cnpg-restore-gen doctor --repo ~/src/homelab --fix --dry-run
-  cnpg-restore-gen doctor --repo ~/src/homelab --fix`,
+  cnpg-restore-gen doctor --repo ~/src/homelab --fix
+
+  # propose them as a pull request (branch doctor/fix) instead
+  cnpg-restore-gen doctor --repo ~/src/homelab --fix --pr --label backups`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := opts.complete(); err != nil {
@@ -88,6 +97,9 @@ needs a new base backup first, and the finding's fix says how. The exit code the
 	fs.BoolVar(&opts.Fix, "fix", false, "write the mechanical, safe fixes into --repo (never where a live cluster archives)")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "with --fix: print the fixes as a diff and write nothing")
 	fs.BoolVar(&opts.AllowDirty, "allow-dirty", false, "with --fix: write into a checkout that has uncommitted changes")
+	fs.BoolVar(&opts.PR, "pr", false, "with --fix: propose the fixes as a pull request from a private clone of the base branch (pr's forge flags; the checkout is not touched)")
+	opts.pr.registerForge(fs, "with --pr: the branch (default doctor/fix)")
+	opts.pr.flags = fs
 	opts.register(fs)
 	return cmd
 }
@@ -111,6 +123,29 @@ func (o *doctorOptions) complete() error {
 	}
 	if o.Fix && o.Output == "sarif" {
 		return usagef("--fix writes files; -o sarif is for code scanning: run them apart")
+	}
+	if !o.PR {
+		for _, name := range []string{"forge", "forge-url", "base", "branch", "remote", "draft", "label", "reviewer", "no-push", "token-file",
+			"github-app-id", "github-app-key-file", "github-app-installation-id", "allow-plain-http", "author"} {
+			if o.pr.flags != nil && o.pr.flags.Changed(name) {
+				return usagef("--%s is for --fix --pr: add them, or drop it", name)
+			}
+		}
+	}
+	if o.PR {
+		if !o.Fix {
+			return usagef("--pr proposes what --fix writes: add --fix")
+		}
+		if o.Output != "table" || o.AllowDirty {
+			return usagef("--pr prints the findings and the pull request as text, and never writes into the checkout: drop -o and --allow-dirty")
+		}
+		o.pr.Repo, o.pr.DryRun, o.pr.Output, o.pr.S3.Timeout = o.Repo, o.DryRun, "table", o.S3.Timeout
+		if o.pr.NoPush && o.DryRun {
+			return usagef("--dry-run already pushes nothing: drop --no-push")
+		}
+		if err := o.pr.completeForge(); err != nil {
+			return err
+		}
 	}
 	if o.BackupMaxAge < 0 || o.WALMaxAge <= 0 {
 		return usagef("--backup-max-age and --wal-max-age must be positive")
@@ -155,7 +190,7 @@ func runDoctor(ctx context.Context, s *streams, o *doctorOptions) error {
 		return err
 	}
 	findings := rep.Findings
-	if o.Fix {
+	if o.Fix && !o.PR {
 		if findings, err = fixRepo(s, o, repo, rep); err != nil {
 			return err
 		}
@@ -173,6 +208,11 @@ func runDoctor(ctx context.Context, s *streams, o *doctorOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.PR {
+		if findings, err = proposeFixes(ctx, s, o); err != nil {
+			return err
+		}
 	}
 	n := 0
 	for _, f := range findings {
@@ -255,4 +295,35 @@ func fixRepo(s *streams, o *doctorOptions, repo *overlays.Repo, rep *doctor.Repo
 	}
 	_, err = io.WriteString(w, b.String())
 	return fx.Remaining, err
+}
+
+// proposeFixes opens (or updates) the pull request of the fixes, made on a private clone of
+// the base branch as pr makes a restore's, and returns the findings the fixes leave.
+func proposeFixes(ctx context.Context, s *streams, o *doctorOptions) ([]doctor.Finding, error) {
+	var left []doctor.Finding
+	fmt.Fprintln(s.Out)
+	err := publish(ctx, s, &o.pr, func(ws *gitops.Workspace, _ *repoConfig) (*restore.Change, error) {
+		repo, err := overlays.ScanDir(ws.Dir)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := doctor.Examine(repo, doctor.Options{Namespace: o.Namespace, Name: o.Cluster})
+		if err != nil {
+			return nil, err
+		}
+		fx, err := doctor.Fix(repo, rep)
+		if err != nil {
+			return nil, err
+		}
+		left = fx.Remaining
+		title, body := fx.Proposal(rep)
+		msg := title + "\n\n"
+		for _, l := range fx.Fixed {
+			msg += "- " + l + "\n"
+		}
+		return &restore.Change{Phase: "doctor --fix", Result: generator.Result{Files: fx.Files, Notes: fx.Notes},
+			PullRequest: generator.PullRequest{Title: title, Body: body}, Branch: cmp.Or(o.pr.Branch, "doctor/fix"),
+			CommitMessage: msg, ControllerBranches: repo.ControllerBranches()}, nil
+	})
+	return left, err
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/giteatest"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/golden"
 )
 
@@ -132,5 +134,66 @@ func TestDoctorFix(t *testing.T) {
 		if _, _, code := execute(t, bad...); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2", bad, code)
 		}
+	}
+}
+
+// TestIntegrationDoctorFixPROnGitea: doctor --fix --pr proposes the fixes as a pull request on
+// a real Gitea, from a private clone (the checkout is untouched); the same run again changes
+// nothing; the body says what was fixed and what is still found.
+func TestIntegrationDoctorFixPROnGitea(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Gitea")
+	}
+	g := giteatest.Start(t)
+	url := g.CreateRepo(t, "homelab", "main")
+	repo := t.TempDir()
+	if err := os.CopyFS(repo, os.DirFS(doctorRepo("incident"))); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, repo, "init", "-q")
+	gitIn(t, repo, "add", ".")
+	gitIn(t, repo, "commit", "-qm", "init")
+	gitIn(t, repo, "remote", "add", "origin", url)
+	g.Push(t, repo, url, "main")
+	env := map[string]string{"GITEA_TOKEN": g.Token}
+	args := []string{"doctor", "--repo", repo, "--fix", "--pr", "--forge", "gitea", "--label", "backups"}
+
+	out, errOut, code := executeEnv(t, env, args...)
+	if code != exitSafety || !strings.Contains(out, "Pull request #1 created") {
+		t.Fatalf("doctor --fix --pr: exit %d (want 3: the archive path is left)\n%s%s", code, out, errOut)
+	}
+	if st := gitIn(t, repo, "status", "--porcelain"); st != "" {
+		t.Errorf("--pr changed the checkout:\n%s", st)
+	}
+	var open []struct {
+		Title string `json:"title"`
+		Body  string `json:"body"`
+		Head  struct {
+			Ref string `json:"ref"`
+			Sha string `json:"sha"`
+		} `json:"head"`
+	}
+	g.API(t, http.MethodGet, "repos/"+giteatest.User+"/homelab/pulls?state=open", nil, &open)
+	if len(open) != 1 || open[0].Head.Ref != "doctor/fix" || !strings.HasPrefix(open[0].Title, "doctor: 4 backup configuration fix") {
+		t.Fatalf("open pull requests: %+v", open)
+	}
+	for _, want := range []string{"### Fixed", "**scheduled-backup-wrong-method ScheduledBackup auth/authentik-postgresql-daily", "`auth/authentik-postgresql-backup-alerts.yaml`",
+		"### Still found (not mechanical)", "`archive-names-an-instance`"} {
+		if !strings.Contains(open[0].Body, want) {
+			t.Errorf("the pull request's body lacks %q:\n%s", want, open[0].Body)
+		}
+	}
+	first := open[0].Head.Sha
+	out, errOut, _ = executeEnv(t, env, args...)
+	if !strings.Contains(out, "is up to date") || !strings.Contains(out, "Pull request #1 unchanged") {
+		t.Fatalf("second run:\n%s%s", out, errOut)
+	}
+	g.API(t, http.MethodGet, "repos/"+giteatest.User+"/homelab/pulls?state=open", nil, &open)
+	if len(open) != 1 || open[0].Head.Sha != first {
+		t.Errorf("the second run moved the branch or opened another: %+v", open)
+	}
+	// Forge flags without --pr are refused.
+	if _, _, code := execute(t, "doctor", "--repo", repo, "--fix", "--label", "x"); code != exitUsage {
+		t.Errorf("--label without --pr: exit %d, want 2", code)
 	}
 }

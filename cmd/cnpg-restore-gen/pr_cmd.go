@@ -11,10 +11,12 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/generator"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/forge"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/gitops"
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/restore"
 )
 
 type prOptions struct {
@@ -92,28 +94,50 @@ remote and no file.`,
 	fs := cmd.Flags()
 	opts.registerChange(fs, "GitOps repository: a checkout directory or a clone URL (required)", "print the branch, the diff and the pull request; touch nothing")
 	fs.StringVarP(&opts.Output, "output", "o", "table", "summary format: table, json or yaml")
-	fs.StringVar(&opts.Forge, "forge", "", "github, gitea (also Forgejo) or none (push the branch, open no pull request); default: from the remote's host")
-	fs.StringVar(&opts.ForgeURL, "forge-url", "", "API root for GitHub Enterprise (https://HOST/api/v3/), or Gitea's web root when it is not the remote's")
-	fs.StringVar(&opts.Base, "base", "", "branch the pull request merges into (default: the remote's default branch)")
-	fs.StringVar(&opts.Branch, "branch", "", "branch name (default restore/<namespace>/<cluster>-<backup ID>)")
-	fs.StringVar(&opts.Remote, "remote", "origin", "the checkout's remote to push to")
-	fs.BoolVar(&opts.Draft, "draft", false, "open the pull request as a draft (Gitea and Forgejo: a \"WIP:\" title)")
-	fs.StringSliceVar(&opts.Labels, "label", nil, "label for the pull request (repeatable; created when missing)")
-	fs.StringSliceVar(&opts.Reviewers, "reviewer", nil, "user asked to review the new pull request (repeatable)")
-	fs.BoolVar(&opts.NoPush, "no-push", false, "commit the branch in the checkout and stop: no push, no pull request")
-	fs.StringVar(&opts.TokenFile, "token-file", "", "file holding the forge token (default: $GITHUB_TOKEN or $GITEA_TOKEN)")
-	fs.Int64Var(&opts.AppID, "github-app-id", 0, "act as this GitHub App instead of a token (default $GITHUB_APP_ID)")
-	fs.StringVar(&opts.AppKeyFile, "github-app-key-file", "", "the GitHub App's private key, PEM (default $GITHUB_APP_PRIVATE_KEY_FILE)")
-	fs.Int64Var(&opts.AppInstallationID, "github-app-installation-id", 0, "the App's installation (default $GITHUB_APP_INSTALLATION_ID, else found from the repository)")
-	fs.BoolVar(&opts.AllowPlainHTTP, "allow-plain-http", false, "let the forge token travel over plain http:// to a host that is not loopback (a private network)")
-	fs.StringVar(&opts.Author, "author", "", `commit author "Name <email>" (default: your git config, else cnpg-restore-gen)`)
+	opts.registerForge(fs, "branch name (default restore/<namespace>/<cluster>-<backup ID>)")
 	return cmd
+}
+
+// registerForge adds the flags of the branch, the push and the pull request (pr, doctor --pr).
+func (o *prOptions) registerForge(fs *pflag.FlagSet, branchHelp string) {
+	fs.StringVar(&o.Forge, "forge", "", "github, gitea (also Forgejo) or none (push the branch, open no pull request); default: from the remote's host")
+	fs.StringVar(&o.ForgeURL, "forge-url", "", "API root for GitHub Enterprise (https://HOST/api/v3/), or Gitea's web root when it is not the remote's")
+	fs.StringVar(&o.Base, "base", "", "branch the pull request merges into (default: the remote's default branch)")
+	fs.StringVar(&o.Branch, "branch", "", branchHelp)
+	fs.StringVar(&o.Remote, "remote", "origin", "the checkout's remote to push to")
+	fs.BoolVar(&o.Draft, "draft", false, "open the pull request as a draft (Gitea and Forgejo: a \"WIP:\" title)")
+	fs.StringSliceVar(&o.Labels, "label", nil, "label for the pull request (repeatable; created when missing)")
+	fs.StringSliceVar(&o.Reviewers, "reviewer", nil, "user asked to review the new pull request (repeatable)")
+	fs.BoolVar(&o.NoPush, "no-push", false, "commit the branch in the checkout and stop: no push, no pull request")
+	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the forge token (default: $GITHUB_TOKEN or $GITEA_TOKEN)")
+	fs.Int64Var(&o.AppID, "github-app-id", 0, "act as this GitHub App instead of a token (default $GITHUB_APP_ID)")
+	fs.StringVar(&o.AppKeyFile, "github-app-key-file", "", "the GitHub App's private key, PEM (default $GITHUB_APP_PRIVATE_KEY_FILE)")
+	fs.Int64Var(&o.AppInstallationID, "github-app-installation-id", 0, "the App's installation (default $GITHUB_APP_INSTALLATION_ID, else found from the repository)")
+	fs.BoolVar(&o.AllowPlainHTTP, "allow-plain-http", false, "let the forge token travel over plain http:// to a host that is not loopback (a private network)")
+	fs.StringVar(&o.Author, "author", "", `commit author "Name <email>" (default: your git config, else cnpg-restore-gen)`)
 }
 
 func (o *prOptions) complete() error {
 	if o.Repo == "" {
 		return usagef("--repo is required: a checkout of the GitOps repository or its URL")
 	}
+	if err := o.completeForge(); err != nil {
+		return err
+	}
+	// generate's checks, without the ones about writing into --repo.
+	repo := o.Repo
+	g := o.generateOptions
+	g.Repo = "."
+	if err := g.complete(); err != nil {
+		return err
+	}
+	o.planOptions = g.planOptions
+	o.Repo = repo
+	return nil
+}
+
+// completeForge checks the flags registerForge adds.
+func (o *prOptions) completeForge() error {
 	switch o.Forge {
 	case "", forge.GitHub, forge.Gitea, forge.None:
 	default:
@@ -130,19 +154,28 @@ func (o *prOptions) complete() error {
 			return usagef("--author: %v", err)
 		}
 	}
-	// generate's checks, without the ones about writing into --repo.
-	repo := o.Repo
-	g := o.generateOptions
-	g.Repo = "."
-	if err := g.complete(); err != nil {
-		return err
-	}
-	o.planOptions = g.planOptions
-	o.Repo = repo
 	return nil
 }
 
 func runPR(ctx context.Context, s *streams, opts *prOptions) error {
+	return publish(ctx, s, opts, func(ws *gitops.Workspace, cfg *repoConfig) (*restore.Change, error) {
+		if err := cfg.applyGenerate(&opts.generateOptions, opts.flags); err != nil {
+			return nil, err
+		}
+		ro, done, err := opts.restoreOptions(s, ws.Dir)
+		if err != nil {
+			return nil, err
+		}
+		ro.Branch, ro.BranchTemplate, ro.Base, ro.Version = opts.Branch, opts.branchTemplate, ws.Base, version()
+		return render(ctx, s, ro, done)
+	})
+}
+
+// publish opens a private clone of the repository's base branch, has produce make the change
+// in it (the files, the pull request's text, the branch), commits it on its branch, pushes it
+// with a lease and opens or updates the pull request: the pr command's whole life, for the
+// restore and for doctor --fix alike.
+func publish(ctx context.Context, s *streams, opts *prOptions, produce func(ws *gitops.Workspace, cfg *repoConfig) (*restore.Change, error)) error {
 	if opts.ForgeURL == "" {
 		opts.ForgeURL = s.Getenv("CNPG_RESTORE_GEN_FORGE_URL") // the user's own environment
 	}
@@ -202,15 +235,7 @@ func runPR(ctx context.Context, s *streams, opts *prOptions) error {
 		}
 		cfg.applyPR(opts, opts.flags, true)
 	}
-	if err := cfg.applyGenerate(&opts.generateOptions, opts.flags); err != nil {
-		return err
-	}
-	ro, done, err := opts.restoreOptions(s, ws.Dir)
-	if err != nil {
-		return err
-	}
-	ro.Branch, ro.BranchTemplate, ro.Base, ro.Version = opts.Branch, opts.branchTemplate, ws.Base, version()
-	ch, err := render(ctx, s, ro, done)
+	ch, err := produce(ws, cfg)
 	if err != nil {
 		return err
 	}
