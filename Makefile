@@ -34,7 +34,7 @@ test-integration: tools ## integration tests only
 # with a bare "context deadline exceeded" and no crasher (golang/go#75804, unfixed in Go 1.26);
 # a count has no deadline to race. FUZZTIME=30s (or 1000000x) overrides every budget.
 FUZZ_TARGETS := catalog:FuzzParseBackupInfo:150000x catalog:FuzzParseWALName:150000x catalog:FuzzParseHistory:150000x \
-	catalog:FuzzParseTargetTime:100000x internal/objstore:FuzzParseListV2:40000x generator:FuzzCutover:20000x
+	catalog:FuzzParseTargetTime:100000x catalog:FuzzReadWALRecords:100000x internal/objstore:FuzzParseListV2:40000x generator:FuzzCutover:20000x
 fuzz: ## run every fuzz target for its execution budget (FUZZTIME=30s or =Nx overrides)
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; rest=$${t#*:}; f=$${rest%%:*}; budget=$${FUZZTIME:-$${rest#*:}}; echo "fuzz: $$f ($$budget)"; \

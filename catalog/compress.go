@@ -79,3 +79,22 @@ func decompressPrefix(data []byte, compression string, n int) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%s data: only %d of the first %d bytes could be read: %w", compression, got, n, err)
 }
+
+// DecompressSegment returns a stored WAL segment as PostgreSQL wrote it: the object's bytes
+// with the compression its name says undone. A whole segment is exactly size bytes; a .partial
+// one may be shorter. More than size bytes is not a segment.
+func DecompressSegment(data []byte, compression string, size SegmentSize) ([]byte, error) {
+	r, done, err := newDecompressor(data, compression)
+	if err != nil {
+		return nil, fmt.Errorf("%s data: %w", compression, err)
+	}
+	defer done()
+	out, err := io.ReadAll(io.LimitReader(r, int64(size)+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s data: %w", compression, err)
+	}
+	if len(out) > int(size) {
+		return nil, fmt.Errorf("%s data expands to more than a %s segment", compression, size)
+	}
+	return out, nil
+}
