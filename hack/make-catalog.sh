@@ -110,6 +110,7 @@ restore_command = 'barman-cloud-wal-restore --endpoint-url $endpoint $dest $serv
 archive_timeout = 0
 fsync = off
 track_commit_timestamp = on
+max_prepared_transactions = 2
 CONF
   as_pg "$pgbin/pg_ctl" -D "$d" -l "$work/$1.log" -w start >/dev/null
 }
@@ -165,6 +166,17 @@ switch_wal; wait_archived
 archive_with -j
 sql "INSERT INTO payload SELECT g, md5(g::text) FROM generate_series(20001,40000) g"
 mark a-between-b1-b2
+# A prepared transaction committed, one rolled back and a plain rollback: the WAL reader's
+# differential test compares their records (COMMIT_PREPARED, ABORT_PREPARED, ABORT) with
+# pg_waldump's. They touch no marker.
+sql "CREATE TABLE twophase(x int)"
+psqlc >/dev/null <<'SQL'
+BEGIN; INSERT INTO twophase VALUES (1); PREPARE TRANSACTION 'tp-commit';
+COMMIT PREPARED 'tp-commit';
+BEGIN; INSERT INTO twophase VALUES (2); PREPARE TRANSACTION 'tp-rollback';
+ROLLBACK PREPARED 'tp-rollback';
+BEGIN; INSERT INTO twophase VALUES (3); ROLLBACK;
+SQL
 restore_point rp-between
 mark a-before-b2
 backup b2-tl1 -j
