@@ -45,6 +45,8 @@ type Catalog struct {
 	SkippedWALDirs int
 
 	analysis
+	// tails are what the end of each usable replay holds, by its last segment (readTails).
+	tails map[segmentRef]*WALTail
 }
 
 // Backup is one directory under base/.
@@ -221,6 +223,9 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 			break
 		}
 		c.analyze()
+	}
+	if err := c.readTails(ctx, store, l.root, opts.Concurrency); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -4,7 +4,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 )
 
@@ -104,39 +103,6 @@ func FuzzParseTargetTime(f *testing.F) {
 		trimmed := strings.TrimSpace(s)
 		if !strings.ContainsAny(trimmed[10:], "Z+-") && !strings.HasSuffix(trimmed, "UTC") && !strings.HasSuffix(trimmed, "GMT") {
 			t.Fatalf("ParseTargetTime(%q) accepted a time without a zone", s)
-		}
-	})
-}
-
-// FuzzReadWALRecords: any bytes — torn pages, lying lengths, bad CRCs, headers of other
-// versions — are read without a panic, and what is read is ordered: events in LSN order, each
-// inside the valid WAL the reader reports.
-func FuzzReadWALRecords(f *testing.F) {
-	b := newWALBuilder(LSN(1<<20), 0xD110)
-	b.commit(700, t0)
-	b.record(10, 0, 701, mainOnly(make([]byte, 9000))) // across a page
-	b.commit(701, t0.Add(time.Second))
-	name := make([]byte, restorePointNameLen)
-	copy(name, "rp")
-	b.record(rmXLOG, xlogRestorePoint, 0, mainOnly(append(pgMicros(t0), name...)))
-	b.record(rmXLOG, xlogSwitch, 0, nil)
-	b.padTo(LSN(1<<20) + 3*8192)
-	f.Add(b.buf[:3*8192])
-	f.Add(b.buf[:8192+100])
-	f.Fuzz(func(t *testing.T, data []byte) {
-		w, err := ReadWALRecords(LSN(1<<20), data)
-		if err != nil {
-			return
-		}
-		prev := LSN(0)
-		for _, e := range w.Events {
-			if e.LSN < prev || e.End <= e.LSN || e.LSN < w.First || e.Kind != EventSwitch && e.End > w.End {
-				t.Fatalf("event %+v out of order (prev %s, first %s, end %s)", e, prev, w.First, w.End)
-			}
-			prev = e.LSN
-		}
-		if w.Records < len(w.Events) {
-			t.Fatalf("%d records, %d events", w.Records, len(w.Events))
 		}
 	})
 }

@@ -189,3 +189,13 @@ func ParseLSN(s string) (LSN, error) {
 }
 
 func (l LSN) String() string { return fmt.Sprintf("%X/%X", uint64(l)>>32, uint64(l)&0xFFFFFFFF) }
+
+// MarshalText writes the LSN as PostgreSQL prints it (in JSON, "0/3000060").
+func (l LSN) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText reads the X/Y form.
+func (l *LSN) UnmarshalText(b []byte) error {
+	v, err := ParseLSN(string(b))
+	*l = v
+	return err
+}

@@ -82,21 +82,22 @@ const (
 
 // WALEvent is one record a recovery target is about.
 type WALEvent struct {
-	Kind string
+	Kind string `json:"kind"`
 	// LSN is where the record starts, End where the next one may (recovery_target_lsn and
 	// the record boundaries PostgreSQL compares with).
-	LSN, End LSN
+	LSN LSN `json:"lsn"`
+	End LSN `json:"end"`
 	// XID is the transaction a commit or abort ends (the prepared transaction's, for COMMIT
 	// PREPARED and ROLLBACK PREPARED); Prepared says it was one.
-	XID      uint32
-	Prepared bool
+	XID      uint32 `json:"xid,omitempty"`
+	Prepared bool   `json:"prepared,omitempty"`
 	// Time is the commit, abort or restore point's timestamp (zero for the others).
-	Time time.Time
+	Time time.Time `json:"time,omitzero"`
 	// Name is a restore point's name; Redo a checkpoint's redo pointer; Shutdown says a
 	// checkpoint is a shutdown checkpoint.
-	Name     string
-	Redo     LSN
-	Shutdown bool
+	Name     string `json:"name,omitempty"`
+	Redo     LSN    `json:"redo,omitempty"`
+	Shutdown bool   `json:"shutdown,omitempty"`
 }
 
 // WALRecords is what a run of WAL holds, read record by record.
@@ -110,6 +111,8 @@ type WALRecords struct {
 	// last valid record, or at the end of the data when the last record runs past it.
 	Records    int
 	First, End LSN
+	// LastRecord is where the last valid record starts.
+	LastRecord LSN
 	// Stop says why reading stopped before the end of the data ("" when the data ran out): a
 	// zeroed page or record, a record that fails its CRC, a page header that is not the next
 	// page's — the end of valid WAL, as recovery sees it. Switched says a switch record ended
@@ -305,6 +308,7 @@ func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
 			break
 		}
 		w.Records++
+		w.LastRecord = l
 		ev, ok := decodeRecord(version, head, body)
 		if ok {
 			ev.LSN, ev.End = l, end

@@ -156,6 +156,9 @@ type Plan struct {
 	// up from the timeline recovery ends on.
 	PromotedTimeline uint32              `json:"promotedTimeline,omitempty"`
 	WAL              *WALRange           `json:"wal,omitempty"`
+	// WALEnd is the end of the chosen backup's WAL as its records say: the last transaction,
+	// the last valid record, and what reading them took.
+	WALEnd *catalog.WALTail `json:"walEnd,omitempty"`
 	Estimate         *Estimate           `json:"estimate,omitempty"`
 	Checks           []Check             `json:"checks"`
 	Warnings         []string            `json:"warnings"`

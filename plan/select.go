@@ -25,6 +25,8 @@ type selector struct {
 	foreign string
 	// toSeg is the last segment replay needs (0 before fillWAL).
 	toSeg uint64
+	// tail is the end of the replay as its records say, when the catalog read them.
+	tail *catalog.WALTail
 }
 
 func (s *selector) run() {
@@ -40,7 +42,9 @@ func (s *selector) run() {
 	}
 	s.p.Target = s.recoveryTarget()
 	s.parity()
-	if !s.checkTarget() {
+	ok := s.checkTarget()
+	s.p.WALEnd = s.tail
+	if !ok {
 		return
 	}
 	s.checkWAL()
@@ -108,19 +112,44 @@ func (s *selector) checkTarget() bool {
 	r := s.replay
 	endLSN, endTime := r.EndLSN(size), r.LastModified
 	win := window(s.lineage)
+	// The records at the end of the replay, when the catalog read them: time targets end at the
+	// last transaction, LSN targets at the last valid record.
+	tail := s.c.Tail(r)
+	var last *catalog.WALEvent
+	if tail != nil && tail.Problem == "" {
+		last = tail.LastXact
+		s.tail = tail
+	}
+	if last != nil {
+		endTime = last.Time
+		if r.LastModified.Before(last.Time.Add(-5*time.Minute)) || r.LastModified.After(last.Time.Add(time.Hour)) {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("the archive time of the last WAL from backup %s (%s, S3 LastModified) is far from its last transaction's own time (%s): the catalog was copied or its times were reset; the plan goes by the times in the WAL",
+				b.ID, r.LastModified.Format(time.RFC3339), last.Time.Format(time.RFC3339Nano)))
+		}
+	}
+	unreached := last != nil && t.Time != nil && (t.Time.After(last.Time) || t.Time.Equal(last.Time) && !t.Exclusive)
 	switch {
 	case t.Time != nil && t.Time.After(s.in.Now):
 		p.check(CheckTarget, false, "target time %s is in the future (now %s); %s", t.Time.Format(time.RFC3339), s.in.Now.UTC().Format(time.RFC3339), window(s.lineage))
 	case t.Time != nil && t.Time.Before(b.Info.EndTime):
 		p.check(CheckTarget, false, "target time %s is before backup %s ends (%s): recovery cannot stop before the backup is consistent; %s",
 			t.Time.Format(time.RFC3339), b.ID, b.Info.EndTime.Format(time.RFC3339), win)
+	case t.Time != nil && unreached:
+		p.check(CheckTarget, false, "target time %s is not before the last transaction the WAL from backup %s holds (xid %d ended at %s, %s, in %s): recovery to a time stops at the first transaction that ends after it, so PostgreSQL would replay to the end of the WAL and stop with \"recovery ended before configured recovery target was reached\"; pick a time before %s, or recover to the latest point; %s",
+			t.Time.Format(time.RFC3339Nano), b.ID, last.XID, last.Time.Format(time.RFC3339Nano), last.LSN, tail.Segment, last.Time.Format(time.RFC3339Nano), win)
 	case t.Time != nil && t.Time.After(endTime):
 		p.check(CheckTarget, false, "target time %s is after the last WAL reachable from backup %s (%s, archived %s); PostgreSQL would stop with \"recovery ended before configured recovery target was reached\"; %s",
 			t.Time.Format(time.RFC3339), b.ID, size.Name(r.LastTLI, r.Reached-1), endTime.Format(time.RFC3339), win)
 	case t.LSN != nil && *t.LSN < b.Info.EndLSN:
 		p.check(CheckTarget, false, "target LSN %s is before backup %s is consistent (%s); %s", *t.LSN, b.ID, b.Info.EndLSN, win)
+	case t.LSN != nil && tail != nil && tail.Problem == "" && tail.LastRecord != 0 && *t.LSN > tail.LastRecord:
+		p.check(CheckTarget, false, "target LSN %s is past the start of the last valid record in the WAL from backup %s (%s; valid WAL ends at %s in %s, %s): recovery stops only at a record that starts at or after the target, so PostgreSQL would reach the end of the WAL first; %s",
+			*t.LSN, b.ID, tail.LastRecord, tail.End, tail.Segment, orEnd(tail.Stop), win)
 	case t.LSN != nil && *t.LSN >= endLSN:
 		p.check(CheckTarget, false, "target LSN %s is beyond the WAL reachable from backup %s (up to %s); %s", *t.LSN, b.ID, endLSN, win)
+	case t.Time != nil && last != nil:
+		p.check(CheckTarget, true, "target time %s is inside the window of backup %s: %s to its last transaction, xid %d at %s",
+			t.Time.Format(time.RFC3339Nano), b.ID, b.Info.EndTime.Format(time.RFC3339), last.XID, last.Time.Format(time.RFC3339Nano))
 	case t.Time != nil:
 		p.check(CheckTarget, true, "target time %s is inside the window of backup %s: %s to %s",
 			t.Time.Format(time.RFC3339Nano), b.ID, b.Info.EndTime.Format(time.RFC3339), endTime.Format(time.RFC3339))
@@ -136,6 +165,9 @@ func (s *selector) checkTarget() bool {
 			what, b.ID, b.Info.EndTime.Format(time.RFC3339)))
 	case t.Immediate:
 		p.check(CheckTarget, true, "recovery stops as soon as backup %s is consistent (%s)", b.ID, b.Info.EndLSN)
+	case last != nil:
+		p.check(CheckTarget, true, "latest: recovery replays all WAL reachable from backup %s, up to %s (last WAL %s); %s",
+			b.ID, tail.End, size.Name(r.LastTLI, r.Reached-1), tail.TailText())
 	default:
 		p.check(CheckTarget, true, "latest: recovery replays all WAL reachable from backup %s, up to %s (last WAL %s, archived %s)",
 			b.ID, endLSN, size.Name(r.LastTLI, r.Reached-1), endTime.Format(time.RFC3339))
@@ -356,4 +388,11 @@ func (s *selector) promotedTimeline(tli uint32) uint32 {
 		}
 		newest++
 	}
+}
+
+func orEnd(stop string) string {
+	if stop == "" {
+		return "the end of the segment"
+	}
+	return stop
 }

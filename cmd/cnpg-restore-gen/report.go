@@ -46,10 +46,10 @@ func writePlan(w io.Writer, format string, p *plan.Plan, explain bool, width int
 	if format != "table" {
 		return writeData(w, format, r)
 	}
-	return writePlanTable(w, r.Plan, width)
+	return writePlanTable(w, r.Plan, explain, width)
 }
 
-func writePlanTable(w io.Writer, p *plan.Plan, width int) error {
+func writePlanTable(w io.Writer, p *plan.Plan, explain bool, width int) error {
 	w = termsafe.Writer(w) // names from the bucket and the repo never drive the terminal
 	var b strings.Builder
 	src := p.Source
@@ -83,8 +83,14 @@ func writePlanTable(w io.Writer, p *plan.Plan, width int) error {
 		hang(&b, width, "WAL       ", fmt.Sprintf("%s%d segments, %s to %s on timeline(s) %s (%s to replay, %s to download)", bound, p.WAL.Segments, p.WAL.From, p.WAL.To,
 			orDash(human.Timelines(p.TimelinePath, " → ")), human.Bytes(int64(p.WAL.Bytes)), human.Bytes(p.WAL.StoredBytes)))
 	}
+	if e := p.WALEnd; e != nil && e.LastXact != nil {
+		hang(&b, width, "WAL end   ", fmt.Sprintf("%s; valid WAL to %s", e.TailText(), e.End))
+	}
 	if p.Estimate != nil {
 		hang(&b, width, "Estimate  ", fmt.Sprintf("about %s (%s)", human.Seconds(p.Estimate.Seconds), p.Estimate.Model))
+	}
+	if e := p.WALEnd; explain && e != nil {
+		hang(&b, width, "Read      ", fmt.Sprintf("%d segment(s) at the end of the WAL (%s downloaded), to find its last transaction and record", e.SegmentsRead, human.Bytes(e.BytesRead)))
 	}
 	fmt.Fprintf(&b, "\nChecks\n")
 	for _, c := range p.Checks {

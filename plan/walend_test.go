@@ -1,0 +1,90 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
+	ct "github.com/cnpg-restore-gen/cnpg-restore-gen/internal/testutil/catalogtest"
+)
+
+// walScenario is the scenario with real records in its last two segments (timeline 2, 11 and
+// 12): commits at 02:23:10, 02:23:20 and, the last transaction, 02:24:30.5 (xid 742); then an
+// idle stretch up to the last upload at 02:27.
+func walScenario(t *testing.T) (*catalog.Catalog, catalog.LSN, catalog.LSN) {
+	f := ct.NewFixture(t)
+	f.WAL(ct.SysA, 1, 1, 2)
+	f.Backup(B1, ct.SysA, 1, 2, 2)
+	f.WAL(ct.SysA, 1, 3, 5)
+	f.Backup(B2, ct.SysA, 1, 5, 5)
+	f.WAL(ct.SysA, 1, 6, 7)
+	f.History(2, "1\t0/8000000\tno recovery target specified\n")
+	f.WAL(ct.SysA, 2, 8, 9)
+	f.Backup(B3, ct.SysA, 2, 9, 9)
+	f.WAL(ct.SysA, 2, 10, 10)
+	var lastCommit, lastRecord catalog.LSN
+	base := time.Date(2026, 2, 5, 2, 23, 0, 0, time.UTC)
+	f.WALRecords(ct.SysA, 2, 11, func(b *ct.WALBuilder) {
+		b.Commit(740, base.Add(10*time.Second))
+		b.Commit(741, base.Add(20*time.Second))
+		b.FillTo(f.Size.StartLSN(12)) // the last commit is in segment 12 or crosses into it
+		lastCommit = b.Commit(742, base.Add(90*time.Second+500*time.Millisecond))
+		lastRecord = b.Record(ct.RmXLOG, ct.XlogCheckpointOnline, 0, ct.MainOnly(make([]byte, 88)))
+	})
+	return f.Load(), lastCommit, lastRecord
+}
+
+// TestWindowEndsAtTheLastTransaction: with the records read, a time target between the last
+// transaction and the last upload — the stretch PostgreSQL never reaches — is refused with the
+// exact window, one before it passes and names the last transaction; an LSN past the last
+// valid record is refused; latest says where the archive's last transaction is.
+func TestWindowEndsAtTheLastTransaction(t *testing.T) {
+	c, lastCommit, lastRecord := walScenario(t)
+	plan := func(tg catalog.Target) *Plan {
+		t.Helper()
+		in := input(c)
+		in.Target = tg
+		p, err := Make(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := plan(catalog.Target{})
+	if !p.OK() || p.WALEnd == nil || p.WALEnd.LastXact == nil || p.WALEnd.LastXact.XID != 742 || p.WALEnd.LastXact.LSN != lastCommit {
+		t.Fatalf("latest: %s; walEnd %+v", failed(p), p.WALEnd)
+	}
+	if d := p.Checks[2].Detail; !strings.Contains(d, "last transaction in the archive: xid 742 committed at 2026-02-05T02:24:30.5Z") {
+		t.Errorf("latest's target check: %s", d)
+	}
+	if p.WALEnd.SegmentsRead != 2 || p.WALEnd.BytesRead != 2*int64(catalog.DefaultSegmentSize) || p.WALEnd.LastRecord != lastRecord {
+		t.Errorf("tail read: %d segments, %d bytes, last record %s (want %s)", p.WALEnd.SegmentsRead, p.WALEnd.BytesRead, p.WALEnd.LastRecord, lastRecord)
+	}
+	// Inside: before the last transaction.
+	if p := plan(catalog.Target{Time: at("02:24:30")}); !p.OK() || !strings.Contains(p.Checks[2].Detail, "to its last transaction, xid 742 at 2026-02-05T02:24:30.5Z") {
+		t.Errorf("02:24:30: %s %s", failed(p), p.Checks[2].Detail)
+	}
+	// The stretch after it: the upload times say inside, the WAL says never reached.
+	for _, hm := range []string{"02:24:30.5", "02:25:00", "02:26:59"} {
+		tt, _ := time.Parse("2006-01-02 15:04:05.999", "2026-02-05 "+hm)
+		p := plan(catalog.Target{Time: &tt})
+		if p.OK() || !strings.Contains(failed(p), "not before the last transaction the WAL from backup "+B3+" holds (xid 742 ended at 2026-02-05T02:24:30.5Z") ||
+			!strings.Contains(failed(p), "recovery ended before configured recovery target was reached") {
+			t.Errorf("%s: %s", hm, failed(p))
+		}
+	}
+	// Exclusive: stopping just before the last transaction is reached at its own time.
+	tt, _ := time.Parse(time.RFC3339Nano, "2026-02-05T02:24:30.5Z")
+	if p := plan(catalog.Target{Time: &tt, Exclusive: true}); !p.OK() {
+		t.Errorf("exclusive at the last transaction's time: %s", failed(p))
+	}
+	// LSN targets: the last record's start is reached, a byte after it is not.
+	if p := plan(catalog.Target{LSN: &lastRecord}); !p.OK() {
+		t.Errorf("LSN at the last record: %s", failed(p))
+	}
+	past := lastRecord + 8
+	if p := plan(catalog.Target{LSN: &past}); p.OK() || !strings.Contains(failed(p), "past the start of the last valid record") {
+		t.Errorf("LSN in the zeroed tail: %s", failed(p))
+	}
+}
