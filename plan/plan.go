@@ -154,15 +154,15 @@ type Plan struct {
 	// PromotedTimeline is the timeline the restored cluster is on once it promotes: PostgreSQL
 	// takes the one after the newest timeline whose history file the archive holds, counting
 	// up from the timeline recovery ends on.
-	PromotedTimeline uint32              `json:"promotedTimeline,omitempty"`
-	WAL              *WALRange           `json:"wal,omitempty"`
+	PromotedTimeline uint32    `json:"promotedTimeline,omitempty"`
+	WAL              *WALRange `json:"wal,omitempty"`
 	// WALEnd is the end of the chosen backup's WAL as its records say: the last transaction,
 	// the last valid record, and what reading them took.
-	WALEnd *catalog.WALTail `json:"walEnd,omitempty"`
-	Estimate         *Estimate           `json:"estimate,omitempty"`
-	Checks           []Check             `json:"checks"`
-	Warnings         []string            `json:"warnings"`
-	Candidates       []catalog.Candidate `json:"candidates,omitempty"`
+	WALEnd     *catalog.WALTail    `json:"walEnd,omitempty"`
+	Estimate   *Estimate           `json:"estimate,omitempty"`
+	Checks     []Check             `json:"checks"`
+	Warnings   []string            `json:"warnings"`
+	Candidates []catalog.Candidate `json:"candidates,omitempty"`
 	// CloudNativePG is the backup CloudNativePG alone would pick for the same target, and why
 	// this plan's differs when it does (--explain).
 	CloudNativePG *Parity `json:"cloudNativePG,omitempty"`
