@@ -47,6 +47,8 @@ type Catalog struct {
 	analysis
 	// tails are what the end of each usable replay holds, by its last segment (readTails).
 	tails map[segmentRef]*WALTail
+	// located is where the WAL holds Options.Locate's transaction or restore point.
+	located *Located
 }
 
 // Backup is one directory under base/.
@@ -149,6 +151,9 @@ type Options struct {
 	// before it are not listed, and backups that begin before it are marked NotExamined: a plan
 	// needs only the WAL from its backup on, and listing the rest of a year of WAL is downtime.
 	WALFrom func(backups []*Backup) string
+	// Locate, when it names a transaction (XID) or a restore point (Name), has Load search the
+	// WAL for its record (Catalog.Located), so that the backup is chosen before it.
+	Locate Target
 }
 
 var backupIDRE = regexp.MustCompile(`^\d{8}T\d{6}$`)
@@ -225,6 +230,9 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 		c.analyze()
 	}
 	if err := c.readTails(ctx, store, l.root, opts.Concurrency); err != nil {
+		return nil, err
+	}
+	if err := c.locate(ctx, store, l.root, opts.Locate); err != nil {
 		return nil, err
 	}
 	return c, nil

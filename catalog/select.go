@@ -83,6 +83,28 @@ func (c *Catalog) selectLineage(t Target, s *Selection) bool {
 
 // misses says why backup b does not reach target t ("" when it does): it ends after the
 // target time or LSN.
+// missesLocated is misses, and for a transaction or restore point the WAL located: a backup
+// that ends after its record, or whose replay does not pass through it, cannot reach it.
+func (c *Catalog) missesLocated(b *Backup, t Target) string {
+	loc := c.located
+	if (t.XID == "" && t.Name == "") || loc == nil || loc.Event == nil {
+		return misses(b.Info, t)
+	}
+	size := c.WAL.SegmentSize()
+	seg := size.SegNoOf(loc.Event.LSN)
+	if b.Info.EndLSN > loc.Event.LSN {
+		return fmt.Sprintf("ends at %s, after %s (%s)", b.Info.EndLSN, loc.What, loc.Event.LSN)
+	}
+	for _, r := range []Replay{b.Replay, b.Latest} {
+		for _, st := range r.Stretches {
+			if st.TLI == loc.TLI && st.First <= seg && seg <= st.Last {
+				return ""
+			}
+		}
+	}
+	return fmt.Sprintf("its replay does not pass through %s (%s, timeline %d)", loc.What, loc.Event.LSN, loc.TLI)
+}
+
 func misses(i *BackupInfo, t Target) string {
 	switch {
 	case t.Time != nil && i.EndTime.After(*t.Time):
@@ -118,7 +140,7 @@ func (c *Catalog) selectBackup(t Target, s *Selection) {
 		case chosen != nil:
 			reason = "older than the chosen backup " + chosen.ID
 		default:
-			reason = misses(b.Info, t)
+			reason = c.missesLocated(b, t)
 		}
 		if reason != "" {
 			mine = append(mine, Candidate{ID: b.ID, Reason: reason})
@@ -133,6 +155,8 @@ func (c *Catalog) selectBackup(t Target, s *Selection) {
 			why = "the newest restorable backup that ends at or before the target time"
 		case t.LSN != nil:
 			why = "the newest restorable backup that ends at or before the target LSN"
+		case c.located != nil && c.located.Event != nil:
+			why = fmt.Sprintf("the newest restorable backup that ends before %s (%s), as the WAL says", c.located.What, c.located.Event.LSN)
 		}
 		mine = append(mine, Candidate{ID: b.ID, Chosen: true, Reason: why})
 	}
@@ -208,6 +232,8 @@ func WALFrom(t Target) func([]*Backup) string {
 					return i.BeginWAL
 				}
 				continue
+			case t.XID != "" || t.Name != "":
+				return "" // where it is, the WAL says: all of it is listed
 			case t.SystemID != "" && i.SystemID != t.SystemID, misses(i, t) != "":
 				continue
 			}

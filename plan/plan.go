@@ -158,7 +158,10 @@ type Plan struct {
 	WAL              *WALRange `json:"wal,omitempty"`
 	// WALEnd is the end of the chosen backup's WAL as its records say: the last transaction,
 	// the last valid record, and what reading them took.
-	WALEnd     *catalog.WALTail    `json:"walEnd,omitempty"`
+	WALEnd *catalog.WALTail `json:"walEnd,omitempty"`
+	// Located is where the WAL holds an XID or restore-point target (what was searched when
+	// it was not found).
+	Located    *catalog.Located    `json:"located,omitempty"`
 	Estimate   *Estimate           `json:"estimate,omitempty"`
 	Checks     []Check             `json:"checks"`
 	Warnings   []string            `json:"warnings"`

@@ -44,6 +44,9 @@ func (s *selector) run() {
 	s.parity()
 	ok := s.checkTarget()
 	s.p.WALEnd = s.tail
+	if t := s.in.Target; t.XID != "" || t.Name != "" {
+		s.p.Located = s.c.Located()
+	}
 	if !ok {
 		return
 	}
@@ -155,12 +158,31 @@ func (s *selector) checkTarget() bool {
 			t.Time.Format(time.RFC3339Nano), b.ID, b.Info.EndTime.Format(time.RFC3339), endTime.Format(time.RFC3339))
 	case t.LSN != nil:
 		p.check(CheckTarget, true, "target LSN %s is between the end of backup %s (%s) and the end of its WAL (%s)", *t.LSN, b.ID, b.Info.EndLSN, endLSN)
+	case (t.XID != "" || t.Name != "") && located(s.c) && b.Info.EndLSN > s.c.Located().Event.LSN:
+		loc := s.c.Located()
+		p.check(CheckTarget, false, "backup %s ends at %s, after %s (%s at %s): recovery cannot stop before the backup is consistent; drop --backup-id, or name one that ends before it",
+			b.ID, b.Info.EndLSN, loc.What, loc.Event.LSN, loc.Event.Time.Format(time.RFC3339Nano))
+	case (t.XID != "" || t.Name != "") && located(s.c):
+		loc := s.c.Located()
+		verb := map[string]string{catalog.EventCommit: "committed", catalog.EventAbort: "aborted", catalog.EventRestorePoint: "created"}[loc.Event.Kind]
+		p.check(CheckTarget, true, "%s is in the WAL: %s at %s (%s, in %s, timeline %d); backup %s ends before it (%s)",
+			loc.What, verb, loc.Event.Time.Format(time.RFC3339Nano), loc.Event.LSN, size.Name(loc.TLI, size.SegNoOf(loc.Event.LSN)), loc.TLI, b.ID, b.Info.EndLSN)
+	case (t.XID != "" || t.Name != "") && s.c.Located() != nil && s.c.Located().Complete && s.c.Located().Problem == "":
+		loc := s.c.Located()
+		p.check(CheckTarget, false, "%s is not in the WAL of system %s from backup %s on (%d segments searched, %s back to %s): recovery would replay to the end of the WAL without finding it and stop with \"recovery ended before configured recovery target was reached\"; %s",
+			loc.What, orUnknownID(b.SystemID()), loc.Since, loc.SegmentsRead, loc.To, loc.From, win)
 	case t.XID != "" || t.Name != "":
 		what := "transaction " + t.XID
 		if t.Name != "" {
 			what = "restore point " + fmt.Sprintf("%q", t.Name)
 		}
-		p.check(CheckTarget, true, "%s cannot be located from the catalog; WAL from backup %s reaches %s", what, b.ID, endLSN)
+		why := "cannot be located from the catalog"
+		if loc := s.c.Located(); loc != nil && loc.Problem != "" {
+			why = "could not be searched for in the WAL (" + loc.Problem + ")"
+		} else if loc != nil {
+			why = fmt.Sprintf("is not in the newest %d segments of WAL searched (%s back to %s)", loc.SegmentsRead, loc.To, loc.From)
+		}
+		p.check(CheckTarget, true, "%s %s; WAL from backup %s reaches %s", what, why, b.ID, endLSN)
 		p.Warnings = append(p.Warnings, fmt.Sprintf("the catalog cannot tell where %s is: if it happened before backup %s ended (%s), recovery fails; pass --backup-id with an older backup in that case",
 			what, b.ID, b.Info.EndTime.Format(time.RFC3339)))
 	case t.Immediate:
@@ -198,10 +220,22 @@ func (s *selector) targetSegment() (uint64, bool) {
 			}
 		}
 		return last, false
+	case (t.XID != "" || t.Name != "") && located(s.c):
+		return size.SegNoOf(s.c.Located().Event.End - 1), false // the whole record is read
 	case t.XID != "" || t.Name != "":
 		return last, true
 	}
 	return last, false
+}
+
+// located says the catalog found the target's transaction or restore point in the WAL.
+func located(c *catalog.Catalog) bool { return c.Located() != nil && c.Located().Event != nil }
+
+func orUnknownID(id string) string {
+	if id == "" {
+		return "(unknown)"
+	}
+	return id
 }
 
 func (s *selector) checkWAL() {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,80 @@ func TestWindowEndsAtTheLastTransaction(t *testing.T) {
 	past := lastRecord + 8
 	if p := plan(catalog.Target{LSN: &past}); p.OK() || !strings.Contains(failed(p), "past the start of the last valid record") {
 		t.Errorf("LSN in the zeroed tail: %s", failed(p))
+	}
+}
+
+// locateScenario is walScenario with records on timeline 1 between B2 and B3 too: transaction
+// 600 and the restore point "before-upgrade" in segment 6; the restore point "nightly" twice,
+// in segment 6 and again in segment 12 (after B3).
+func locateScenario(t *testing.T, target catalog.Target) *catalog.Catalog {
+	f := ct.NewFixture(t)
+	f.WAL(ct.SysA, 1, 1, 2)
+	f.Backup(B1, ct.SysA, 1, 2, 2)
+	f.WAL(ct.SysA, 1, 3, 5)
+	f.Backup(B2, ct.SysA, 1, 5, 5)
+	base := time.Date(2026, 2, 5, 2, 13, 0, 0, time.UTC)
+	f.WALRecords(ct.SysA, 1, 6, func(b *ct.WALBuilder) {
+		b.Commit(600, base)
+		b.RestorePoint("before-upgrade", base.Add(time.Second))
+		b.RestorePoint("nightly", base.Add(2*time.Second))
+		b.FillTo(f.Size.StartLSN(7))
+		b.Commit(601, base.Add(3*time.Second))
+	})
+	f.History(2, "1\t0/8000000\tno recovery target specified\n")
+	f.WAL(ct.SysA, 2, 8, 9)
+	f.Backup(B3, ct.SysA, 2, 9, 9)
+	f.WAL(ct.SysA, 2, 10, 10)
+	f.WALRecords(ct.SysA, 2, 11, func(b *ct.WALBuilder) {
+		b.Commit(740, base.Add(10*time.Minute))
+		b.FillTo(f.Size.StartLSN(12))
+		b.RestorePoint("nightly", base.Add(11*time.Minute))
+		b.Commit(742, base.Add(12*time.Minute))
+	})
+	return f.LoadFor(target)
+}
+
+// TestXIDAndRestorePointTargetsAreLocatedInTheWAL: without --backup-id, a transaction or
+// restore point is looked up in the records and the newest backup that ends before it is
+// pinned; a restore point whose name recurs is the first after that backup, as recovery stops
+// at; one that is not in the WAL at all is refused; --backup-id with a backup ending after it
+// is refused.
+func TestXIDAndRestorePointTargetsAreLocatedInTheWAL(t *testing.T) {
+	cases := []struct {
+		name   string
+		target catalog.Target
+		backup string
+		at     string // the located record's segment
+		to     string // the last segment recovery reads, when the record crosses into it
+		fail   string
+	}{
+		{name: "xid after the newest backup", target: catalog.Target{XID: "742"}, backup: B3, at: "00000002000000000000000C"},
+		{name: "xid before the newest backup", target: catalog.Target{XID: "600"}, backup: B2, at: "000000010000000000000006"},
+		{name: "restore point before the newest backup", target: catalog.Target{Name: "before-upgrade"}, backup: B2, at: "000000010000000000000006"},
+		{name: "a recurring restore point: the newest backup before its last", target: catalog.Target{Name: "nightly"}, backup: B3, at: "00000002000000000000000B", to: "00000002000000000000000C"},
+		{name: "xid nowhere", target: catalog.Target{XID: "999"}, fail: "transaction 999 is not in the WAL of system"},
+		{name: "backup id after the xid", target: catalog.Target{XID: "600", BackupID: B3}, fail: "transaction 600 is not in the WAL of system " + ct.SysA + " from backup " + B3 + " on"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(locateScenario(t, tc.target))
+			in.Target = tc.target
+			p, err := Make(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.fail != "" {
+				if p.OK() || !strings.Contains(failed(p), tc.fail) {
+					t.Fatalf("want refused with %q, got %s", tc.fail, failed(p))
+				}
+				return
+			}
+			if !p.OK() || p.Backup.ID != tc.backup || p.Target.BackupID != tc.backup {
+				t.Fatalf("backup %v, %s; want %s pinned", p.Backup, failed(p), tc.backup)
+			}
+			if p.Located == nil || p.Located.Event == nil || !strings.Contains(p.Checks[2].Detail, "in "+tc.at) || p.WAL.UpperBound || p.WAL.To != cmp.Or(tc.to, tc.at) {
+				t.Errorf("located %+v; check %q; WAL %+v", p.Located, p.Checks[2].Detail, p.WAL)
+			}
+		})
 	}
 }

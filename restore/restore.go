@@ -310,7 +310,7 @@ func planOnce(ctx context.Context, opts Options, facts *repoFacts, walFrom func(
 		return nil, nil, err
 	}
 	c, err := catalog.Load(ctx, store, catalog.Options{ServerName: opts.ServerName, Location: location,
-		Concurrency: opts.Concurrency, Progress: opts.Progress, WALFrom: walFrom})
+		Concurrency: opts.Concurrency, Progress: opts.Progress, WALFrom: walFrom, Locate: opts.Target})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -259,7 +259,14 @@ func (f *Fixture) BackupInfo(id, content string) {
 // Load reads the catalog of server "pg" at s3://bucket/prefix.
 func (f *Fixture) Load() *catalog.Catalog {
 	f.T.Helper()
-	c, err := catalog.Load(context.Background(), f.Store, catalog.Options{ServerName: "pg", Location: "s3://bucket/prefix", Concurrency: 4})
+	return f.LoadFor(catalog.Target{})
+}
+
+// LoadFor loads the catalog as a plan for target t does: its transaction or restore point
+// searched for in the WAL.
+func (f *Fixture) LoadFor(t catalog.Target) *catalog.Catalog {
+	f.T.Helper()
+	c, err := catalog.Load(context.Background(), f.Store, catalog.Options{ServerName: "pg", Location: "s3://bucket/prefix", Concurrency: 4, Locate: t})
 	if err != nil {
 		f.T.Fatalf("Load: %v", err)
 	}

@@ -1,0 +1,186 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// maxLocateSegments bounds the WAL read to find a transaction or restore point (16 MiB
+// segments: 2 GiB of WAL). Beyond it the target stays unlocated and the plan says so.
+const maxLocateSegments = 128
+
+// Located is where the WAL holds the transaction or restore point a target names.
+type Located struct {
+	// What is the target in words: transaction 742, restore point "before-migration".
+	What string `json:"what"`
+	// Event is its record (nil when it was not found); TLI the timeline of its segment.
+	Event *WALEvent `json:"event,omitempty"`
+	TLI   uint32    `json:"timeline,omitempty"`
+	// From and To are the segments searched, oldest and newest; Complete says they are the
+	// whole replay from the oldest usable backup, so that not found means not there.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Since is the backup whose first segment the search goes back to (the oldest usable, or
+	// the one --backup-id names).
+	Since    string `json:"since"`
+	Complete bool   `json:"complete"`
+	// SegmentsRead and BytesRead are what searching took.
+	SegmentsRead int   `json:"segmentsRead"`
+	BytesRead    int64 `json:"bytesRead"`
+	// Problem says why the search stopped early (a segment that could not be read).
+	Problem string `json:"problem,omitempty"`
+}
+
+// Located is where the WAL holds the target Load was asked to locate (Options.Locate), or nil.
+func (c *Catalog) Located() *Located { return c.located }
+
+// matches says whether the record is what t names: the end (commit or abort) of transaction
+// t.XID, or a restore point named t.Name.
+func matches(e WALEvent, t Target) bool {
+	switch {
+	case t.XID != "":
+		return (e.Kind == EventCommit || e.Kind == EventAbort) && fmt.Sprint(e.XID) == t.XID
+	case t.Name != "":
+		return e.Kind == EventRestorePoint && e.Name == t.Name
+	}
+	return false
+}
+
+// locate searches the WAL of the lineage the target is about for the record it names, newest
+// segment first, along the replay of the backup that reaches furthest, down to the oldest
+// usable backup's first segment. For a restore point it goes on to the end of the newest
+// backup before the one found: recovery stops at the first restore point of that name after
+// the backup, and an older one of the same name there is the one it stops at.
+func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target) error {
+	if t.XID == "" && t.Name == "" {
+		return nil
+	}
+	var l *Lineage
+	for _, x := range c.Lineages {
+		switch {
+		case t.BackupID != "":
+			if b := c.Backup(t.BackupID); b != nil && b.SystemID() == x.SystemID {
+				l = x
+			}
+		case t.SystemID != "":
+			if x.SystemID == t.SystemID {
+				l = x
+			}
+		case len(c.Lineages) == 1:
+			l = x
+		}
+	}
+	if l == nil || l.Last == nil || l.First == nil {
+		return nil // Select refuses before the target matters
+	}
+	loc := &Located{What: "transaction " + t.XID}
+	if t.Name != "" {
+		loc.What = fmt.Sprintf("restore point %q", t.Name)
+	}
+	c.located = loc
+	size := c.WAL.SegmentSize()
+	oldest := l.First
+	if t.BackupID != "" {
+		oldest = c.Backup(t.BackupID)
+	}
+	loc.Since = oldest.ID
+	bw, _ := ParseWALName(oldest.Info.BeginWAL)
+	floor, _ := size.SegNo(bw.Log, bw.Seg)
+	// The segments of the replays from every usable backup, each from the timeline the newest
+	// backup's replay reads it from: the path recovery takes, back to the oldest backup.
+	tliOf := map[uint64]uint32{}
+	for _, b := range l.Usable() {
+		for _, r := range []Replay{b.Replay, b.Latest} {
+			for _, st := range r.Stretches {
+				for no := st.First; no <= st.Last; no++ {
+					tliOf[no] = st.TLI
+				}
+			}
+		}
+	}
+	var refs []segmentRef // newest first
+	for no, tli := range tliOf {
+		if no >= floor {
+			refs = append(refs, segmentRef{tli, no})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].SegNo > refs[j].SegNo })
+	if len(refs) == 0 {
+		return nil
+	}
+	loc.To = size.Name(refs[0].TLI, refs[0].SegNo)
+	var next []byte // the newer neighbour, for records that cross into it
+	stopAt := uint64(0)
+	for k, ref := range refs {
+		if k >= maxLocateSegments {
+			return nil
+		}
+		if loc.Event != nil && ref.SegNo < stopAt {
+			break
+		}
+		key, ok := c.WAL.Key(ref.TLI, ref.SegNo)
+		if !ok {
+			break
+		}
+		run, _ := c.WAL.RunAt(ref.TLI, ref.SegNo)
+		stored, err := store.Get(ctx, root+key, int64(size)*2)
+		if err != nil {
+			if ctx.Err() != nil || !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("while searching the WAL of %s for %s, %s: %w", c.Location, loc.What, key, err)
+			}
+			loc.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
+			return nil
+		}
+		seg, err := DecompressSegment(stored, run.CompressionAt(ref.SegNo), size)
+		if err != nil {
+			loc.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
+			return nil
+		}
+		loc.SegmentsRead++
+		loc.BytesRead += int64(len(stored))
+		loc.From = size.Name(ref.TLI, ref.SegNo)
+		data := append(seg[:len(seg):len(seg)], next...)
+		w, err := ReadWALRecords(size.StartLSN(ref.SegNo), data)
+		if err != nil {
+			loc.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
+			return nil
+		}
+		end := size.StartLSN(ref.SegNo + 1)
+		for i := len(w.Events) - 1; i >= 0; i-- {
+			e := w.Events[i]
+			if e.LSN < end && matches(e, t) {
+				loc.Event, loc.TLI = &e, ref.TLI
+				stopAt = c.newestEndBefore(l, e.LSN)
+				if t.XID != "" {
+					stopAt = ref.SegNo + 1 // a transaction ends once
+				}
+			}
+		}
+		next = seg
+		if len(seg) < int(size) {
+			next = nil
+		}
+		if k == len(refs)-1 && loc.Event == nil {
+			loc.Complete = true
+		}
+	}
+	if loc.Event != nil {
+		loc.Complete = true
+	}
+	return nil
+}
+
+// newestEndBefore is the segment where the newest usable backup of l that ends at or before
+// lsn ends (0 when none does).
+func (c *Catalog) newestEndBefore(l *Lineage, lsn LSN) uint64 {
+	size := c.WAL.SegmentSize()
+	var best LSN
+	for _, b := range l.Usable() {
+		if b.Info.EndLSN <= lsn && b.Info.EndLSN > best {
+			best = b.Info.EndLSN
+		}
+	}
+	return size.SegNoOf(best)
+}
