@@ -278,6 +278,10 @@ func TestIntegrationRecoveryProof(t *testing.T) {
 		{"lsn", []string{"--target-lsn", markerByLabel(t, ms, "a-after-b2").lsn}, "b2-tl1", "a-after-b2"},
 		{"xid, exclusive", []string{"--backup-id", b2, "--target-xid", markerByLabel(t, ms, "a-tl2-start").xid, "--target-exclusive"}, "b2-tl1", "a-after-b2"},
 		{"named restore point", []string{"--backup-id", b1, "--target-name", "rp-between"}, "b1-tl1", "a-between-b1-b2"},
+		// Without --backup-id the WAL says where they are: the newest backup that ends before
+		// them (b1, not the newest b3, from which recovery would never reach them).
+		{"xid, located in the WAL", []string{"--target-xid", markerByLabel(t, ms, "a-between-b1-b2").xid}, "b1-tl1", "a-between-b1-b2"},
+		{"restore point, located in the WAL", []string{"--target-name", "rp-between"}, "b1-tl1", "a-between-b1-b2"},
 	}
 	var calibration []string
 	for _, tc := range cases {
