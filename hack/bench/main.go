@@ -163,13 +163,14 @@ func run(o options) error {
 	defer proxy.Close()
 	endpoint := "http://" + proxy.Addr()
 
+	var walRead string // what plan read of the WAL's records
 	cmds := []*command{
 		{name: "cnpg-restore-gen catalog list -o json", args: []string{o.tool, "catalog", "list", "--catalog", "s3://" + bucket + "/" + prefix,
 			"--server-name", serverName, "--endpoint-url", endpoint, "--max-concurrency", fmt.Sprint(o.concurrency), "-o", "json", "-q"},
 			check: func(b []byte) error { return checkOurs(b, sc) }},
 		{name: "cnpg-restore-gen plan (latest)", args: []string{o.tool, "plan", "--cluster", "bench/" + serverName, "--catalog", "s3://" + bucket + "/" + prefix,
 			"--endpoint-url", endpoint, "--max-concurrency", fmt.Sprint(o.concurrency), "-o", "json", "-q"},
-			check: checkPlan},
+			check: func(b []byte) error { return checkPlan(b, &walRead) }},
 		{name: "barman-cloud-backup-list --format json", args: []string{"barman-cloud-backup-list", "--format", "json", "--endpoint-url", endpoint,
 			"s3://" + bucket + "/" + prefix, serverName},
 			check: func(b []byte) error { return checkBarman(b, sc) }},
@@ -226,6 +227,7 @@ func run(o options) error {
 	fmt.Printf("ours vs round-trip bound %.1f×, vs server floor %.1f×, vs minimal client %.1f×; bound-ratio uses the larger of the round-trip bound and the minimal client (%s)\n",
 		ours.wall.Seconds()/bound.time.Seconds(), ours.wall.Seconds()/floor.Seconds(), ours.wall.Seconds()/ideal.Seconds(), limit.Round(time.Millisecond))
 	fmt.Printf("at this RTT ours is %.1f× faster than aws s3 ls --recursive\n", aws.wall.Seconds()/ours.wall.Seconds())
+	fmt.Printf("plan: %s\n", walRead)
 	fmt.Printf("bench: speedup-vs-barman=%.1f bound-ratio=%.1f bytes-per-segment=%.0f rss-mb=%.0f\n",
 		barman.wall.Seconds()/ours.wall.Seconds(), ratio, math.Round(bpsg), float64(ours.rssKB)/1024)
 	return nil
@@ -336,13 +338,21 @@ func checkOurs(b []byte, sc scale) error {
 	return nil
 }
 
-func checkPlan(b []byte) error {
+func checkPlan(b []byte, walRead *string) error {
 	var p struct {
 		Checks []struct{ OK bool } `json:"checks"`
 		Backup struct{ ID string } `json:"backup"`
+		WALEnd *struct {
+			SegmentsRead int   `json:"segmentsRead"`
+			BytesRead    int64 `json:"bytesRead"`
+		} `json:"walEnd"`
 	}
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
+	}
+	*walRead = "read no WAL records"
+	if e := p.WALEnd; e != nil {
+		*walRead = fmt.Sprintf("%d WAL segment(s) read for the end of the WAL, %d bytes downloaded", e.SegmentsRead, e.BytesRead)
 	}
 	for _, c := range p.Checks {
 		if !c.OK {
