@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 )
@@ -120,31 +119,25 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 		if loc.Event != nil && ref.SegNo < stopAt {
 			break
 		}
-		key, ok := c.WAL.Key(ref.TLI, ref.SegNo)
-		if !ok {
+		seg, stored, problem, err := c.fetchSegment(ctx, store, root, ref)
+		switch {
+		case err != nil:
+			return fmt.Errorf("while searching the WAL of %s for %s: %w", c.Location, loc.What, err)
+		case problem == errNoSegment:
+		case problem != "":
+			loc.Problem = problem
+			return nil
+		}
+		if seg == nil {
 			break
 		}
-		run, _ := c.WAL.RunAt(ref.TLI, ref.SegNo)
-		stored, err := store.Get(ctx, root+key, int64(size)*2)
-		if err != nil {
-			if ctx.Err() != nil || !errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("while searching the WAL of %s for %s, %s: %w", c.Location, loc.What, key, err)
-			}
-			loc.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
-			return nil
-		}
-		seg, err := DecompressSegment(stored, run.CompressionAt(ref.SegNo), size)
-		if err != nil {
-			loc.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
-			return nil
-		}
 		loc.SegmentsRead++
-		loc.BytesRead += int64(len(stored))
+		loc.BytesRead += stored
 		loc.From = size.Name(ref.TLI, ref.SegNo)
 		data := append(seg[:len(seg):len(seg)], next...)
 		w, err := ReadWALRecords(size.StartLSN(ref.SegNo), data)
 		if err != nil {
-			loc.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
+			loc.Problem = fmt.Sprintf("%s/%s: %v", c.Location, size.Name(ref.TLI, ref.SegNo), err)
 			return nil
 		}
 		end := size.StartLSN(ref.SegNo + 1)

@@ -166,11 +166,7 @@ func (c *Catalog) verifyReplays(ctx context.Context, store Store, root string, c
 		if !b.Usable() {
 			continue
 		}
-		replays := []Replay{b.Replay, b.Latest}
-		for _, alt := range b.Alternatives {
-			replays = append(replays, alt.Replay)
-		}
-		for _, st := range stretchesOf(replays) {
+		for _, st := range stretchesOf(b.replays()) {
 			j := job{st, b.Info.SystemID}
 			if seen[j] {
 				continue
@@ -244,4 +240,14 @@ func stretchesOf(replays []Replay) []Stretch {
 		out = append(out, r.Stretches...)
 	}
 	return out
+}
+
+// replays are the recoveries a backup may be planned with: to its pinned or default timeline,
+// to latest, and to each older timeline of the latest path.
+func (b *Backup) replays() []Replay {
+	replays := []Replay{b.Replay, b.Latest}
+	for _, alt := range b.Alternatives {
+		replays = append(replays, alt.Replay)
+	}
+	return replays
 }

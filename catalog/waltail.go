@@ -63,11 +63,7 @@ func (c *Catalog) readTails(ctx context.Context, store Store, root string, concu
 		if !b.Usable() {
 			continue
 		}
-		replays := []Replay{b.Replay, b.Latest}
-		for _, alt := range b.Alternatives {
-			replays = append(replays, alt.Replay)
-		}
-		for _, r := range replays {
+		for _, r := range b.replays() {
 			if r.Reached == 0 || len(r.Stretches) == 0 {
 				continue
 			}
@@ -121,33 +117,27 @@ func (c *Catalog) readTail(ctx context.Context, store Store, root string, r Repl
 	}
 	var data []byte
 	for k, ref := range refs {
-		key, ok := c.WAL.Key(ref.TLI, ref.SegNo)
-		if !ok {
+		seg, stored, problem, err := c.fetchSegment(ctx, store, root, ref)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("while reading the last WAL of %s: %w", c.Location, err)
+		case problem == errNoSegment:
+		case problem != "":
+			t.Problem = problem
+			return t, nil
+		}
+		if seg == nil {
 			break
 		}
-		run, _ := c.WAL.RunAt(ref.TLI, ref.SegNo)
-		stored, err := store.Get(ctx, root+key, int64(size)*2)
-		if err != nil {
-			if ctx.Err() != nil || !errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("while reading the last WAL of %s, %s: %w", c.Location, key, err)
-			}
-			t.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
-			return t, nil
-		}
-		seg, err := DecompressSegment(stored, run.CompressionAt(ref.SegNo), size)
-		if err != nil {
-			t.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
-			return t, nil
-		}
 		t.SegmentsRead++
-		t.BytesRead += int64(len(stored))
+		t.BytesRead += stored
 		if k > 0 && len(seg) < int(size) {
 			break // a short segment in the middle cannot be followed by the newer ones
 		}
 		data = append(seg, data...)
 		w, err := ReadWALRecords(size.StartLSN(ref.SegNo), data)
 		if err != nil {
-			t.Problem = fmt.Sprintf("%s/%s: %v", c.Location, key, err)
+			t.Problem = fmt.Sprintf("%s/%s: %v", c.Location, size.Name(ref.TLI, ref.SegNo), err)
 			return t, nil
 		}
 		t.End, t.Stop, t.LastRecord = w.End, w.Stop, w.LastRecord
@@ -179,4 +169,31 @@ func (t *WALTail) TailText() string {
 		verb = "aborted"
 	}
 	return fmt.Sprintf("last transaction in the archive: xid %d %s at %s (%s)", t.LastXact.XID, verb, t.LastXact.Time.Format(time.RFC3339Nano), t.LastXact.LSN)
+}
+
+// errNoSegment is fetchSegment's problem when the index has no such segment.
+const errNoSegment = "no such segment"
+
+// fetchSegment downloads one archived segment and undoes its compression. A segment missing
+// or unreadable is a problem (said in words, with its key), not an error: what reads it falls
+// back to archive times. err is for the store failing or the context ending.
+func (c *Catalog) fetchSegment(ctx context.Context, store Store, root string, ref segmentRef) (seg []byte, stored int64, problem string, err error) {
+	size := c.WAL.SegmentSize()
+	key, ok := c.WAL.Key(ref.TLI, ref.SegNo)
+	if !ok {
+		return nil, 0, errNoSegment, nil
+	}
+	run, _ := c.WAL.RunAt(ref.TLI, ref.SegNo)
+	data, err := store.Get(ctx, root+key, int64(size)*2)
+	if err != nil {
+		if ctx.Err() != nil || !errors.Is(err, ErrNotFound) {
+			return nil, 0, "", fmt.Errorf("%s: %w", key, err)
+		}
+		return nil, 0, fmt.Sprintf("%s/%s: %v", c.Location, key, err), nil
+	}
+	seg, err = DecompressSegment(data, run.CompressionAt(ref.SegNo), size)
+	if err != nil {
+		return nil, 0, fmt.Sprintf("%s/%s: %v", c.Location, key, err), nil
+	}
+	return seg, int64(len(data)), "", nil
 }
