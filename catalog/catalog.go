@@ -47,8 +47,10 @@ type Catalog struct {
 	analysis
 	// tails are what the end of each usable replay holds, by its last segment (readTails).
 	tails map[segmentRef]*WALTail
-	// located is where the WAL holds Options.Locate's transaction or restore point.
-	located *Located
+	// located is where the WAL holds Options.Locate's transaction or restore point; timeStop
+	// where recovery to its time stops.
+	located  *Located
+	timeStop *TimeStop
 }
 
 // Backup is one directory under base/.
@@ -152,7 +154,8 @@ type Options struct {
 	// needs only the WAL from its backup on, and listing the rest of a year of WAL is downtime.
 	WALFrom func(backups []*Backup) string
 	// Locate, when it names a transaction (XID) or a restore point (Name), has Load search the
-	// WAL for its record (Catalog.Located), so that the backup is chosen before it.
+	// WAL for its record (Catalog.Located), so that the backup is chosen before it; for a time
+	// it bisects the WAL for where recovery stops (Catalog.TimeStop).
 	Locate Target
 }
 
@@ -233,6 +236,9 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 		return nil, err
 	}
 	if err := c.locate(ctx, store, l.root, opts.Locate); err != nil {
+		return nil, err
+	}
+	if err := c.locateTime(ctx, store, l.root, opts.Locate); err != nil {
 		return nil, err
 	}
 	return c, nil

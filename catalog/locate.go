@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -56,22 +57,8 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 	if t.XID == "" && t.Name == "" {
 		return nil
 	}
-	var l *Lineage
-	for _, x := range c.Lineages {
-		switch {
-		case t.BackupID != "":
-			if b := c.Backup(t.BackupID); b != nil && b.SystemID() == x.SystemID {
-				l = x
-			}
-		case t.SystemID != "":
-			if x.SystemID == t.SystemID {
-				l = x
-			}
-		case len(c.Lineages) == 1:
-			l = x
-		}
-	}
-	if l == nil || l.Last == nil || l.First == nil {
+	l := c.targetLineage(t)
+	if l == nil {
 		return nil // Select refuses before the target matters
 	}
 	loc := &Located{What: "transaction " + t.XID}
@@ -87,28 +74,11 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 	loc.Since = oldest.ID
 	bw, _ := ParseWALName(oldest.Info.BeginWAL)
 	floor, _ := size.SegNo(bw.Log, bw.Seg)
-	// The segments of the replays from every usable backup, each from the timeline the newest
-	// backup's replay reads it from: the path recovery takes, back to the oldest backup.
-	tliOf := map[uint64]uint32{}
-	for _, b := range l.Usable() {
-		for _, r := range []Replay{b.Replay, b.Latest} {
-			for _, st := range r.Stretches {
-				for no := st.First; no <= st.Last; no++ {
-					tliOf[no] = st.TLI
-				}
-			}
-		}
-	}
-	var refs []segmentRef // newest first
-	for no, tli := range tliOf {
-		if no >= floor {
-			refs = append(refs, segmentRef{tli, no})
-		}
-	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].SegNo > refs[j].SegNo })
+	refs := c.pathSegments(l, floor)
 	if len(refs) == 0 {
 		return nil
 	}
+	slices.Reverse(refs) // newest first
 	loc.To = size.Name(refs[0].TLI, refs[0].SegNo)
 	var next []byte // the newer neighbour, for records that cross into it
 	stopAt := uint64(0)
@@ -176,4 +146,52 @@ func (c *Catalog) newestEndBefore(l *Lineage, lsn LSN) uint64 {
 		}
 	}
 	return size.SegNoOf(best)
+}
+
+// targetLineage is the lineage a target is about: the --backup-id backup's, the --system-id
+// one, or the only one; nil when none is restorable (Select then refuses).
+func (c *Catalog) targetLineage(t Target) *Lineage {
+	var l *Lineage
+	for _, x := range c.Lineages {
+		switch {
+		case t.BackupID != "":
+			if b := c.Backup(t.BackupID); b != nil && b.SystemID() == x.SystemID {
+				l = x
+			}
+		case t.SystemID != "":
+			if x.SystemID == t.SystemID {
+				l = x
+			}
+		case len(c.Lineages) == 1:
+			l = x
+		}
+	}
+	if l == nil || l.Last == nil || l.First == nil {
+		return nil
+	}
+	return l
+}
+
+// pathSegments are the segments from floor on of the replays from every usable backup of l,
+// each from the timeline the newest backup's replay reads it from (the path recovery takes),
+// oldest first.
+func (c *Catalog) pathSegments(l *Lineage, floor uint64) []segmentRef {
+	tliOf := map[uint64]uint32{}
+	for _, b := range l.Usable() {
+		for _, r := range []Replay{b.Replay, b.Latest} {
+			for _, st := range r.Stretches {
+				for no := st.First; no <= st.Last; no++ {
+					tliOf[no] = st.TLI
+				}
+			}
+		}
+	}
+	var refs []segmentRef
+	for no, tli := range tliOf {
+		if no >= floor {
+			refs = append(refs, segmentRef{tli, no})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].SegNo < refs[j].SegNo })
+	return refs
 }

@@ -161,7 +161,10 @@ type Plan struct {
 	WALEnd *catalog.WALTail `json:"walEnd,omitempty"`
 	// Located is where the WAL holds an XID or restore-point target (what was searched when
 	// it was not found).
-	Located    *catalog.Located    `json:"located,omitempty"`
+	Located *catalog.Located `json:"located,omitempty"`
+	// Stop is where recovery to a time stops, as the WAL's records say: the first transaction
+	// not applied and the last one applied.
+	Stop       *catalog.TimeStop   `json:"stop,omitempty"`
 	Estimate   *Estimate           `json:"estimate,omitempty"`
 	Checks     []Check             `json:"checks"`
 	Warnings   []string            `json:"warnings"`

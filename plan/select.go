@@ -47,6 +47,9 @@ func (s *selector) run() {
 	if t := s.in.Target; t.XID != "" || t.Name != "" {
 		s.p.Located = s.c.Located()
 	}
+	if s.in.Target.Time != nil {
+		s.p.Stop = s.c.TimeStop()
+	}
 	if !ok {
 		return
 	}
@@ -151,8 +154,15 @@ func (s *selector) checkTarget() bool {
 	case t.LSN != nil && *t.LSN >= endLSN:
 		p.check(CheckTarget, false, "target LSN %s is beyond the WAL reachable from backup %s (up to %s); %s", *t.LSN, b.ID, endLSN, win)
 	case t.Time != nil && last != nil:
-		p.check(CheckTarget, true, "target time %s is inside the window of backup %s: %s to its last transaction, xid %d at %s",
-			t.Time.Format(time.RFC3339Nano), b.ID, b.Info.EndTime.Format(time.RFC3339), last.XID, last.Time.Format(time.RFC3339Nano))
+		stop := ""
+		if ts := s.c.TimeStop(); ts != nil && ts.FirstExcluded != nil {
+			stop = fmt.Sprintf("; recovery stops before xid %d (ended %s, %s)", ts.FirstExcluded.XID, ts.FirstExcluded.Time.Format(time.RFC3339Nano), ts.FirstExcluded.LSN)
+			if ts.LastIncluded != nil {
+				stop += fmt.Sprintf(", the last transaction it applies is xid %d (ended %s)", ts.LastIncluded.XID, ts.LastIncluded.Time.Format(time.RFC3339Nano))
+			}
+		}
+		p.check(CheckTarget, true, "target time %s is inside the window of backup %s: %s to its last transaction, xid %d at %s%s",
+			t.Time.Format(time.RFC3339Nano), b.ID, b.Info.EndTime.Format(time.RFC3339), last.XID, last.Time.Format(time.RFC3339Nano), stop)
 	case t.Time != nil:
 		p.check(CheckTarget, true, "target time %s is inside the window of backup %s: %s to %s",
 			t.Time.Format(time.RFC3339Nano), b.ID, b.Info.EndTime.Format(time.RFC3339), endTime.Format(time.RFC3339))
@@ -210,6 +220,8 @@ func (s *selector) targetSegment() (uint64, bool) {
 		return no, false
 	case t.LSN != nil:
 		return size.SegNoOf(*t.LSN), false
+	case t.Time != nil && s.timeStopSegment() != 0:
+		return s.timeStopSegment(), false
 	case t.Time != nil:
 		// The first segment archived at or after the target holds the target's commits.
 		for _, st := range s.replay.Stretches {
@@ -429,4 +441,14 @@ func orEnd(stop string) string {
 		return "the end of the segment"
 	}
 	return stop
+}
+
+// timeStopSegment is the last segment recovery to the time reads, as the records say, when it
+// is on the chosen backup's replay (0 when unknown).
+func (s *selector) timeStopSegment() uint64 {
+	no, ok := s.c.TimeStopSegment()
+	if !ok || len(s.replay.Stretches) == 0 || no < s.replay.Stretches[0].First || no >= s.replay.Reached {
+		return 0
+	}
+	return no
 }

@@ -164,3 +164,24 @@ func TestXIDAndRestorePointTargetsAreLocatedInTheWAL(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeTargetStopsWhereTheRecordsSay: a time target between transactions 600 and 601 stops
+// before 601 — found by bisecting the WAL's own commit times, not archive times — so the WAL
+// to replay ends in 601's segment, and the plan names the last transaction applied.
+func TestTimeTargetStopsWhereTheRecordsSay(t *testing.T) {
+	target := time.Date(2026, 2, 5, 2, 13, 1, 0, time.UTC)
+	tg := catalog.Target{Time: &target}
+	in := input(locateScenario(t, tg))
+	in.Target = tg
+	p, err := Make(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.OK() || p.Backup.ID != B2 || p.Stop == nil || p.Stop.FirstExcluded == nil || p.Stop.FirstExcluded.XID != 601 ||
+		p.Stop.LastIncluded == nil || p.Stop.LastIncluded.XID != 600 {
+		t.Fatalf("%s; backup %v; stop %+v", failed(p), p.Backup, p.Stop)
+	}
+	if p.WAL.To != p.Stop.Segment || !strings.Contains(p.Checks[2].Detail, "recovery stops before xid 601") || !strings.Contains(p.Checks[2].Detail, "the last transaction it applies is xid 600") {
+		t.Errorf("WAL to %s (stop in %s); check %s", p.WAL.To, p.Stop.Segment, p.Checks[2].Detail)
+	}
+}
