@@ -19,7 +19,7 @@ tools: ## install test tools into bin/ and Debian packages (barman-cli-cloud, po
 
 test: tools ## the whole suite: unit (also under -race) + integration (real S3 server, PostgreSQL, barman-cloud, Gitea, git) + short fuzzing + the Mermaid charts rendered in Chromium
 	$(GO) test -race -short -count=1 $(PKGS)
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 25m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz
 	@hack/check-mermaid.sh
 
