@@ -43,6 +43,9 @@ type Input struct {
 	Phase      string
 	// Verify configures the verification Job of the restore (on unless Verify.Off).
 	Verify Verify
+	// WALParallel is how many WAL segments recovery fetches at once (wal.maxParallel); 0 means
+	// the default (DefaultWALParallel).
+	WALParallel int
 }
 
 // File is one file the change writes or deletes, with its summary line.
@@ -84,15 +87,17 @@ type Result struct {
 const cnpgAPI = overlays.GroupCNPG + "/v1"
 
 type gen struct {
-	in      Input
-	src     *overlays.Source
-	ns      string
-	old     string // the source cluster's name
-	name    string // the restored cluster's name
-	overlay string // overlay directory
-	work    map[string]*yamledit.File
-	orig    map[string][]byte
-	deleted map[string]bool
+	in  Input
+	src *overlays.Source
+	// recoveryStore is the recovery-only ObjectStore the overlay holds (nil: none).
+	recoveryStore *yaml.Node
+	ns            string
+	old           string // the source cluster's name
+	name          string // the restored cluster's name
+	overlay       string // overlay directory
+	work          map[string]*yamledit.File
+	orig          map[string][]byte
+	deleted       map[string]bool
 	// fileNotes say what changed in an edited file besides cutover edits.
 	fileNotes map[string][]string
 	res       *Result
@@ -215,6 +220,14 @@ func (g *gen) restore(edited []string) error {
 	}
 	files := map[string][]byte{"cluster.yaml": clusterYAML}
 	resources := []string{"cluster.yaml"}
+	if g.recoveryStore != nil {
+		b, err := encode(g.recoveryStore)
+		if err != nil {
+			return err
+		}
+		files["objectstore-recovery.yaml"] = b
+		resources = append([]string{"objectstore-recovery.yaml"}, resources...)
+	}
 	if !inPlace {
 		sbs, err := encode(g.scheduledBackups()...)
 		if err != nil {

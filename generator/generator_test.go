@@ -318,3 +318,48 @@ func (r *Result) restoredName(f fixture) string {
 	}
 	return f.name + "-restored"
 }
+
+// TestPluginParallelRecoveryUsesItsOwnObjectStore: --wal-parallel 8 on a plugin cluster writes
+// a recovery-only ObjectStore — the source's destination and credentials, wal.maxParallel 8, no
+// retention policy — that externalClusters reads through, listed before the Cluster; the
+// source's ObjectStore, which the live cluster archives through, is not edited. The result
+// builds, and the default (the plugin's 1) writes none.
+func TestPluginParallelRecoveryUsesItsOwnObjectStore(t *testing.T) {
+	f := fixtures[0] // argocd-helm: the barman-cloud plugin
+	repo, src := load(t, f)
+	res, err := Render(Input{Repo: repo, Source: src, Plan: testPlan(t, src, f), Phase: PhaseAll, WALParallel: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "generator", ".diff", report(t, res))
+	var store, cluster, kust string
+	for _, file := range res.Files {
+		switch {
+		case strings.HasSuffix(file.Path, "/objectstore-recovery.yaml"):
+			store = string(file.Content)
+		case strings.HasSuffix(file.Path, "-restored/cluster.yaml"):
+			cluster = string(file.Content)
+		case strings.HasSuffix(file.Path, "-restored/kustomization.yaml"):
+			kust = string(file.Content)
+		case file.Path == src.ObjectStore.File:
+			t.Errorf("the source's ObjectStore %s was edited", file.Path)
+		}
+	}
+	if !strings.Contains(store, "name: authentik-postgresql-restored-recovery") || !strings.Contains(store, "maxParallel: 8") ||
+		strings.Contains(store, "retentionPolicy") || !strings.Contains(store, "destinationPath:") {
+		t.Errorf("recovery ObjectStore:\n%s", store)
+	}
+	if !strings.Contains(cluster, "barmanObjectName: authentik-postgresql-restored-recovery") {
+		t.Errorf("externalClusters does not read through it:\n%s", cluster)
+	}
+	if i, j := strings.Index(kust, "objectstore-recovery.yaml"), strings.Index(kust, "cluster.yaml"); i < 0 || j < i {
+		t.Errorf("kustomization does not list it before the Cluster:\n%s", kust)
+	}
+	checkBuilds(t, applyTo(t, repo, res))
+	_, def := render(t, f, PhaseAll)
+	for _, file := range def.Files {
+		if strings.HasSuffix(file.Path, "/objectstore-recovery.yaml") {
+			t.Errorf("the plugin default wrote %s", file.Path)
+		}
+	}
+}

@@ -96,14 +96,23 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 		source += "-backup"
 	}
 	entry := mapping("name", source)
+	parallel := g.walParallel()
 	if g.src.Plugin {
+		store := g.src.ObjectStore.Name
+		if parallel > 1 {
+			store = g.recoveryObjectStore(parallel, argo)
+		}
 		set(entry, "plugin", mapping(
 			"name", overlays.BarmanCloudPlugin,
-			"parameters", mapping("barmanObjectName", g.src.ObjectStore.Name, "serverName", p.Source.ServerName)))
+			"parameters", mapping("barmanObjectName", store, "serverName", p.Source.ServerName)))
 	} else {
 		g.res.Notes = append(g.res.Notes, "the source cluster uses the in-tree barmanObjectStore, deprecated since CloudNativePG 1.26 in favour of the barman-cloud plugin: the restored cluster keeps that form (recovery and archiving); move to the plugin in a separate change")
 		bos := deepCopy(get(src, "spec", "backup", "barmanObjectStore"))
 		set(bos, "serverName", scalar(p.Source.ServerName))
+		if parallel > 1 {
+			set(child(bos, "wal"), "maxParallel", integer(parallel))
+			g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery fetches %d WAL segments at once (externalClusters[].barmanObjectStore.wal.maxParallel, recovery only: the restored cluster's own archiving is not changed). CloudNativePG honours it during bootstrap from 1.30.1 (cloudnative-pg#11105); older versions fetch one segment at a time. --wal-parallel sets it", parallel))
+		}
 		set(entry, "barmanObjectStore", bos)
 	}
 	if ext == nil || ext.Kind != yaml.SequenceNode {
@@ -346,4 +355,57 @@ func (g *gen) removeDoc(o overlays.Object) error {
 	g.put(k.File.Path, out)
 	g.note(k.File.Path, "no longer lists "+entry)
 	return nil
+}
+
+// DefaultWALParallel is how many WAL segments recovery fetches at once unless --wal-parallel
+// says otherwise, for the in-tree barmanObjectStore: CloudNativePG honours wal.maxParallel in
+// bootstrap from 1.30.1, after the spool race of parallel restore was fixed (barman-cloud
+// v0.5.0, cloudnative-pg#10092). The plugin's default is 1 (DefaultPluginWALParallel).
+const DefaultWALParallel = 4
+
+// DefaultPluginWALParallel is the barman-cloud plugin's default: parallel restore needs the
+// sidecar's spool directory, which the plugin's native sidecar cannot create on a read-only
+// root file system (plugin-barman-cloud#1113, open); opt in with --wal-parallel.
+const DefaultPluginWALParallel = 1
+
+func (g *gen) walParallel() int {
+	switch {
+	case g.in.WALParallel > 0:
+		return g.in.WALParallel
+	case g.src.Plugin:
+		return DefaultPluginWALParallel
+	}
+	return DefaultWALParallel
+}
+
+// recoveryObjectStore writes an ObjectStore for recovery only — the source's destination,
+// credentials and sidecar settings, its own wal.maxParallel, no retention policy (so that it
+// never deletes a backup) — and returns its name: the source's ObjectStore, which its live
+// cluster archives through, is not touched.
+func (g *gen) recoveryObjectStore(parallel int, argo bool) string {
+	name := g.name + "-recovery"
+	src := g.src.ObjectStore.Doc.Root()
+	store := mapping("apiVersion", str(src, "apiVersion"), "kind", "ObjectStore")
+	meta := mapping("name", name)
+	if ns := str(src, "metadata", "namespace"); ns != "" {
+		set(meta, "namespace", scalar(ns))
+	}
+	if argo {
+		set(child(meta, "annotations"), "argocd.argoproj.io/sync-wave", quoted("-3")) // before the Cluster
+	}
+	set(store, "metadata", meta)
+	spec := mapping()
+	if conf := get(src, "spec", "configuration"); conf != nil {
+		c := deepCopy(conf)
+		set(child(c, "wal"), "maxParallel", integer(parallel))
+		set(spec, "configuration", c)
+	}
+	if side := get(src, "spec", "instanceSidecarConfiguration"); side != nil {
+		set(spec, "instanceSidecarConfiguration", deepCopy(side))
+	}
+	set(store, "spec", spec)
+	g.recoveryStore = store
+	g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery reads the source's archive through ObjectStore %s, a copy of %s with wal.maxParallel %d and no retention policy: %s itself, which the live cluster archives through, is not changed; delete %s after the restore",
+		name, g.src.ObjectStore.Name, parallel, g.src.ObjectStore.Name, name))
+	return name
 }

@@ -64,6 +64,9 @@ type Options struct {
 	// Verify configures the Job that checks the restored data before the cutover: the
 	// built-in checks plus Verify.Assertions; Verify.Off writes none.
 	Verify generator.Verify
+	// WALParallel is how many WAL segments recovery fetches at once; 0 means the default
+	// (generator.DefaultWALParallel, or DefaultPluginWALParallel for a plugin source).
+	WALParallel int
 
 	// Branch is the pull request's branch; empty means BranchTemplate expanded ({namespace},
 	// {cluster}, {backup}), or restore/<namespace>/<name>-<backup ID>.
@@ -205,7 +208,7 @@ func Render(ctx context.Context, opts Options) (*Change, error) {
 		if !p.OK() {
 			return ch, &RefusedError{Plan: p}
 		}
-		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Plan: p, Phase: opts.Phase, OverlayDir: opts.OverlayDir, Verify: opts.Verify})
+		res, err = generator.Render(generator.Input{Repo: repo, Source: src, Plan: p, Phase: opts.Phase, OverlayDir: opts.OverlayDir, Verify: opts.Verify, WALParallel: opts.WALParallel})
 	}
 	if err != nil {
 		return nil, err
