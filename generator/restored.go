@@ -99,6 +99,9 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 	parallel := g.walParallel()
 	if g.src.Plugin {
 		store := g.src.ObjectStore.Name
+		if own := str(g.src.ObjectStore.Doc.Root(), "spec", "configuration", "wal", "maxParallel"); own != "" && g.in.WALParallel == 0 {
+			parallel = 0 // the source's ObjectStore already restores in parallel
+		}
 		if parallel > 1 {
 			store = g.recoveryObjectStore(parallel, argo)
 		}
@@ -109,6 +112,10 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 		g.res.Notes = append(g.res.Notes, "the source cluster uses the in-tree barmanObjectStore, deprecated since CloudNativePG 1.26 in favour of the barman-cloud plugin: the restored cluster keeps that form (recovery and archiving); move to the plugin in a separate change")
 		bos := deepCopy(get(src, "spec", "backup", "barmanObjectStore"))
 		set(bos, "serverName", scalar(p.Source.ServerName))
+		if own := str(bos, "wal", "maxParallel"); own != "" && g.in.WALParallel == 0 {
+			parallel = 0 // the source's own setting stands
+			g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery fetches WAL with the source's own wal.maxParallel (%s); --wal-parallel overrides it for recovery only. CloudNativePG honours it during bootstrap from 1.30.1 (cloudnative-pg#11105)", own))
+		}
 		if parallel > 1 {
 			set(child(bos, "wal"), "maxParallel", integer(parallel))
 			g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery fetches %d WAL segments at once (externalClusters[].barmanObjectStore.wal.maxParallel, recovery only: the restored cluster's own archiving is not changed). CloudNativePG honours it during bootstrap from 1.30.1 (cloudnative-pg#11105); older versions fetch one segment at a time. --wal-parallel sets it", parallel))
