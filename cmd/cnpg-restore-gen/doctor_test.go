@@ -81,13 +81,7 @@ func TestDoctorFlagsBecomeOptions(t *testing.T) {
 // checkout, then writes them; the exit code counts what is left; a second --fix has nothing
 // to do.
 func TestDoctorFix(t *testing.T) {
-	repo := t.TempDir()
-	if err := os.CopyFS(repo, os.DirFS(doctorRepo("incident"))); err != nil {
-		t.Fatal(err)
-	}
-	gitIn(t, repo, "init", "-q")
-	gitIn(t, repo, "add", ".")
-	gitIn(t, repo, "commit", "-qm", "init")
+	repo := checkoutOf(t, doctorRepo("incident"))
 	scrub := func(s string) string { return strings.ReplaceAll(s, repo, "/tmp/repo") }
 
 	out, errOut, code := execute(t, "doctor", "--repo", repo, "--fix", "--dry-run", "--cluster", "auth/authentik-postgresql")
@@ -146,13 +140,7 @@ func TestIntegrationDoctorFixPROnGitea(t *testing.T) {
 	}
 	g := giteatest.Start(t)
 	url := g.CreateRepo(t, "homelab", "main")
-	repo := t.TempDir()
-	if err := os.CopyFS(repo, os.DirFS(doctorRepo("incident"))); err != nil {
-		t.Fatal(err)
-	}
-	gitIn(t, repo, "init", "-q")
-	gitIn(t, repo, "add", ".")
-	gitIn(t, repo, "commit", "-qm", "init")
+	repo := checkoutOf(t, doctorRepo("incident"))
 	gitIn(t, repo, "remote", "add", "origin", url)
 	g.Push(t, repo, url, "main")
 	env := map[string]string{"GITEA_TOKEN": g.Token}

@@ -25,8 +25,14 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 // fixtureRepo copies a generator fixture repo into a fresh git checkout.
 func fixtureRepo(t *testing.T, name string) string {
 	t.Helper()
+	return checkoutOf(t, filepath.Join("..", "..", "generator", "testdata", "repos", name))
+}
+
+// checkoutOf copies the directory src into a fresh git checkout with one commit.
+func checkoutOf(t *testing.T, src string) string {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "generator", "testdata", "repos", name))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 		t.Fatal(err)
 	}
 	gitIn(t, dir, "init", "-q")
