@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 )
 
 // maxLocateSegments bounds the WAL read to find a transaction or restore point (16 MiB
@@ -78,12 +79,19 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 	if len(refs) == 0 {
 		return nil
 	}
+	if x, err := strconv.ParseUint(t.XID, 10, 32); err == nil && x >= firstNormalXID {
+		if found, err := c.bisectXID(ctx, store, root, refs, uint32(x), loc); err != nil || found || loc.Problem != "" {
+			return err
+		}
+		// Not where the xids say (a transaction that wrote long after it began, or WAL whose
+		// xids do not grow): the whole search below decides.
+	}
 	slices.Reverse(refs) // newest first
 	loc.To = size.Name(refs[0].TLI, refs[0].SegNo)
 	var next []byte // the newer neighbour, for records that cross into it
 	stopAt := uint64(0)
 	for k, ref := range refs {
-		if k >= maxLocateSegments {
+		if k >= maxLocateSegments || loc.SegmentsRead >= 2*maxLocateSegments {
 			return nil
 		}
 		if loc.Event != nil && ref.SegNo < stopAt {
@@ -133,6 +141,89 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 		loc.Complete = true
 	}
 	return nil
+}
+
+// bisectXID looks for the end of transaction x by bisection on the xids the records carry
+// (WALRecords.MaxXID), refs being the recovery path oldest first: a transaction gets its id when
+// it first writes, so the first segment whose records carry x or a newer id is where x began at
+// the latest, and its commit or abort is there or after it. From that segment it reads forward,
+// within maxLocateSegments reads in all. It says whether it found the record; loc counts what
+// it read.
+func (c *Catalog) bisectXID(ctx context.Context, store Store, root string, refs []segmentRef, x uint32, loc *Located) (bool, error) {
+	size := c.WAL.SegmentSize()
+	type probe struct {
+		seg []byte
+		w   *WALRecords
+	}
+	probes := map[int]*probe{}
+	read := func(i int) (*probe, error) {
+		if p, ok := probes[i]; ok {
+			return p, nil
+		}
+		p := &probe{}
+		probes[i] = p
+		seg, stored, problem, err := c.fetchSegment(ctx, store, root, refs[i])
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("while searching the WAL of %s for %s: %w", c.Location, loc.What, err)
+		case problem != "" && problem != errNoSegment:
+			loc.Problem = problem
+		case seg != nil:
+			loc.SegmentsRead++
+			loc.BytesRead += stored
+			p.seg = seg
+			if w, err := ReadWALRecords(size.StartLSN(refs[i].SegNo), seg); err == nil {
+				p.w = w
+			}
+		}
+		return p, nil
+	}
+	lo, hi := 0, len(refs)
+	for lo < hi && loc.SegmentsRead < maxLocateSegments {
+		mid := (lo + hi) / 2
+		p, err := read(mid)
+		if err != nil || loc.Problem != "" {
+			return false, err
+		}
+		if p.w != nil && p.w.MaxXID != 0 && XIDFollowsOrEquals(p.w.MaxXID, x) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	want := Target{XID: fmt.Sprint(x)}
+	for i := lo; i < len(refs) && loc.SegmentsRead < maxLocateSegments; i++ {
+		p, err := read(i)
+		if err != nil || loc.Problem != "" {
+			return false, err
+		}
+		if p.seg == nil {
+			continue
+		}
+		data := p.seg
+		if i+1 < len(refs) && len(p.seg) == int(size) {
+			next, err := read(i + 1) // a record that crosses into the next segment
+			if err != nil || loc.Problem != "" {
+				return false, err
+			}
+			if next.seg != nil {
+				data = append(p.seg[:len(p.seg):len(p.seg)], next.seg...)
+			}
+		}
+		w, err := ReadWALRecords(size.StartLSN(refs[i].SegNo), data)
+		if err != nil {
+			continue
+		}
+		end := size.StartLSN(refs[i].SegNo + 1)
+		for _, e := range w.Events {
+			if e.LSN < end && matches(e, want) {
+				loc.Event, loc.TLI, loc.Complete = &e, refs[i].TLI, true
+				loc.From, loc.To = size.Name(refs[0].TLI, refs[0].SegNo), size.Name(refs[len(refs)-1].TLI, refs[len(refs)-1].SegNo)
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // newestEndBefore is the segment where the newest usable backup of l that ends at or before

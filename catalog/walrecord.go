@@ -119,7 +119,18 @@ type WALRecords struct {
 	// the WAL written (the rest of its segment is padding).
 	Stop     string
 	Switched bool
+	// MaxXID is the newest transaction id (in PostgreSQL's circular order) that a valid record
+	// carries in xl_xid, 0 when none carries a normal one: transactions get their id when they
+	// first write, so the WAL's xids grow along it, which is what locating an xid bisects on.
+	MaxXID uint32
 }
+
+// firstNormalXID is FirstNormalTransactionId: 0 to 2 are not transactions.
+const firstNormalXID = 3
+
+// XIDFollowsOrEquals is TransactionIdFollowsOrEquals for normal xids: a is b or newer, in the
+// circular order of 32-bit transaction ids.
+func XIDFollowsOrEquals(a, b uint32) bool { return int32(a-b) >= 0 }
 
 // LastCommit is the newest commit in the records, or nil.
 func (w *WALRecords) LastCommit() *WALEvent {
@@ -309,6 +320,9 @@ func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
 		}
 		w.Records++
 		w.LastRecord = l
+		if x := le.Uint32(head[4:8]); x >= firstNormalXID && (w.MaxXID == 0 || !XIDFollowsOrEquals(w.MaxXID, x)) {
+			w.MaxXID = x
+		}
 		ev, ok := decodeRecord(version, head, body)
 		if ok {
 			ev.LSN, ev.End = l, end

@@ -197,3 +197,65 @@ func TestWALRecordsEndOfValidWAL(t *testing.T) {
 		t.Errorf("PostgreSQL 14 WAL: %v", err)
 	}
 }
+
+// locateFixture: backup B1 ends in segment 2, then 64 1-MiB segments of real WAL from segment 3 on,
+// each committing one transaction (xid 1000+n in segment n); with late, transaction 1010 began
+// in segment 10 but commits only in segment 50.
+func locateFixture(t *testing.T, late bool, target Target) *Catalog {
+	f := catalogtest.NewFixture(t)
+	f.Size = 1 << 20 // initdb --wal-segsize=1: 66 MiB of WAL, not 1 GiB
+	f.WAL(catalogtest.SysA, 1, 1, 2)
+	f.Backup("20260205T020000", catalogtest.SysA, 1, 2, 2)
+	base := time.Date(2026, 2, 5, 2, 0, 0, 0, time.UTC)
+	f.WALRecords(catalogtest.SysA, 1, 3, func(b *catalogtest.WALBuilder) {
+		for n := uint64(3); n <= 66; n++ {
+			xid, at := uint32(1000+n), base.Add(time.Duration(n)*time.Minute)
+			if late && n == 10 {
+				b.Record(catalogtest.RmHeap, 0, xid, catalogtest.MainOnly(make([]byte, 64))) // it writes, and stays open
+			} else {
+				b.Commit(xid, at)
+			}
+			if late && n == 50 {
+				b.Commit(1010, at)
+			}
+			b.FillTo(f.Size.StartLSN(n+1) + 1024) // the next commit starts its segment
+		}
+	})
+	return f.LoadFor(target)
+}
+
+// TestAnXIDIsFoundByBisection: a transaction's end is found by bisecting the recovery path on
+// the xids its records carry, then reading forward — a handful of segments of 64, not the
+// newest-first scan's 57 — and a transaction that began long before it ended is still found.
+func TestAnXIDIsFoundByBisection(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		late     bool
+		segment  string
+		maxReads int
+	}{
+		{"commits where it began", false, "00000001000000000000000A", 10},
+		{"commits 40 segments after it began", true, "000000010000000000000032", 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := locateFixture(t, tc.late, Target{XID: "1010"})
+			loc := c.Located()
+			if loc == nil || loc.Event == nil || loc.Event.XID != 1010 || !loc.Complete {
+				t.Fatalf("located %+v", loc)
+			}
+			size := c.WAL.SegmentSize()
+			if got := size.SegNoOf(loc.Event.LSN); size.Name(1, got) != tc.segment {
+				t.Errorf("found in %s, want %s", size.Name(1, got), tc.segment)
+			}
+			if loc.SegmentsRead > tc.maxReads {
+				t.Errorf("read %d segments, want at most %d", loc.SegmentsRead, tc.maxReads)
+			}
+			t.Logf("read %d of 66 segments", loc.SegmentsRead)
+		})
+	}
+	// An xid the WAL never holds is still searched in full and not found.
+	c := locateFixture(t, false, Target{XID: "5000"})
+	if loc := c.Located(); loc == nil || loc.Event != nil || !loc.Complete {
+		t.Errorf("xid 5000: %+v", loc)
+	}
+}

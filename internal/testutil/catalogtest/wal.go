@@ -3,6 +3,7 @@ package catalogtest
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"time"
 
@@ -209,6 +210,9 @@ func (f *Fixture) WALRecords(sys string, tli uint32, first uint64, fill func(b *
 
 // FillTo writes heap records (no event) until the next record starts a little before l.
 func (b *WALBuilder) FillTo(l catalog.LSN) {
+	if n := int(l-b.Pos()) + b.Block; cap(b.Buf)-len(b.Buf) < n {
+		b.Buf = slices.Grow(b.Buf, max(n, cap(b.Buf))) // doubling: appends of 4 kB records stay linear
+	}
 	for b.Pos()+8192 < l {
 		b.Record(RmHeap, 0, 1, MainOnly(make([]byte, 4000)))
 	}
