@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -101,6 +102,25 @@ func rfc3339(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// dataSuffixes are barman-cloud's data file suffixes by compression.
+var dataSuffixes = map[string]string{".gz": "gzip", ".bz2": "bzip2", ".snappy": "snappy", ".lz4": "lz4", ".xz": "xz", ".zst": "zstd"}
+
+// DataCompression is how the backup's data files are compressed, from their names (data.tar.gz
+// is gzip), for a backup.info that does not say (barman-cloud 3.4 writes compression=None
+// there for a gzip backup). "" when they are not compressed.
+func (b *Backup) DataCompression() string {
+	for _, f := range b.Files {
+		base := path.Base(f.Key)
+		if !strings.HasPrefix(base, "data.tar") && !strings.HasSuffix(strings.TrimSuffix(base, path.Ext(base)), ".tar") {
+			continue
+		}
+		if c, ok := dataSuffixes[path.Ext(base)]; ok {
+			return c
+		}
+	}
+	return ""
+}
+
 // Size is the backup's size: barman's size or cluster_size, else what its files take in the store.
 func (b *Backup) Size() int64 {
 	if b.Info != nil && b.Info.Size > 0 {
@@ -142,6 +162,9 @@ func (c *Catalog) BackupReport(b *Backup) BackupReport {
 		if i.Present["end_xlog"] {
 			br.EndLSN = i.EndLSN.String()
 		}
+	}
+	if br.Compression == "" {
+		br.Compression = b.DataCompression()
 	}
 	return br
 }

@@ -21,11 +21,14 @@ var zonedLayouts = func() []string {
 	return out
 }()
 
-// TargetTimeLayout formats a target time so that it is valid RFC 3339 (CloudNativePG's
-// targetTime) and that PostgreSQL's recovery_target_time accepts as it is: at most microseconds,
-// and the zone as "+00:00" — PostgreSQL refuses "Z" in that setting ("invalid value for
-// parameter"), whatever converts it on the way.
-const TargetTimeLayout = "2006-01-02T15:04:05.999999-07:00"
+// TargetTimeLayout formats a target time the way both CloudNativePG and PostgreSQL take it:
+// PostgreSQL's own timestamp form with at most microseconds and the zone as "+00:00"
+// (2026-02-05 08:05:58.123456+00:00). Not RFC 3339 on purpose: CloudNativePG rewrites an RFC 3339
+// targetTime into recovery_target_time with ConvertToPostgresFormat, which writes a UTC time
+// with "Z", and PostgreSQL refuses "Z" there at startup ("invalid value for parameter", the
+// recovery never starts; cloudnative-pg#10819, #9333). Any other form is passed on unchanged,
+// and the Cluster's webhook accepts PostgreSQL's timestamp form.
+const TargetTimeLayout = "2006-01-02 15:04:05.999999-07:00"
 
 // ParseTargetTime parses a recovery target time: RFC 3339 (2026-02-05T02:00:00Z) or the
 // form PostgreSQL accepts for recovery_target_time (2026-02-05 02:00:00+01, +01:00, +0100, or

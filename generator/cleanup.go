@@ -20,9 +20,9 @@ type CleanupInput struct {
 
 // Cleanup is the follow-up change once the restore is verified: it removes the old Cluster,
 // its ScheduledBackups, the restore's verification Job and, when no other cluster uses it,
-// its ObjectStore. It refuses while
-// anything the application uses still names the old cluster. Backups in the object store
-// are never touched.
+// its ObjectStore (a recovery-only ObjectStore stays: the restored cluster names it). It
+// refuses while anything the application uses still names the old cluster. Backups in the
+// object store are never touched.
 func Cleanup(in CleanupInput) (*Result, error) {
 	if in.Repo == nil || in.Source == nil || in.Restored == "" {
 		return nil, errors.New("generator: repo, source and restored name are required")
@@ -65,6 +65,10 @@ func Cleanup(in CleanupInput) (*Result, error) {
 		if err := g.removeDoc(v); err != nil {
 			return nil, err
 		}
+	}
+	for _, store := range in.Repo.Find(overlays.GroupBarmanCloud, "ObjectStore", ns, in.Restored+"-recovery") {
+		g.res.Notes = append(g.res.Notes, fmt.Sprintf("the recovery-only ObjectStore %s (%s) stays: %s still names it in externalClusters, and the barman-cloud plugin stops reconciling a cluster whose ObjectStore is missing (plugin-barman-cloud#504); it has no retention policy and never writes",
+			store.Name, store.File, in.Restored))
 	}
 	g.res.Notes = append(g.res.Notes,
 		fmt.Sprintf("deleting the Cluster %s/%s deletes its pods and PVCs: merge only once %s is verified (data, row counts, application logins, a first backup)", ns, old, in.Restored),

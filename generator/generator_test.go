@@ -355,7 +355,31 @@ func TestPluginParallelRecoveryUsesItsOwnObjectStore(t *testing.T) {
 	if i, j := strings.Index(kust, "objectstore-recovery.yaml"), strings.Index(kust, "cluster.yaml"); i < 0 || j < i {
 		t.Errorf("kustomization does not list it before the Cluster:\n%s", kust)
 	}
-	checkBuilds(t, applyTo(t, repo, res))
+	applied := applyTo(t, repo, res)
+	checkBuilds(t, applied)
+
+	// Cleanup removes the old cluster but keeps the recovery ObjectStore: the restored Cluster
+	// still names it, and the plugin stops reconciling a cluster whose ObjectStore is missing.
+	after, err := overlays.ScanDir(applied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	afterSrc, err := after.FindSource(f.ns, f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean, err := Cleanup(CleanupInput{Repo: after, Source: afterSrc, Restored: f.name + "-restored"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range clean.Files {
+		if strings.HasSuffix(file.Path, "/objectstore-recovery.yaml") || (strings.HasSuffix(file.Path, "-restored/kustomization.yaml") && !strings.Contains(string(file.Content), "objectstore-recovery.yaml")) {
+			t.Errorf("cleanup removes the recovery ObjectStore (%s: %s), which the restored Cluster names", file.Path, file.Summary)
+		}
+	}
+	if !strings.Contains(strings.Join(clean.Notes, "\n"), "the recovery-only ObjectStore authentik-postgresql-restored-recovery (") {
+		t.Errorf("cleanup does not say why the recovery ObjectStore stays: %q", clean.Notes)
+	}
 	_, def := render(t, f, PhaseAll)
 	for _, file := range def.Files {
 		if strings.HasSuffix(file.Path, "/objectstore-recovery.yaml") {

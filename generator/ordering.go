@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/yamledit"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/overlays"
 )
@@ -303,13 +304,21 @@ func (g *gen) fluxOwnKustomization(o order, ksName, ksFile string, dependers []o
 // and never less than the source's Kustomization allows (its timeout, a Go duration).
 func (g *gen) fluxTimeout(source string) *yaml.Node {
 	minutes := g.timeoutMinutes(source)
-	if d, err := time.ParseDuration(source); err == nil && d%time.Minute == 0 && int(d.Minutes()) == minutes {
-		return scalar(source)
+	var n *yaml.Node
+	switch d, err := time.ParseDuration(source); {
+	case err == nil && d%time.Minute == 0 && int(d.Minutes()) == minutes:
+		n = scalar(source)
+		n.LineComment = "# the source's own timeout, longer than three times the estimated recovery"
+		return n
+	case minutes%60 == 0:
+		n = scalar(fmt.Sprintf("%dh", minutes/60))
+	default:
+		n = scalar(fmt.Sprintf("%dm", minutes))
 	}
-	if minutes%60 == 0 {
-		return scalar(fmt.Sprintf("%dh", minutes/60))
+	if e := g.in.Plan.Estimate; e != nil {
+		n.LineComment = fmt.Sprintf("# three times the estimated recovery (%s), at least 30m", human.Seconds(e.Seconds))
 	}
-	return scalar(fmt.Sprintf("%dm", minutes))
+	return n
 }
 
 // timeoutMinutes is how long the restore may take before the controller (and the verification

@@ -8,8 +8,6 @@ import (
 	"text/template"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/human"
 	"github.com/cnpg-restore-gen/cnpg-restore-gen/internal/termsafe"
@@ -105,7 +103,7 @@ func RenderPullRequest(in PullRequestInput) (PullRequest, error) {
 	}
 	d.TimelinePath = strings.Join(path, " → ")
 	if p.Backup != nil {
-		y, err := yaml.Marshal(map[string]any{"recoveryTarget": p.Target})
+		y, err := encode(mapping("recoveryTarget", recoveryTarget(p.Target))) // as the Cluster holds it
 		if err != nil {
 			return PullRequest{}, err
 		}

@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -96,14 +97,13 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 		source += "-backup"
 	}
 	entry := mapping("name", source)
-	parallel := g.walParallel()
+	parallel, own := RecoveryParallel(g.src, g.in.WALParallel)
 	if g.src.Plugin {
 		store := g.src.ObjectStore.Name
-		if own := str(g.src.ObjectStore.Doc.Root(), "spec", "configuration", "wal", "maxParallel"); own != "" && g.in.WALParallel == 0 {
-			parallel = 0 // the source's ObjectStore already restores in parallel
-		}
-		if parallel > 1 {
+		if parallel != max(own, 1) {
 			store = g.recoveryObjectStore(parallel, argo)
+		} else if own > 1 {
+			g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery fetches WAL through %s with its own wal.maxParallel (%d); --wal-parallel sets another number for recovery only", store, own))
 		}
 		set(entry, "plugin", mapping(
 			"name", overlays.BarmanCloudPlugin,
@@ -112,11 +112,10 @@ func (g *gen) restoredCluster(argo bool) (*yaml.Node, error) {
 		g.res.Notes = append(g.res.Notes, "the source cluster uses the in-tree barmanObjectStore, deprecated since CloudNativePG 1.26 in favour of the barman-cloud plugin: the restored cluster keeps that form (recovery and archiving); move to the plugin in a separate change")
 		bos := deepCopy(get(src, "spec", "backup", "barmanObjectStore"))
 		set(bos, "serverName", scalar(p.Source.ServerName))
-		if own := str(bos, "wal", "maxParallel"); own != "" && g.in.WALParallel == 0 {
-			parallel = 0 // the source's own setting stands
-			g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery fetches WAL with the source's own wal.maxParallel (%s); --wal-parallel overrides it for recovery only. CloudNativePG honours it during bootstrap from 1.30.1 (cloudnative-pg#11105)", own))
-		}
-		if parallel > 1 {
+		switch {
+		case parallel == own:
+			g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery fetches WAL with the source's own wal.maxParallel (%d); --wal-parallel overrides it for recovery only. CloudNativePG honours it during bootstrap from 1.30.1 (cloudnative-pg#11105)", own))
+		case parallel != max(own, 1):
 			set(child(bos, "wal"), "maxParallel", integer(parallel))
 			g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery fetches %d WAL segments at once (externalClusters[].barmanObjectStore.wal.maxParallel, recovery only: the restored cluster's own archiving is not changed). CloudNativePG honours it during bootstrap from 1.30.1 (cloudnative-pg#11105); older versions fetch one segment at a time. --wal-parallel sets it", parallel))
 		}
@@ -375,14 +374,31 @@ const DefaultWALParallel = 4
 // root file system (plugin-barman-cloud#1113, open); opt in with --wal-parallel.
 const DefaultPluginWALParallel = 1
 
-func (g *gen) walParallel() int {
-	switch {
-	case g.in.WALParallel > 0:
-		return g.in.WALParallel
-	case g.src.Plugin:
-		return DefaultPluginWALParallel
+// RecoveryParallel is how many WAL segments the recovery of src fetches at once with
+// --wal-parallel flag (0: not given), and the source's own wal.maxParallel (0: not set; the
+// plugin's ObjectStore's or the in-tree barmanObjectStore's). The flag wins; else the source's
+// own setting stands; else DefaultWALParallel, or DefaultPluginWALParallel for the plugin.
+func RecoveryParallel(src *overlays.Source, flag int) (parallel, own int) {
+	var raw string
+	if src.Plugin {
+		if src.ObjectStore != nil {
+			raw = str(src.ObjectStore.Doc.Root(), "spec", "configuration", "wal", "maxParallel")
+		}
+	} else {
+		raw = str(src.Cluster.Doc.Root(), "spec", "backup", "barmanObjectStore", "wal", "maxParallel")
 	}
-	return DefaultWALParallel
+	if n, err := strconv.Atoi(raw); err == nil && n > 0 {
+		own = n
+	}
+	switch {
+	case flag > 0:
+		return flag, own
+	case own > 0:
+		return own, own
+	case src.Plugin:
+		return DefaultPluginWALParallel, own
+	}
+	return DefaultWALParallel, own
 }
 
 // recoveryObjectStore writes an ObjectStore for recovery only — the source's destination,
@@ -412,7 +428,7 @@ func (g *gen) recoveryObjectStore(parallel int, argo bool) string {
 	}
 	set(store, "spec", spec)
 	g.recoveryStore = store
-	g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery reads the source's archive through ObjectStore %s, a copy of %s with wal.maxParallel %d and no retention policy: %s itself, which the live cluster archives through, is not changed; delete %s after the restore",
-		name, g.src.ObjectStore.Name, parallel, g.src.ObjectStore.Name, name))
+	g.res.Notes = append(g.res.Notes, fmt.Sprintf("recovery reads the source's archive through ObjectStore %s, a copy of %s with wal.maxParallel %d and no retention policy: %s itself, which the live cluster archives through, is not changed. Keep %s as long as %s names it in externalClusters: the barman-cloud plugin stops reconciling a cluster whose ObjectStore is missing (plugin-barman-cloud#504)",
+		name, g.src.ObjectStore.Name, parallel, g.src.ObjectStore.Name, name, g.name))
 	return name
 }

@@ -74,6 +74,9 @@ type Input struct {
 	Notes []string
 	// Now is the current time (targets in the future are refused).
 	Now time.Time
+	// WALParallel is how many WAL segments the recovery fetches at once (wal.maxParallel of
+	// its source), for the estimate; 0 means one.
+	WALParallel int
 }
 
 // TakenServerName is a server name in use under the archive destination, and by whom.
@@ -133,10 +136,18 @@ type WALRange struct {
 	UpperBound bool `json:"upperBound,omitempty"`
 }
 
-// Estimate is the expected recovery time, with the model that produced it.
+// Estimate is the expected recovery time, with the model that produced it and its basis.
 type Estimate struct {
-	Seconds int    `json:"seconds"`
-	Model   string `json:"model"`
+	Seconds int `json:"seconds"`
+	// RestoreSeconds is the base backup's share, ReplaySeconds the WAL's (PostgreSQL's start
+	// and promotion included).
+	RestoreSeconds float64 `json:"restoreSeconds"`
+	ReplaySeconds  float64 `json:"replaySeconds"`
+	// Parallel is how many WAL segments the recovery fetches at once.
+	Parallel int    `json:"parallel"`
+	Model    string `json:"model"`
+	// Basis says what the model's constants were measured on.
+	Basis string `json:"basis"`
 }
 
 // Plan is the restore plan; its JSON form is stable (DESIGN.md, README).

@@ -80,11 +80,11 @@ func TestSelection(t *testing.T) {
 		{name: "latest", backup: B3, rt: RecoveryTarget{BackupID: B3},
 			from: "000000020000000000000009", to: "00000002000000000000000C", path: "2"},
 		{name: "time equal to a backup's end is inclusive", target: catalog.Target{Time: at("02:11:00")}, backup: B2,
-			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:11:00+00:00"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05 02:11:00+00:00"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
 		{name: "time just before a backup's end takes the older one", target: catalog.Target{Time: at("02:10:59")}, backup: B1,
-			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:10:59+00:00"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
+			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05 02:10:59+00:00"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
 		{name: "time after the timeline switch", target: catalog.Target{Time: at("02:18:30")}, backup: B2,
-			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:18:30+00:00"}, from: "000000010000000000000005", to: "00000002000000000000000A", path: "1 → 2"},
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05 02:18:30+00:00"}, from: "000000010000000000000005", to: "00000002000000000000000A", path: "1 → 2"},
 		{name: "lsn after B2", target: catalog.Target{LSN: lsn("0/6000000")}, backup: B2,
 			rt: RecoveryTarget{BackupID: B2, TargetLSN: "0/6000000"}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
 		{name: "lsn before B2 is consistent takes B1", target: catalog.Target{LSN: lsn("0/5000050")}, backup: B1,
@@ -98,9 +98,9 @@ func TestSelection(t *testing.T) {
 		{name: "backup id alone", target: catalog.Target{BackupID: B1}, backup: B1, rt: RecoveryTarget{BackupID: B1},
 			from: "000000010000000000000002", to: "00000002000000000000000C", path: "1 → 2"},
 		{name: "backup id with a time", target: catalog.Target{BackupID: B1, Time: at("02:12:30")}, backup: B1,
-			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05T02:12:30+00:00"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
+			rt: RecoveryTarget{BackupID: B1, TargetTime: "2026-02-05 02:12:30+00:00"}, from: "000000010000000000000002", to: "000000010000000000000006", path: "1"},
 		{name: "exclusive", target: catalog.Target{Time: at("02:12:30"), Exclusive: true}, backup: B2,
-			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05T02:12:30+00:00", Exclusive: &yes}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
+			rt: RecoveryTarget{BackupID: B2, TargetTime: "2026-02-05 02:12:30+00:00", Exclusive: &yes}, from: "000000010000000000000005", to: "000000010000000000000006", path: "1"},
 	}
 	c := scenario(t).Load()
 	for _, tc := range cases {
@@ -338,12 +338,39 @@ func TestNames(t *testing.T) {
 }
 
 func TestEstimateModel(t *testing.T) {
-	// 170 MiB and 300 segments (the runbook's incident: about ten minutes).
-	if got := EstimateSeconds(170<<20, 300); got < 300 || got > 700 {
-		t.Errorf("EstimateSeconds(170 MiB, 300) = %d, want five to twelve minutes", got)
+	c := Calibration{Measured: "a test", RestoreBytesPerSecond: map[string]float64{"none": 20 << 20, "bzip2": 10 << 20}, StartSeconds: 3,
+		SegmentSeconds: map[string]float64{"1": 0.5, "4": 0.25}, ExtraFetches: 2, Runs: make([]CalibrationRun, 7)}
+	// 100 MiB of bzip2 and 38 segments (and 2 more asked for) one at a time: 10 + 3 + 20.
+	e := c.Estimate(100<<20, "bzip2", 38, 1)
+	if e.Seconds != 33 || e.RestoreSeconds != 10 || e.ReplaySeconds != 23 || e.Parallel != 1 {
+		t.Errorf("Estimate(100 MiB bzip2, 40, 1) = %+v", e)
 	}
-	if EstimateSeconds(0, 0) != 20 {
-		t.Errorf("EstimateSeconds(0, 0) = %d, want the 20 s startup", EstimateSeconds(0, 0))
+	if e.Model != "backup size / 10 MiB/s (bzip2), then 3.0 s + 0.50 s per WAL segment fetched one at a time, for the range's 38 and about 2.0 more PostgreSQL asks for" ||
+		!strings.HasPrefix(e.Basis, "fitted to 7 real recoveries (a test)") {
+		t.Errorf("model %q, basis %q", e.Model, e.Basis)
+	}
+	// Uncompressed restores at its own rate; an unmeasured compression at the slowest.
+	if e := c.Estimate(100<<20, "", 0, 1); e.RestoreSeconds != 5 || !strings.Contains(e.Model, "(uncompressed)") {
+		t.Errorf("uncompressed: %+v", e)
+	}
+	if e := c.Estimate(100<<20, "snappy", 0, 1); e.RestoreSeconds != 10 || !strings.Contains(e.Model, "(snappy, taken as the slowest measured compression)") {
+		t.Errorf("snappy: %+v", e)
+	}
+	// Four at once is measured; eight is not, and says it uses the four's.
+	if e := c.Estimate(100<<20, "bzip2", 38, 4); e.Seconds != 23 || !strings.Contains(e.Model, "fetched 4 at a time,") {
+		t.Errorf("Estimate(…, 4) = %+v", e)
+	}
+	if e := c.Estimate(100<<20, "bzip2", 38, 8); e.Seconds != 23 || !strings.Contains(e.Model, "fetched 8 at a time, as measured with 4,") {
+		t.Errorf("Estimate(…, 8) = %+v", e)
+	}
+	run := CalibrationRun{BackupBytes: 100 << 20, Compression: "none", Segments: 38, SegmentFetches: 42, Parallel: 4}
+	if got, fetched := c.Predict(run, false), c.Predict(run, true); got != 18 || fetched != 18.5 {
+		t.Errorf("Predict = %v for the range, %v for what was fetched; want 18 and 18.5", got, fetched)
+	}
+	// The shipped constants are a fit to real recoveries.
+	s := ShippedCalibration()
+	if len(s.Runs) < 10 || s.RestoreBytesPerSecond["none"] <= 0 || s.RestoreBytesPerSecond["gzip"] <= 0 || s.StartSeconds <= 0 || s.SegmentSeconds["1"] <= 0 || s.SegmentSeconds["4"] <= 0 {
+		t.Errorf("calibration.json is not a fit to the recovery test's runs: %+v", s)
 	}
 }
 

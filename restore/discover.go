@@ -19,12 +19,15 @@ type repoFacts struct {
 	serverNames []plan.TakenServerName
 	// restores are the Clusters already restored from the source's archive.
 	restores []string
+	// walParallel is how many WAL segments the recovery the change writes fetches at once.
+	walParallel int
 }
 
 // discover fills the catalog options left empty from the source cluster's manifests, and
 // returns what the repository says that the plan needs.
 func discover(o *Options, repo *overlays.Repo, src *overlays.Source) *repoFacts {
 	f := &repoFacts{destination: src.Catalog, taken: []plan.Object{}}
+	f.walParallel, _ = generator.RecoveryParallel(src, o.WALParallel)
 	if o.Catalog == "" {
 		o.Catalog = src.Catalog
 	}

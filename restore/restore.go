@@ -65,7 +65,7 @@ type Options struct {
 	// built-in checks plus Verify.Assertions; Verify.Off writes none.
 	Verify generator.Verify
 	// WALParallel is how many WAL segments recovery fetches at once; 0 means the default
-	// (generator.DefaultWALParallel, or DefaultPluginWALParallel for a plugin source).
+	// (generator.RecoveryParallel). The estimate follows it.
 	WALParallel int
 
 	// Branch is the pull request's branch; empty means BranchTemplate expanded ({namespace},
@@ -330,8 +330,10 @@ func planOnce(ctx context.Context, opts Options, facts *repoFacts, walFrom func(
 		Strategy:         opts.Strategy,
 		ServersInCatalog: servers,
 		Now:              opts.Now,
+		WALParallel:      max(opts.WALParallel, 1), // no repo: what --wal-parallel says, else one at a time
 	}
 	if facts != nil {
+		in.WALParallel = facts.walParallel
 		in.Taken, in.ArchiveDestination, in.TakenServerNames, in.ExistingRestores, in.Notes = facts.taken, facts.destination, facts.serverNames, facts.restores, facts.notes
 	}
 	p, err := plan.Make(in)

@@ -28,8 +28,6 @@ type generateOptions struct {
 	// VerifySQL are --verify-sql assertions; NoVerify turns the verification Job off.
 	VerifySQL []string
 	NoVerify  bool
-	// WALParallel is --wal-parallel.
-	WALParallel int
 	// assertions are the parsed --verify-sql, or the config file's verify: (complete, config).
 	assertions []generator.Assertion
 	// flags tells which flags were given (they win over .cnpg-restore-gen.yaml).
@@ -97,7 +95,6 @@ func (o *generateOptions) registerChange(fs *pflag.FlagSet, repoHelp, dryRunHelp
 	fs.BoolVar(&o.DryRun, "dry-run", false, dryRunHelp)
 	fs.StringArrayVar(&o.VerifySQL, "verify-sql", nil, "a check of the restored data for the verification Job, \"NAME: QUERY\" whose one value must be true (repeatable; psql variables :'target_time', :'backup_end', :'backup_id')")
 	fs.BoolVar(&o.NoVerify, "no-verify", false, "write no verification Job: nothing checks the restored data before the cutover (the PR says so)")
-	fs.IntVar(&o.WALParallel, "wal-parallel", 0, "WAL segments recovery fetches at once (wal.maxParallel, recovery only); default 4 for the in-tree barmanObjectStore, 1 for the barman-cloud plugin (see README); more than 1 with the plugin writes a recovery-only ObjectStore")
 }
 
 func (o *generateOptions) complete() error {
@@ -123,9 +120,6 @@ func (o *generateOptions) complete() error {
 			return usagef("--overlay-dir: %v", err)
 		}
 	}
-	if o.WALParallel < 0 || o.WALParallel > 64 {
-		return usagef("--wal-parallel %d: give 1 to 64 WAL segments at once", o.WALParallel)
-	}
 	if o.NoVerify && len(o.VerifySQL) > 0 {
 		return usagef("--no-verify writes no verification Job: drop --verify-sql")
 	}
@@ -145,7 +139,6 @@ func (o *generateOptions) restoreOptions(s *streams, repo string) (restore.Optio
 	ro, done, err := o.planOptions.restoreOptions(s)
 	ro.Repo, ro.Phase, ro.Cleanup, ro.OverlayDir = repo, o.Phase, o.Cleanup, o.OverlayDir
 	ro.Verify = generator.Verify{Off: o.NoVerify, Assertions: o.assertions}
-	ro.WALParallel = o.WALParallel
 	return ro, done, err
 }
 

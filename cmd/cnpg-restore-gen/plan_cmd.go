@@ -24,6 +24,7 @@ type planOptions struct {
 	Strategy      string
 	Exclusive     bool
 	TargetTLI     uint32
+	WALParallel   int
 	Explain       bool
 	Output        string
 }
@@ -76,6 +77,7 @@ func (o *planOptions) register(fs *pflag.FlagSet, repoHelp string) {
 	fs.StringVar(&o.NewServerName, "new-server-name", "", "barman server name the restored cluster archives to (default its name)")
 	fs.StringVar(&o.Strategy, "strategy", plan.SideBySide, "side-by-side (a new cluster next to the old, then the cutover) or in-place (same name, for a cluster that no longer exists)")
 	fs.BoolVar(&o.Exclusive, "target-exclusive", false, "stop just before the target time, LSN or XID instead of just after it")
+	fs.IntVar(&o.WALParallel, "wal-parallel", 0, "WAL segments recovery fetches at once (wal.maxParallel, recovery only; the estimate follows it); default the source's own wal.maxParallel, else 4 for the in-tree barmanObjectStore and 1 for the barman-cloud plugin (see README); with the plugin, a number other than its ObjectStore's writes a recovery-only ObjectStore")
 	fs.Uint32Var(&o.TargetTLI, "target-tli", 0, "end recovery on this timeline (targetTLI); default: the one PostgreSQL finds (latest), unless that would follow another system's history")
 }
 
@@ -106,6 +108,9 @@ func (o *planOptions) complete() error {
 	}
 	if o.Strategy != plan.SideBySide && o.Strategy != plan.InPlace {
 		return usagef("--strategy %q is not %s or %s", o.Strategy, plan.SideBySide, plan.InPlace)
+	}
+	if o.WALParallel < 0 || o.WALParallel > 64 {
+		return usagef("--wal-parallel %d: give 1 to 64 WAL segments at once", o.WALParallel)
 	}
 	if o.Repo == "" {
 		if o.ServerName == "" {
@@ -154,6 +159,7 @@ func (o *planOptions) restoreOptions(s *streams) (ro restore.Options, done func(
 		Catalog: o.Catalog, ServerName: o.ServerName, EndpointURL: o.S3.EndpointURL, CABundle: o.S3.CABundle,
 		OpenStore: o.opener(s), Concurrency: o.MaxConcurrency, Progress: p.updater(),
 		Target: t, NewName: o.NewName, NewServerName: o.NewServerName, Strategy: o.Strategy, Now: time.Now(),
+		WALParallel: o.WALParallel,
 	}, p.done, nil
 }
 

@@ -88,6 +88,9 @@ func writePlanTable(w io.Writer, p *plan.Plan, explain bool, width int) error {
 	}
 	if p.Estimate != nil {
 		hang(&b, width, "Estimate  ", fmt.Sprintf("about %s (%s)", human.Seconds(p.Estimate.Seconds), p.Estimate.Model))
+		if explain {
+			hang(&b, width, "Basis     ", p.Estimate.Basis)
+		}
 	}
 	if e := p.WALEnd; explain && e != nil {
 		hang(&b, width, "Read      ", fmt.Sprintf("%d segment(s) at the end of the WAL (%s downloaded), to find its last transaction and record", e.SegmentsRead, human.Bytes(e.BytesRead)))

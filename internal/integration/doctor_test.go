@@ -16,7 +16,7 @@ import (
 func TestIntegrationDoctorReadsTheRealCatalog(t *testing.T) {
 	skipShort(t)
 	endpoint := startS3(t, s3Dir(), "", "")
-	repo := verifyRepo(t, endpoint)
+	repo := restoreRepo(t, endpoint, server, false)
 	sb := "apiVersion: postgresql.cnpg.io/v1\nkind: ScheduledBackup\nmetadata:\n  name: daily\nspec:\n  schedule: \"0 0 2 * * *\"\n  cluster:\n    name: " + server + "\n"
 	if err := os.WriteFile(filepath.Join(repo, "scheduledbackup.yaml"), []byte(sb), 0o644); err != nil {
 		t.Fatal(err)

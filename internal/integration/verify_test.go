@@ -15,63 +15,23 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// verifyRepo is a GitOps repository holding lineage A's cluster as its manifest would say.
-func verifyRepo(t *testing.T, endpoint string) string {
-	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
-		"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: auth\nresources:\n  - cluster.yaml\n",
-		"cluster.yaml": `apiVersion: postgresql.cnpg.io/v1
-kind: Cluster
-metadata:
-  name: ` + server + `
-  namespace: auth
-spec:
-  instances: 1
-  imageName: ghcr.io/cloudnative-pg/postgresql:15
-  postgresql:
-    parameters:
-      track_commit_timestamp: "on"
-  storage:
-    size: 1Gi
-  backup:
-    barmanObjectStore:
-      destinationPath: s3://catalog/pg
-      endpointURL: ` + endpoint + `
-      s3Credentials:
-        accessKeyId: {name: s3, key: ACCESS_KEY_ID}
-        secretAccessKey: {name: s3, key: ACCESS_SECRET_KEY}
-`,
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // verification is the generated verification, unpacked as the Job's pod sees it.
 type verification struct {
 	dir string   // the ConfigMap's files (verify.sh, checks.tsv, the SQL)
 	env []string // the Job container's plain env (PGHOST, PGOPTIONS, ...)
+	job cnpgJob  // the recovery of the Cluster generated with it
 }
 
 // generateVerification runs generate for lineage A and unpacks the verify.yaml it writes.
 func generateVerification(t *testing.T, endpoint, systemID string, flags ...string) verification {
 	t.Helper()
-	out := t.TempDir()
-	args := append([]string{"generate", "--repo", verifyRepo(t, endpoint), "--cluster", "auth/" + server, "--catalog", "s3://catalog/pg",
-		"--endpoint-url", endpoint, "--system-id", systemID, "--out", out}, flags...)
-	r := runTool(t, nil, args...)
-	if r.code != 0 {
-		t.Fatalf("generate: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	repo := restoreRepo(t, endpoint, server, false)
+	out := generateRestore(t, endpoint, repo, server, append([]string{"--system-id", systemID}, flags...)...)
 	data, err := os.ReadFile(filepath.Join(out, server+"-restored", "verify.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := verification{dir: t.TempDir()}
+	v := verification{dir: t.TempDir(), job: jobFromManifests(t, repo, out, server+"-restored")}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var obj struct {
@@ -183,8 +143,7 @@ func TestIntegrationVerificationScript(t *testing.T) {
 			t.Fatalf("checks.tsv lacks %s:\n%s", want, tsv)
 		}
 	}
-	p := planFor(t, endpoint, timeFlags...)
-	pg := recoverTo(t, endpoint, server, p, false)
+	pg := recoverTo(t, v.job, false)
 
 	t.Run("the planned restore passes", func(t *testing.T) {
 		out, code := v.run(t, pg)
@@ -203,7 +162,7 @@ func TestIntegrationVerificationScript(t *testing.T) {
 		wantLines(t, out, "FAIL too-many-marks: got false, expected t", "ok   size:", "verification FAILED: 1 check(s)")
 	})
 	t.Run("a server still in recovery fails recovery-finished", func(t *testing.T) {
-		paused := recoverTo(t, endpoint, server, p, true)
+		paused := recoverTo(t, v.job, true)
 		out, code := v.run(t, paused)
 		if code != 1 {
 			t.Fatalf("exit %d, want 1:\n%s", code, out)
@@ -211,7 +170,7 @@ func TestIntegrationVerificationScript(t *testing.T) {
 		wantLines(t, out, "FAIL recovery-finished: the server is still in recovery", "FAIL timeline: still in recovery")
 	})
 	t.Run("a restore past the target fails last-commit", func(t *testing.T) {
-		latest := recoverTo(t, endpoint, server, planFor(t, endpoint, "--system-id", sysA), false)
+		latest := recoverTo(t, generateVerification(t, endpoint, sysA).job, false)
 		out, code := v.run(t, latest)
 		if code != 1 {
 			t.Fatalf("exit %d, want 1:\n%s", code, out)
@@ -221,7 +180,7 @@ func TestIntegrationVerificationScript(t *testing.T) {
 	t.Run("the empty rebuilt database fails lineage and size", func(t *testing.T) {
 		rep, _ := listJSON(t, "--catalog", localCatalog())
 		sysB := rep.Backups[backupByName(t, rep, "b4-rebuilt")].SystemID
-		rebuilt := recoverTo(t, endpoint, server, planFor(t, endpoint, "--system-id", sysB), false)
+		rebuilt := recoverTo(t, generateVerification(t, endpoint, sysB).job, false)
 		out, code := v.run(t, rebuilt)
 		if code != 1 {
 			t.Fatalf("exit %d, want 1:\n%s", code, out)
