@@ -195,11 +195,20 @@ func (s *walStream) pageHeader(p LSN, first bool) (hdr int, info uint16, remLen 
 }
 
 // read gathers n bytes of record data starting at l (not on a page header), crossing page
-// headers; it returns the bytes and the LSN just past them. A page in between must say it
-// continues a record. why is set where valid WAL ends.
+// headers; it returns the bytes (a slice of the data itself when they lie in one page: read
+// them only) and the LSN just past them. A page in between must say it continues a record. why
+// is set where valid WAL ends.
 func (s *walStream) read(l LSN, n int) (out []byte, next LSN, why string, ok bool) {
-	out = make([]byte, 0, n)
 	block := LSN(s.block)
+	if r := int(block - l%block); l%block != 0 && n <= r {
+		// Within one page, as most records are: the data itself, not a copy.
+		o := s.off(l)
+		if o+n > len(s.data) {
+			return nil, l, "", false // the data ends inside the record
+		}
+		return s.data[o : o+n : o+n], l + LSN(n), "", true
+	}
+	out = make([]byte, 0, n)
 	for len(out) < n {
 		if l%block == 0 {
 			hdr, info, _, why := s.pageHeader(l, false)

@@ -15,7 +15,7 @@ import (
 )
 
 // generatorVersion changes whenever the synthetic catalog's layout changes (invalidates caches).
-const generatorVersion = "3"
+const generatorVersion = "4"
 
 type scale struct {
 	Name      string
@@ -91,13 +91,20 @@ func makeCatalog(root string, sc scale, template []byte) (layout, error) {
 		}
 		return os.Chtimes(p, mtime, mtime)
 	}
-	// WAL: gzip-compressed segments holding only their real page header.
+	// WAL: gzip-compressed segments holding only their real page header, except the last
+	// boundarySegments of each timeline, which hold real records (boundaryWAL): plan reads the
+	// end of the WAL from its records.
+	boundary := boundaryWAL(sc)
 	for no := uint64(1); no <= uint64(sc.Segments); no++ {
 		tli := sc.tliOf(no)
 		name := size.Name(tli, no)
+		content, ok := boundary[name]
+		if !ok {
+			content = catalogtest.WALHeader(systemID, tli, size.StartLSN(no), size)
+		}
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		_, _ = zw.Write(catalogtest.WALHeader(systemID, tli, size.StartLSN(no), size))
+		_, _ = zw.Write(content)
 		_ = zw.Close()
 		if err := write("wals/"+name[:16]+"/"+name+".gz", buf.Bytes(), archiveTime(no)); err != nil {
 			return l, err
@@ -141,6 +148,38 @@ func makeCatalog(root string, sc scale, template []byte) (layout, error) {
 		}
 	}
 	return l, os.WriteFile(stamp, []byte(want), 0o644)
+}
+
+// boundarySegments is how many segments at the end of each timeline hold real WAL: as many as
+// plan reads at most for the end of a replay.
+const boundarySegments = 4
+
+// boundaryWAL is the content of the last boundarySegments segments of each timeline, by name:
+// PostgreSQL 15 WAL with two commits in each segment, 60 and 30 s before the segment's archive
+// time, then heap records, then pg_switch_wal (as archive_timeout would).
+func boundaryWAL(sc scale) map[string][]byte {
+	size := catalog.SegmentSize(segSize)
+	out := map[string][]byte{}
+	for t := 1; t <= sc.Timelines; t++ {
+		last := uint64(sc.Segments)
+		if t < sc.Timelines {
+			last = sc.tlStart(t+1) - 1
+		}
+		first := last - boundarySegments + 1
+		b := catalogtest.NewWALBuilder(size.StartLSN(first), 15, systemID)
+		b.SegSize, b.TLI = int(segSize), uint32(t)
+		for no := first; no <= last; no++ {
+			xid := uint32(1000 + 2*no)
+			b.Commit(xid, archiveTime(no).Add(-60*time.Second))
+			b.Commit(xid+1, archiveTime(no).Add(-30*time.Second))
+			b.FillTo(size.StartLSN(no) + catalog.LSN(segSize)/2)
+			b.Switch()
+		}
+		for no := first; no <= last; no++ {
+			out[size.Name(uint32(t), no)] = append([]byte(nil), b.Segment(size.StartLSN(no))...)
+		}
+	}
+	return out
 }
 
 var infoLine = regexp.MustCompile(`(?m)^([a-z_]+)=(.*)$`)
