@@ -25,7 +25,7 @@ type fixture struct {
 }
 
 var fixtures = []fixture{
-	{repo: "argocd-helm", ns: "auth", name: "authentik-postgresql", target: plan.RecoveryTarget{BackupID: "20260205T020001", TargetTime: "2026-02-05T08:05:58+00:00"}},
+	{repo: "argocd-helm", ns: "auth", name: "authentik-postgresql", target: plan.RecoveryTarget{BackupID: "20260205T020001", TargetTime: "2026-02-05 08:05:58+00:00"}},
 	{repo: "flux-helmrelease", ns: "gitea", name: "gitea-db"},
 	{repo: "plain-manifests", ns: "shop", name: "shop-db", target: plan.RecoveryTarget{BackupID: "20261120T020000", TargetLSN: "0/5000060"}},
 	{repo: "multi-doc", ns: "wiki", name: "wiki-pg"},
@@ -34,7 +34,7 @@ var fixtures = []fixture{
 	{repo: "flux-home", ns: "database", name: "postgres"},
 	{repo: "argocd-appset", ns: "database", name: "pg-main"},
 	{repo: "flux-component", ns: "database", name: "pg16"},
-	{repo: "argocd-app-of-apps", ns: "shop", name: "shop-db", target: plan.RecoveryTarget{BackupID: "20261120T020000", TargetTime: "2026-11-20T09:30:00+00:00"}},
+	{repo: "argocd-app-of-apps", ns: "shop", name: "shop-db", target: plan.RecoveryTarget{BackupID: "20261120T020000", TargetTime: "2026-11-20 09:30:00+00:00"}},
 }
 
 func (f fixture) testName() string {

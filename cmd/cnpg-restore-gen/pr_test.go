@@ -189,7 +189,7 @@ func TestIntegrationPROnGitea(t *testing.T) {
 	if len(open) != 1 || open[0].Head.Ref != "restore/auth/authentik-postgresql-20261124T175236" || len(open[0].Labels) != 1 {
 		t.Fatalf("open pull requests: %+v", open)
 	}
-	for _, s := range []string{"### What is restored, from where", "### Safety checks", "```mermaid", "### Cutover edits", "### After the merge: post-restore checklist", "### Roll back and clean up", "2026-11-24T17:52:45+00:00"} {
+	for _, s := range []string{"### What is restored, from where", "### Safety checks", "```mermaid", "### Cutover edits", "### After the merge: post-restore checklist", "### Roll back and clean up", "2026-11-24 17:52:45+00:00"} {
 		if !strings.Contains(open[0].Body, s) {
 			t.Errorf("the PR body on Gitea lacks %q", s)
 		}
@@ -211,7 +211,7 @@ func TestIntegrationPROnGitea(t *testing.T) {
 		t.Fatalf("new target: exit %d\n%s%s", code, out, errOut)
 	}
 	g.API(t, http.MethodGet, "repos/"+giteatest.User+"/homelab/pulls?state=open", nil, &open)
-	if len(open) != 1 || open[0].Number != 1 || open[0].Head.Sha == first.Head.Sha || !strings.Contains(open[0].Body, "2026-11-24T17:52:48+00:00") {
+	if len(open) != 1 || open[0].Number != 1 || open[0].Head.Sha == first.Head.Sha || !strings.Contains(open[0].Body, "2026-11-24 17:52:48+00:00") {
 		t.Fatalf("new target: %+v", open)
 	}
 	var commits []map[string]any
