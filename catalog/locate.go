@@ -88,7 +88,12 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 	}
 	slices.Reverse(refs) // newest first
 	loc.To = size.Name(refs[0].TLI, refs[0].SegNo)
-	var next []byte // the newer neighbour, for records that cross into it
+	var next *walChunk // the newer neighbour, for records that cross into it
+	defer func() {
+		if next != nil {
+			next.close()
+		}
+	}()
 	stopAt := uint64(0)
 	for k, ref := range refs {
 		if k >= maxLocateSegments || loc.SegmentsRead >= 2*maxLocateSegments {
@@ -112,13 +117,22 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 		loc.SegmentsRead++
 		loc.BytesRead += stored
 		loc.From = size.Name(ref.TLI, ref.SegNo)
-		data := append(seg[:len(seg):len(seg)], next...)
-		w, err := ReadWALRecords(size.StartLSN(ref.SegNo), data)
+		chunks := []*walChunk{seg}
+		if next != nil {
+			chunks = append(chunks, next)
+		}
+		end := size.StartLSN(ref.SegNo + 1)
+		w, err := readWAL(size.StartLSN(ref.SegNo), chunks, end)
+		if p := c.chunkProblem(ref, seg); p != "" {
+			seg.close()
+			loc.Problem = p
+			return nil
+		}
 		if err != nil {
+			seg.close()
 			loc.Problem = fmt.Sprintf("%s/%s: %v", c.Location, size.Name(ref.TLI, ref.SegNo), err)
 			return nil
 		}
-		end := size.StartLSN(ref.SegNo + 1)
 		for i := len(w.Events) - 1; i >= 0; i-- {
 			e := w.Events[i]
 			if e.LSN < end && matches(e, t) {
@@ -129,8 +143,12 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 				}
 			}
 		}
+		if next != nil {
+			next.close()
+		}
 		next = seg
-		if len(seg) < int(size) {
+		if seg.short() {
+			next.close()
 			next = nil
 		}
 		if k == len(refs)-1 && loc.Event == nil {
@@ -152,10 +170,17 @@ func (c *Catalog) locate(ctx context.Context, store Store, root string, t Target
 func (c *Catalog) bisectXID(ctx context.Context, store Store, root string, refs []segmentRef, x uint32, loc *Located) (bool, error) {
 	size := c.WAL.SegmentSize()
 	type probe struct {
-		seg []byte
+		seg *walChunk
 		w   *WALRecords
 	}
 	probes := map[int]*probe{}
+	defer func() {
+		for _, p := range probes {
+			if p.seg != nil {
+				p.seg.close()
+			}
+		}
+	}()
 	read := func(i int) (*probe, error) {
 		if p, ok := probes[i]; ok {
 			return p, nil
@@ -172,7 +197,10 @@ func (c *Catalog) bisectXID(ctx context.Context, store Store, root string, refs 
 			loc.SegmentsRead++
 			loc.BytesRead += stored
 			p.seg = seg
-			if w, err := ReadWALRecords(size.StartLSN(refs[i].SegNo), seg); err == nil {
+			w, err := readWAL(size.StartLSN(refs[i].SegNo), []*walChunk{seg}, 0)
+			if why := c.chunkProblem(refs[i], seg); why != "" {
+				loc.Problem = why
+			} else if err == nil {
 				p.w = w
 			}
 		}
@@ -200,17 +228,17 @@ func (c *Catalog) bisectXID(ctx context.Context, store Store, root string, refs 
 		if p.seg == nil {
 			continue
 		}
-		data := p.seg
-		if i+1 < len(refs) && len(p.seg) == int(size) {
+		chunks := []*walChunk{p.seg}
+		if i+1 < len(refs) && !p.seg.short() {
 			next, err := read(i + 1) // a record that crosses into the next segment
 			if err != nil || loc.Problem != "" {
 				return false, err
 			}
 			if next.seg != nil {
-				data = append(p.seg[:len(p.seg):len(p.seg)], next.seg...)
+				chunks = append(chunks, next.seg)
 			}
 		}
-		w, err := ReadWALRecords(size.StartLSN(refs[i].SegNo), data)
+		w, err := readWAL(size.StartLSN(refs[i].SegNo), chunks, size.StartLSN(refs[i].SegNo+1))
 		if err != nil {
 			continue
 		}

@@ -64,8 +64,9 @@ func (c *Catalog) locateTime(ctx context.Context, store Store, root string, t Ta
 	refs := c.pathSegments(l, floor)
 	ts := &TimeStop{}
 	c.timeStop = ts
-	segs := map[int][]byte{}
-	get := func(i int) ([]byte, error) {
+	segs := map[int]*walChunk{}
+	defer closeChunks(segs)
+	get := func(i int) (*walChunk, error) {
 		if d, ok := segs[i]; ok {
 			return d, nil
 		}
@@ -88,30 +89,42 @@ func (c *Catalog) locateTime(ctx context.Context, store Store, root string, t Ta
 		return e.Time.After(*t.Time) || t.Exclusive && e.Time.Equal(*t.Time)
 	}
 	// events are the transaction ends that start in segment i.
+	read := map[int][]WALEvent{}
 	events := func(i int) ([]WALEvent, error) {
+		if es, ok := read[i]; ok {
+			return es, nil
+		}
 		seg, err := get(i)
 		if err != nil || seg == nil {
 			return nil, err
 		}
-		data := seg[:len(seg):len(seg)]
-		if i+1 < len(refs) && refs[i+1].SegNo == refs[i].SegNo+1 && len(seg) == int(size) {
+		chunks := []*walChunk{seg}
+		if i+1 < len(refs) && refs[i+1].SegNo == refs[i].SegNo+1 && !seg.short() {
 			next, err := get(i + 1)
 			if err != nil {
 				return nil, err
 			}
-			data = append(data, next...)
+			if next != nil {
+				chunks = append(chunks, next)
+			}
 		}
-		w, err := ReadWALRecords(size.StartLSN(refs[i].SegNo), data)
+		end := size.StartLSN(refs[i].SegNo + 1)
+		w, err := readWAL(size.StartLSN(refs[i].SegNo), chunks, end)
+		for k, ch := range chunks {
+			if p := c.chunkProblem(refs[i+k], ch); p != "" && ts.Problem == "" {
+				ts.Problem = p
+			}
+		}
 		if err != nil {
 			return nil, nil
 		}
-		end := size.StartLSN(refs[i].SegNo + 1)
 		var out []WALEvent
 		for _, e := range w.Events {
 			if e.LSN < end && (e.Kind == EventCommit || e.Kind == EventAbort) {
 				out = append(out, e)
 			}
 		}
+		read[i] = out
 		return out, nil
 	}
 	// isPast: the newest transaction end in segment i, or the first segment after it that

@@ -144,27 +144,53 @@ func (w *WALRecords) LastCommit() *WALEvent {
 
 // walStream reads the bytes of records out of WAL pages, skipping and checking page headers.
 type walStream struct {
-	data  []byte
-	start LSN // the LSN of data[0], a segment boundary
-	block int // XLOG_BLCKSZ
-	magic uint16
-	tli   uint32
+	chunks []*walChunk // consecutive segments from start
+	start  LSN         // a segment boundary
+	block  int         // XLOG_BLCKSZ
+	magic  uint16
+	tli    uint32
 	// sysid and segSize are what every segment's long header must say.
 	sysid   uint64
 	segSize uint32
+	// scratch holds a record header and a record body that cross pages, reused record to
+	// record (what a record's events keep is copied out of it).
+	scratch [2][]byte
 }
 
-func (s *walStream) off(l LSN) int { return int(l - s.start) }
+// at returns the n bytes at l, which lie in one segment, when the data has them.
+func (s *walStream) at(l LSN, n int) ([]byte, bool) {
+	if l < s.start {
+		return nil, false
+	}
+	i := uint64(l-s.start) / uint64(s.segSize)
+	if i >= uint64(len(s.chunks)) {
+		return nil, false
+	}
+	return s.chunks[i].at(int(uint64(l-s.start)%uint64(s.segSize)), n)
+}
+
+// mark says the reader is done with everything before l: no slice it was given before is
+// used after.
+func (s *walStream) mark(l LSN) {
+	if i := uint64(l-s.start) / uint64(s.segSize); l >= s.start && i < uint64(len(s.chunks)) {
+		s.chunks[i].drop(int(uint64(l-s.start) % uint64(s.segSize)))
+	}
+}
+
+// has says whether the data holds the byte at l.
+func (s *walStream) has(l LSN) bool {
+	_, ok := s.at(l, 1)
+	return ok
+}
 
 // pageHeader checks the header of the page starting at p and returns its length and its
 // remaining-length field; ok is false where valid WAL ends (a zeroed or foreign page).
 func (s *walStream) pageHeader(p LSN, first bool) (hdr int, info uint16, remLen uint32, why string) {
-	o := s.off(p)
-	if o+walShortHeaderLen > len(s.data) {
+	d, ok := s.at(p, walShortHeaderLen)
+	if !ok {
 		return 0, 0, 0, ""
 	}
 	le := binary.LittleEndian
-	d := s.data[o:]
 	magic, info := le.Uint16(d[0:2]), le.Uint16(d[2:4])
 	tli, addr, rem := le.Uint32(d[4:8]), LSN(le.Uint64(d[8:16])), le.Uint32(d[16:20])
 	switch {
@@ -179,7 +205,8 @@ func (s *walStream) pageHeader(p LSN, first bool) (hdr int, info uint16, remLen 
 	}
 	hdr = walShortHeaderLen
 	if uint64(p)%uint64(s.segSize) == 0 {
-		if info&xlpLongHeader == 0 || o+walLongHeaderLen > len(s.data) {
+		d, ok := s.at(p, walLongHeaderLen)
+		if info&xlpLongHeader == 0 || !ok {
 			return 0, 0, 0, fmt.Sprintf("segment at %s has no long page header", p)
 		}
 		if id := le.Uint64(d[24:32]); id != s.sysid {
@@ -195,20 +222,21 @@ func (s *walStream) pageHeader(p LSN, first bool) (hdr int, info uint16, remLen 
 }
 
 // read gathers n bytes of record data starting at l (not on a page header), crossing page
-// headers; it returns the bytes (a slice of the data itself when they lie in one page: read
-// them only) and the LSN just past them. A page in between must say it continues a record. why
-// is set where valid WAL ends.
-func (s *walStream) read(l LSN, n int) (out []byte, next LSN, why string, ok bool) {
+// headers; it returns the bytes (a slice of the data itself when they lie in one page, or of
+// scratch buffer k: read them only, and only until the next read into k) and the LSN just past
+// them. A page in between must say it continues a record. why is set where valid WAL ends.
+func (s *walStream) read(l LSN, n, k int) (out []byte, next LSN, why string, ok bool) {
 	block := LSN(s.block)
 	if r := int(block - l%block); l%block != 0 && n <= r {
 		// Within one page, as most records are: the data itself, not a copy.
-		o := s.off(l)
-		if o+n > len(s.data) {
+		d, ok := s.at(l, n)
+		if !ok {
 			return nil, l, "", false // the data ends inside the record
 		}
-		return s.data[o : o+n : o+n], l + LSN(n), "", true
+		return d, l + LSN(n), "", true
 	}
-	out = make([]byte, 0, n)
+	out = s.scratch[k][:0]
+	defer func() { s.scratch[k] = out[:0] }()
 	for len(out) < n {
 		if l%block == 0 {
 			hdr, info, _, why := s.pageHeader(l, false)
@@ -220,12 +248,12 @@ func (s *walStream) read(l LSN, n int) (out []byte, next LSN, why string, ok boo
 			}
 			l += LSN(hdr)
 		}
-		o := s.off(l)
 		take := min(n-len(out), int(l-l%block+block-l))
-		if o+take > len(s.data) {
+		d, ok := s.at(l, take)
+		if !ok {
 			return nil, l, "", false // the data ends inside the record
 		}
-		out = append(out, s.data[o:o+take]...)
+		out = append(out, d...)
 		l += LSN(take)
 	}
 	return out, l, "", true
@@ -236,6 +264,34 @@ func (s *walStream) read(l LSN, n int) (out []byte, next LSN, why string, ok boo
 // begins in the data (the tail of one that began before is skipped, as pg_waldump skips it) to
 // the end of valid WAL. It fails only when data is not WAL at all.
 func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
+	h, err := ParseWALHeader(data)
+	if err != nil {
+		return nil, err
+	}
+	var chunks []*walChunk
+	if size := int(h.SegmentSize); SegmentSize(size).Validate() == nil {
+		for o := 0; o < len(data); o += size {
+			chunks = append(chunks, loadedChunk(data[o:min(o+size, len(data))]))
+		}
+	} else {
+		chunks = []*walChunk{loadedChunk(data)} // refused below
+	}
+	return readWAL(start, chunks, 0)
+}
+
+// readWAL reads the records of chunks, consecutive segments from the segment boundary start,
+// as ReadWALRecords does, decompressing only what it reads. With until > 0 it stops before the
+// first record that starts at or after until: a segment's records need only the beginning of
+// the next one, for the record that crosses into it.
+func readWAL(start LSN, chunks []*walChunk, until LSN) (*WALRecords, error) {
+	if len(chunks) == 0 {
+		_, err := ParseWALHeader(nil)
+		return nil, err
+	}
+	data, ok := chunks[0].at(0, walLongHeaderLen)
+	if !ok {
+		data = chunks[0].buf // shorter than a header: all of it
+	}
 	h, err := ParseWALHeader(data)
 	if err != nil {
 		return nil, err
@@ -253,7 +309,7 @@ func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
 	case SegmentSize(h.SegmentSize).Validate() != nil || uint64(start)%uint64(h.SegmentSize) != 0:
 		return nil, fmt.Errorf("the WAL data must start at a segment boundary, not %s", start)
 	}
-	s := &walStream{data: data, start: start, block: block, magic: le.Uint16(data[0:2]), tli: h.TLI, sysid: le.Uint64(data[24:32]), segSize: h.SegmentSize}
+	s := &walStream{chunks: chunks, start: start, block: block, magic: le.Uint16(data[0:2]), tli: h.TLI, sysid: le.Uint64(data[24:32]), segSize: h.SegmentSize}
 	w := &WALRecords{Version: version}
 
 	// The first record: past the continuation of one that began before the data.
@@ -266,7 +322,7 @@ func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
 			l += take
 			rem -= uint32(take)
 			if rem > 0 {
-				if s.off(l) >= len(data) {
+				if !s.has(l) {
 					w.First, w.End = l, l
 					return w, nil
 				}
@@ -282,7 +338,8 @@ func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
 	}
 	w.First = l
 	var prev LSN
-	for s.off(l) < len(data) {
+	for (until == 0 || l < until) && s.has(l) {
+		s.mark(l)
 		// A record header never starts in a page header: skip it.
 		if l%LSN(block) == 0 {
 			h, _, _, why := s.pageHeader(l, false)
@@ -292,7 +349,7 @@ func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
 			}
 			l += LSN(h)
 		}
-		head, after, why, ok := s.read(l, walRecordHeader)
+		head, after, why, ok := s.read(l, walRecordHeader, 0)
 		if !ok {
 			w.Stop = why
 			break
@@ -310,14 +367,14 @@ func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
 			w.Stop = fmt.Sprintf("record at %s claims %d bytes, more than a record may hold", l, total)
 			break
 		}
-		if total-walRecordHeader > len(data)-s.off(after) {
+		if !s.has(after + LSN(total-walRecordHeader) - 1) {
 			break // the data ends inside the record (its next segment is not here)
 		}
 		if p := LSN(le.Uint64(head[8:16])); prev != 0 && p != prev {
 			w.Stop = fmt.Sprintf("record at %s points back to %s, not %s", l, p, prev)
 			break
 		}
-		body, end, why, ok := s.read(after, total-walRecordHeader)
+		body, end, why, ok := s.read(after, total-walRecordHeader, 1)
 		if !ok {
 			w.Stop = why
 			break

@@ -1,6 +1,7 @@
 package catalog_test
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 
 // FuzzReadWALRecords: any bytes — torn pages, lying lengths, bad CRCs, headers of other
 // versions — are read without a panic, and what is read is ordered: events in LSN order, each
-// inside the valid WAL the reader reports.
+// inside the valid WAL the reader reports; read from a stored (compressed) segment, decompressed
+// as the reader goes, it is the same.
 func FuzzReadWALRecords(f *testing.F) {
 	b := newWALBuilder(LSN(1<<20), 15)
 	b.Commit(700, t0)
@@ -35,6 +37,13 @@ func FuzzReadWALRecords(f *testing.F) {
 		}
 		if w.Records < len(w.Events) {
 			t.Fatalf("%d records, %d events", w.Records, len(w.Events))
+		}
+		if len(data) <= 1<<20 {
+			stored := catalogtest.Compress(t, data, "lz4")
+			lazy, again, _, err := ReadStoredWAL(LSN(1<<20), [][]byte{stored}, "lz4", 1<<20, 0)
+			if err != nil || !reflect.DeepEqual(lazy, w) || !reflect.DeepEqual(again, w) {
+				t.Fatalf("read from a stored segment (error %v):\n%+v\nagain:\n%+v\nfrom the bytes:\n%+v", err, lazy, again, w)
+			}
 		}
 	})
 }

@@ -115,9 +115,14 @@ func (c *Catalog) readTail(ctx context.Context, store Store, root string, r Repl
 			}
 		}
 	}
-	var data []byte
-	for k, ref := range refs {
-		seg, stored, problem, err := c.fetchSegment(ctx, store, root, ref)
+	var chunks []*walChunk // oldest first
+	defer func() {
+		for _, ch := range chunks {
+			ch.close()
+		}
+	}()
+	for _, ref := range refs {
+		ch, stored, problem, err := c.fetchSegment(ctx, store, root, ref)
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("while reading the last WAL of %s: %w", c.Location, err)
@@ -126,16 +131,20 @@ func (c *Catalog) readTail(ctx context.Context, store Store, root string, r Repl
 			t.Problem = problem
 			return t, nil
 		}
-		if seg == nil {
+		if ch == nil {
 			break
 		}
 		t.SegmentsRead++
 		t.BytesRead += stored
-		if k > 0 && len(seg) < int(size) {
+		chunks = append([]*walChunk{ch}, chunks...)
+		w, err := readWAL(size.StartLSN(ref.SegNo), chunks, 0)
+		if p := c.chunkProblem(ref, ch); p != "" {
+			t.Problem = p
+			return t, nil
+		}
+		if len(chunks) > 1 && ch.short() {
 			break // a short segment in the middle cannot be followed by the newer ones
 		}
-		data = append(seg, data...)
-		w, err := ReadWALRecords(size.StartLSN(ref.SegNo), data)
 		if err != nil {
 			t.Problem = fmt.Sprintf("%s/%s: %v", c.Location, size.Name(ref.TLI, ref.SegNo), err)
 			return t, nil
@@ -151,7 +160,9 @@ func (c *Catalog) readTail(ctx context.Context, store Store, root string, r Repl
 				t.LastCommit = &e
 			}
 		}
-		if k >= 1 && t.LastXact != nil {
+		if t.LastXact != nil {
+			// Records begin in the segments read up to the newest transaction end: an older
+			// segment adds nothing after it.
 			break
 		}
 	}
@@ -174,10 +185,11 @@ func (t *WALTail) TailText() string {
 // errNoSegment is fetchSegment's problem when the index has no such segment.
 const errNoSegment = "no such segment"
 
-// fetchSegment downloads one archived segment and undoes its compression. A segment missing
-// or unreadable is a problem (said in words, with its key), not an error: what reads it falls
-// back to archive times. err is for the store failing or the context ending.
-func (c *Catalog) fetchSegment(ctx context.Context, store Store, root string, ref segmentRef) (seg []byte, stored int64, problem string, err error) {
+// fetchSegment downloads one archived segment, to be decompressed as it is read. A segment
+// missing or unreadable is a problem (said in words, with its key), not an error: what reads it
+// falls back to archive times. err is for the store failing or the context ending. The caller
+// closes the chunk, and asks chunkProblem after reading it.
+func (c *Catalog) fetchSegment(ctx context.Context, store Store, root string, ref segmentRef) (ch *walChunk, stored int64, problem string, err error) {
 	size := c.WAL.SegmentSize()
 	key, ok := c.WAL.Key(ref.TLI, ref.SegNo)
 	if !ok {
@@ -191,9 +203,20 @@ func (c *Catalog) fetchSegment(ctx context.Context, store Store, root string, re
 		}
 		return nil, 0, fmt.Sprintf("%s/%s: %v", c.Location, key, err), nil
 	}
-	seg, err = DecompressSegment(data, run.CompressionAt(ref.SegNo), size)
+	ch, err = lazyChunk(data, run.CompressionAt(ref.SegNo), size)
 	if err != nil {
 		return nil, 0, fmt.Sprintf("%s/%s: %v", c.Location, key, err), nil
 	}
-	return seg, int64(len(data)), "", nil
+	return ch, int64(len(data)), "", nil
+}
+
+// chunkProblem says why the part of a segment read so far could not be decompressed ("" when
+// it could).
+func (c *Catalog) chunkProblem(ref segmentRef, ch *walChunk) string {
+	if ch == nil || ch.Err() == nil {
+		return ""
+	}
+	key, _ := c.WAL.Key(ref.TLI, ref.SegNo)
+	run, _ := c.WAL.RunAt(ref.TLI, ref.SegNo)
+	return fmt.Sprintf("%s/%s: %s data: %v", c.Location, key, run.CompressionAt(ref.SegNo), ch.Err())
 }
