@@ -122,10 +122,11 @@ archive_with() { # flags: change the archive command's compression (-z gzip, -j 
   sleep 0.5 # the archiver rereads its configuration asynchronously
 }
 switch_wal() { sql "SELECT pg_switch_wal()" >/dev/null; }
-wait_archived() { # wait until the last switched segment is archived
+wait_archived() { # wait until the last switched segment is archived; after 3 failed tries of
+  # archive_command (a loaded S3 server) the archiver waits a minute before the next: wait 2
   local want
   want=$(sql "SELECT pg_walfile_name(pg_current_wal_lsn() - 1)")
-  for _ in $(seq 300); do
+  for _ in $(seq 1200); do
     [ "$(sql "SELECT coalesce(last_archived_wal,'') >= '$want' FROM pg_stat_archiver")" = t ] && return 0
     sleep 0.1
   done
