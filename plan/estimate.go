@@ -21,7 +21,7 @@ import (
 // checkpoint and the timeline lookups of the promotion. The seconds per segment depend on how
 // many are fetched at once. The constants are measured: the real recovery test
 // (internal/integration, TestIntegrationRecoveryProof) times every recovery it runs, fits this
-// model to them by least squares, checks each recovery is within ±30% of the fit, and with
+// model to them by least squares, checks the fit is within ±30% on average over them, and with
 // -calibrate records the fit in calibration.json, which is what ships. Kubernetes' part
 // (scheduling the job's pod, pulling the image) is not in the estimate.
 
