@@ -51,6 +51,8 @@ type Catalog struct {
 	// where recovery to its time stops.
 	located  *Located
 	timeStop *TimeStop
+	// readAhead is how far PostgreSQL reads past the target's stop (findReadAhead).
+	readAhead *ReadAhead
 }
 
 // Backup is one directory under base/.
@@ -239,6 +241,9 @@ func Load(ctx context.Context, store Store, opts Options) (*Catalog, error) {
 		return nil, err
 	}
 	if err := c.locateTime(ctx, store, l.root, opts.Locate); err != nil {
+		return nil, err
+	}
+	if err := c.findReadAhead(ctx, store, l.root, opts.Locate); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -284,6 +284,13 @@ func ReadWALRecords(start LSN, data []byte) (*WALRecords, error) {
 // first record that starts at or after until: a segment's records need only the beginning of
 // the next one, for the record that crosses into it.
 func readWAL(start LSN, chunks []*walChunk, until LSN) (*WALRecords, error) {
+	return readWALWith(start, chunks, until, nil)
+}
+
+// readWALWith is readWAL calling each (when not nil) with every valid record, as its start, its
+// header and its body (read them only, during the call); each returning false stops the reading
+// after that record.
+func readWALWith(start LSN, chunks []*walChunk, until LSN, each func(l LSN, head, body []byte) bool) (*WALRecords, error) {
 	if len(chunks) == 0 {
 		_, err := ParseWALHeader(nil)
 		return nil, err
@@ -403,6 +410,9 @@ func readWAL(start LSN, chunks []*walChunk, until LSN) (*WALRecords, error) {
 			l = (end + seg - 1) / seg * seg
 			w.End = l
 		}
+		if each != nil && !each(w.LastRecord, head, body) {
+			break
+		}
 	}
 	if w.End < w.First {
 		w.End = w.First
@@ -415,6 +425,13 @@ func alignLSN(l LSN) LSN { return (l + walMaxAlign - 1) &^ (walMaxAlign - 1) }
 // mainData finds a record's main data: the block headers come first, the main data header
 // last among them, and the main data is the record's last bytes.
 func mainData(body []byte) ([]byte, bool) {
+	d, _, ok := walkBlocks(body)
+	return d, ok
+}
+
+// walkBlocks walks a record's block headers: it returns the main data and how many block
+// references the record makes.
+func walkBlocks(body []byte) (main []byte, blocks int, ok bool) {
 	le := binary.LittleEndian
 	i := 0
 	for i < len(body) {
@@ -422,29 +439,30 @@ func mainData(body []byte) ([]byte, bool) {
 		switch {
 		case id == blockIDDataShort:
 			if i+2 > len(body) {
-				return nil, false
+				return nil, blocks, false
 			}
-			n := int(body[i+1])
-			return tail(body, n)
+			d, ok := tail(body, int(body[i+1]))
+			return d, blocks, ok
 		case id == blockIDDataLong:
 			if i+5 > len(body) {
-				return nil, false
+				return nil, blocks, false
 			}
-			n := int(le.Uint32(body[i+1 : i+5]))
-			return tail(body, n)
+			d, ok := tail(body, int(le.Uint32(body[i+1:i+5])))
+			return d, blocks, ok
 		case id == blockIDOrigin:
 			i += 3
 		case id == blockIDTopLevel:
 			i += 5
 		case id <= maxBlockID:
 			if i+4 > len(body) {
-				return nil, false
+				return nil, blocks, false
 			}
+			blocks++
 			flags := body[i+1]
 			i += 4
 			if flags&bkpBlockHasImage != 0 {
 				if i+5 > len(body) {
-					return nil, false
+					return nil, blocks, false
 				}
 				bimg := body[i+4]
 				i += 5
@@ -457,10 +475,10 @@ func mainData(body []byte) ([]byte, bool) {
 			}
 			i += 4 // BlockNumber
 		default:
-			return nil, false
+			return nil, blocks, false
 		}
 	}
-	return nil, true // no main data
+	return nil, blocks, true // no main data
 }
 
 func tail(body []byte, n int) ([]byte, bool) {

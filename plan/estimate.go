@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/cnpg-restore-gen/cnpg-restore-gen/catalog"
 )
 
 // The recovery-time model. A CloudNativePG recovery job downloads and unpacks the base backup
@@ -40,10 +42,13 @@ type Calibration struct {
 	// segments fetched at once ("1", "4").
 	SegmentSeconds map[string]float64 `json:"segmentSeconds"`
 	// ExtraFetches is how many segments PostgreSQL asks for beyond the range it replays, on
-	// average: WAL its prefetcher reads ahead of the target, and the probes for a next segment
-	// at the end of the archive.
-	ExtraFetches float64          `json:"extraFetches"`
-	Runs         []CalibrationRun `json:"runs"`
+	// average over the targets, for a target whose read-ahead the plan could not place: WAL its
+	// prefetcher reads ahead of the target, and the target's segment again at the end.
+	// ExtraFetchesLatest is the same for the latest point: the probes for a next segment at the
+	// end of the archive, and the last one again.
+	ExtraFetches       float64          `json:"extraFetches"`
+	ExtraFetchesLatest float64          `json:"extraFetchesLatest"`
+	Runs               []CalibrationRun `json:"runs"`
 }
 
 // CalibrationRun is one measured recovery.
@@ -59,6 +64,34 @@ type CalibrationRun struct {
 	// read ahead of the target and the end of the archive included), for the record.
 	SegmentFetches int `json:"segmentFetches"`
 	HistoryLookups int `json:"historyLookups"`
+	// Latest says the recovery was to the end of the archive; ReadAhead is the segments past
+	// the stop the plan said PostgreSQL reads ahead (nil when it could not say).
+	Latest    bool `json:"latest,omitempty"`
+	ReadAhead *int `json:"readAhead,omitempty"`
+}
+
+// Beyond is what the plan knows of the segments PostgreSQL asks for beyond the range:
+// Latest, for the end of the archive, or ReadAhead, the segments its prefetcher reads past
+// where replay stops (catalog.ReadAhead; nil when unknown), with Why.
+type Beyond struct {
+	Latest    bool
+	ReadAhead *int
+	Why       string
+}
+
+// beyond is the segments asked for beyond the range: for a known read-ahead, the segments
+// read ahead and, when there are any, the stop's segment fetched again at the end of recovery
+// (the read-ahead moved the reader past it); otherwise the measured average.
+func (c Calibration) beyond(b Beyond) (float64, string) {
+	switch {
+	case b.Latest:
+		return c.ExtraFetchesLatest, "at the end of the archive: the probes for a next segment and the last one again, as measured"
+	case b.ReadAhead != nil && *b.ReadAhead == 0:
+		return 0, "no read-ahead past the stop's segment (" + b.Why + ")"
+	case b.ReadAhead != nil:
+		return float64(*b.ReadAhead + 1), fmt.Sprintf("%d read ahead past the stop, up to %s, and the stop's segment again", *b.ReadAhead, b.Why)
+	}
+	return c.ExtraFetches, "read ahead of the target, on average"
 }
 
 // ShippedCalibration is calibration.json.
@@ -105,12 +138,13 @@ func (c Calibration) restoreRate(compression string) (rate float64, exact bool) 
 
 // Estimate applies the model: a backup of size bytes (barman's size) compressed with
 // compression ("" for none), segments to replay, parallel of them fetched at once.
-func (c Calibration) Estimate(size int64, compression string, segments uint64, parallel int) Estimate {
+func (c Calibration) Estimate(size int64, compression string, segments uint64, parallel int, b Beyond) Estimate {
+	extra, why := c.beyond(b)
 	key, exact := c.segmentKey(parallel)
 	perSegment := c.SegmentSeconds[key]
 	rate, rateExact := c.restoreRate(compression)
 	restore := float64(size) / rate
-	replay := c.StartSeconds + perSegment*(float64(segments)+c.ExtraFetches)
+	replay := c.StartSeconds + perSegment*(float64(segments)+extra)
 	fetch := fmt.Sprintf("%s at a time", key)
 	if key == "1" {
 		fetch = "one at a time"
@@ -129,8 +163,8 @@ func (c Calibration) Estimate(size int64, compression string, segments uint64, p
 		RestoreSeconds: round1(restore),
 		ReplaySeconds:  round1(replay),
 		Parallel:       max(parallel, 1),
-		Model: fmt.Sprintf("backup size / %.0f MiB/s (%s), then %.1f s + %.2f s per WAL segment fetched %s, for the range's %d and about %.1f more PostgreSQL asks for",
-			rate/(1<<20), unpack, c.StartSeconds, perSegment, fetch, segments, c.ExtraFetches),
+		Model: fmt.Sprintf("backup size / %.0f MiB/s (%s), then %.1f s + %.2f s per WAL segment fetched %s, for the range's %d and %s more PostgreSQL asks for (%s)",
+			rate/(1<<20), unpack, c.StartSeconds, perSegment, fetch, segments, strconv.FormatFloat(extra, 'f', -1, 64), why),
 		Basis: fmt.Sprintf("fitted to %d real recoveries (%s); Kubernetes' start of the job's pod comes on top, and a remote object store adds its latency to every segment", len(c.Runs), c.Measured),
 	}
 }
@@ -140,7 +174,8 @@ func (c Calibration) Estimate(size int64, compression string, segments uint64, p
 func (c Calibration) Predict(r CalibrationRun, fetches bool) float64 {
 	key, _ := c.segmentKey(r.Parallel)
 	rate, _ := c.restoreRate(r.Compression)
-	n := float64(r.Segments) + c.ExtraFetches
+	extra, _ := c.beyond(Beyond{Latest: r.Latest, ReadAhead: r.ReadAhead})
+	n := float64(r.Segments) + extra
 	if fetches {
 		n = float64(r.SegmentFetches)
 	}
@@ -153,7 +188,13 @@ func (s *selector) estimate() {
 	if s.p.WAL == nil || s.p.Backup == nil {
 		return
 	}
-	e := ShippedCalibration().Estimate(s.p.Backup.Size, s.p.Backup.Compression, s.p.WAL.Segments, s.in.WALParallel)
+	b := Beyond{Latest: s.in.Target.Kind() == catalog.TargetLatest}
+	if ra := s.c.ReadAhead(); ra != nil && !b.Latest {
+		n := ra.Segments
+		b.ReadAhead, b.Why = &n, ra.Why
+		s.p.ReadAhead = ra
+	}
+	e := ShippedCalibration().Estimate(s.p.Backup.Size, s.p.Backup.Compression, s.p.WAL.Segments, s.in.WALParallel, b)
 	if s.p.WAL.UpperBound {
 		e.Model += " (upper bound: the WAL range runs to the end of the archive)"
 	}

@@ -175,7 +175,10 @@ type Plan struct {
 	Located *catalog.Located `json:"located,omitempty"`
 	// Stop is where recovery to a time stops, as the WAL's records say: the first transaction
 	// not applied and the last one applied.
-	Stop       *catalog.TimeStop   `json:"stop,omitempty"`
+	Stop *catalog.TimeStop `json:"stop,omitempty"`
+	// ReadAhead is how far past where replay stops PostgreSQL's prefetcher reads, from the
+	// records (segments fetched for nothing, in the estimate).
+	ReadAhead  *catalog.ReadAhead  `json:"readAhead,omitempty"`
 	Estimate   *Estimate           `json:"estimate,omitempty"`
 	Checks     []Check             `json:"checks"`
 	Warnings   []string            `json:"warnings"`

@@ -339,28 +339,46 @@ func TestNames(t *testing.T) {
 
 func TestEstimateModel(t *testing.T) {
 	c := Calibration{Measured: "a test", RestoreBytesPerSecond: map[string]float64{"none": 20 << 20, "bzip2": 10 << 20}, StartSeconds: 3,
-		SegmentSeconds: map[string]float64{"1": 0.5, "4": 0.25}, ExtraFetches: 2, Runs: make([]CalibrationRun, 7)}
+		SegmentSeconds: map[string]float64{"1": 0.5, "4": 0.25}, ExtraFetches: 2, ExtraFetchesLatest: 3, Runs: make([]CalibrationRun, 7)}
 	// 100 MiB of bzip2 and 38 segments (and 2 more asked for) one at a time: 10 + 3 + 20.
-	e := c.Estimate(100<<20, "bzip2", 38, 1)
+	e := c.Estimate(100<<20, "bzip2", 38, 1, Beyond{})
 	if e.Seconds != 33 || e.RestoreSeconds != 10 || e.ReplaySeconds != 23 || e.Parallel != 1 {
 		t.Errorf("Estimate(100 MiB bzip2, 40, 1) = %+v", e)
 	}
-	if e.Model != "backup size / 10 MiB/s (bzip2), then 3.0 s + 0.50 s per WAL segment fetched one at a time, for the range's 38 and about 2.0 more PostgreSQL asks for" ||
+	if e.Model != "backup size / 10 MiB/s (bzip2), then 3.0 s + 0.50 s per WAL segment fetched one at a time, for the range's 38 and 2 more PostgreSQL asks for (read ahead of the target, on average)" ||
 		!strings.HasPrefix(e.Basis, "fitted to 7 real recoveries (a test)") {
 		t.Errorf("model %q, basis %q", e.Model, e.Basis)
 	}
+	// What is asked beyond the range: at the latest point the probes at the end of the archive;
+	// past a stop whose read-ahead the records place, the segments read ahead and the stop's
+	// segment again — or nothing more when the read-ahead stays in the stop's segment.
+	three, none := 3, 0
+	for _, tc := range []struct {
+		b     Beyond
+		extra float64
+		why   string
+	}{
+		{Beyond{Latest: true}, 3, "(at the end of the archive: the probes for a next segment and the last one again, as measured)"},
+		{Beyond{ReadAhead: &three, Why: "a shutdown checkpoint"}, 4, "3 read ahead past the stop, up to a shutdown checkpoint, and the stop's segment again"},
+		{Beyond{ReadAhead: &none, Why: "40 block references ahead of replay"}, 0, "(no read-ahead past the stop's segment (40 block references ahead of replay))"},
+	} {
+		e := c.Estimate(0, "", 38, 1, tc.b)
+		if want := 3 + 0.5*(38+tc.extra); e.ReplaySeconds != round1(want) || !strings.Contains(e.Model, tc.why) {
+			t.Errorf("Estimate(%+v): replay %v (want %v), model %q", tc.b, e.ReplaySeconds, want, e.Model)
+		}
+	}
 	// Uncompressed restores at its own rate; an unmeasured compression at the slowest.
-	if e := c.Estimate(100<<20, "", 0, 1); e.RestoreSeconds != 5 || !strings.Contains(e.Model, "(uncompressed)") {
+	if e := c.Estimate(100<<20, "", 0, 1, Beyond{}); e.RestoreSeconds != 5 || !strings.Contains(e.Model, "(uncompressed)") {
 		t.Errorf("uncompressed: %+v", e)
 	}
-	if e := c.Estimate(100<<20, "snappy", 0, 1); e.RestoreSeconds != 10 || !strings.Contains(e.Model, "(snappy, taken as the slowest measured compression)") {
+	if e := c.Estimate(100<<20, "snappy", 0, 1, Beyond{}); e.RestoreSeconds != 10 || !strings.Contains(e.Model, "(snappy, taken as the slowest measured compression)") {
 		t.Errorf("snappy: %+v", e)
 	}
 	// Four at once is measured; eight is not, and says it uses the four's.
-	if e := c.Estimate(100<<20, "bzip2", 38, 4); e.Seconds != 23 || !strings.Contains(e.Model, "fetched 4 at a time,") {
+	if e := c.Estimate(100<<20, "bzip2", 38, 4, Beyond{}); e.Seconds != 23 || !strings.Contains(e.Model, "fetched 4 at a time,") {
 		t.Errorf("Estimate(…, 4) = %+v", e)
 	}
-	if e := c.Estimate(100<<20, "bzip2", 38, 8); e.Seconds != 23 || !strings.Contains(e.Model, "fetched 8 at a time, as measured with 4,") {
+	if e := c.Estimate(100<<20, "bzip2", 38, 8, Beyond{}); e.Seconds != 23 || !strings.Contains(e.Model, "fetched 8 at a time, as measured with 4,") {
 		t.Errorf("Estimate(…, 8) = %+v", e)
 	}
 	run := CalibrationRun{BackupBytes: 100 << 20, Compression: "none", Segments: 38, SegmentFetches: 42, Parallel: 4}

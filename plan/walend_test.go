@@ -185,3 +185,82 @@ func TestTimeTargetStopsWhereTheRecordsSay(t *testing.T) {
 		t.Errorf("WAL to %s (stop in %s); check %s", p.WAL.To, p.Stop.Segment, p.Checks[2].Detail)
 	}
 }
+
+// withBlocks is a heap record body referencing n blocks (no images, one relation), then a
+// little main data.
+func withBlocks(n int) []byte {
+	var body []byte
+	for i := range n {
+		flags := byte(0)
+		if i > 0 {
+			flags = 0x80 // BKPBLOCK_SAME_REL
+		}
+		body = append(body, byte(i), flags, 0, 0)
+		if i == 0 {
+			body = append(body, make([]byte, 12)...) // RelFileLocator
+		}
+		body = append(body, byte(i), 0, 0, 0) // BlockNumber
+	}
+	return append(body, ct.MainOnly(make([]byte, 16))...)
+}
+
+// TestTheEstimateCountsWhatPostgreSQLReadsAheadOfTheStop: PostgreSQL's recovery prefetcher
+// decodes up to 40 block references ahead of replay and not past a shutdown checkpoint; the
+// segments it reads past where a time target stops are fetched for nothing, and the stop's
+// segment once more at the end of recovery. The plan reads the records after the stop for them.
+func TestTheEstimateCountsWhatPostgreSQLReadsAheadOfTheStop(t *testing.T) {
+	base := time.Date(2026, 2, 5, 2, 13, 0, 0, time.UTC)
+	target := base.Add(time.Second)
+	for _, tc := range []struct {
+		name     string
+		after    func(b *ct.WALBuilder) // the WAL after the first commit past the target
+		segments int
+		why      string
+		model    string
+	}{
+		{"quiet switched segments up to a shutdown checkpoint", func(b *ct.WALBuilder) {
+			b.Switch()
+			b.Record(ct.RmHeap, 0, 602, withBlocks(2))
+			b.Commit(602, base.Add(4*time.Second))
+			b.Switch()
+			b.Record(ct.RmHeap, 0, 603, withBlocks(3))
+			b.Switch()
+			b.Record(ct.RmXLOG, 0x00, 0, ct.MainOnly(make([]byte, 88))) // CHECKPOINT_SHUTDOWN
+			b.Record(ct.RmHeap, 0, 604, withBlocks(30))
+			b.Switch()
+		}, 3, "shutdown checkpoint", "3 read ahead past the stop, up to a shutdown checkpoint"},
+		{"a busy segment: 40 block references before its end", func(b *ct.WALBuilder) {
+			for range 12 {
+				b.Record(ct.RmHeap, 0, 602, withBlocks(4))
+			}
+			b.Switch()
+			b.Record(ct.RmHeap, 0, 603, withBlocks(3))
+			b.Switch()
+		}, 0, "40 block references", "no read-ahead past the stop's segment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := ct.NewFixture(t)
+			f.WAL(ct.SysA, 1, 1, 2)
+			f.Backup(B1, ct.SysA, 1, 2, 2)
+			f.WALRecords(ct.SysA, 1, 3, func(b *ct.WALBuilder) {
+				b.Commit(600, base)
+				b.Commit(601, base.Add(3*time.Second))
+				tc.after(b)
+			})
+			tg := catalog.Target{Time: &target}
+			in := input(f.LoadFor(tg))
+			in.Target = tg
+			p, err := Make(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.ReadAhead == nil || p.ReadAhead.Segments != tc.segments || !strings.Contains(p.ReadAhead.Why, tc.why) ||
+				p.Estimate == nil || !strings.Contains(p.Estimate.Model, tc.model) {
+				t.Fatalf("%s; read-ahead %+v; estimate %+v", failed(p), p.ReadAhead, p.Estimate)
+			}
+			if p.Stop == nil || p.Stop.FirstExcluded == nil || p.ReadAhead.From != p.Stop.FirstExcluded.LSN {
+				t.Errorf("read-ahead from %s, the stop is %+v", p.ReadAhead.From, p.Stop)
+			}
+		})
+	}
+}

@@ -95,6 +95,9 @@ func writePlanTable(w io.Writer, p *plan.Plan, explain bool, width int) error {
 	if e := p.WALEnd; explain && e != nil {
 		hang(&b, width, "Read      ", fmt.Sprintf("%d segment(s) at the end of the WAL (%s downloaded), to find its last transaction and record", e.SegmentsRead, human.Bytes(e.BytesRead)))
 	}
+	if ra := p.ReadAhead; explain && ra != nil {
+		hang(&b, width, "Read      ", fmt.Sprintf("%d segment(s) from where replay stops (%s downloaded), to see how far PostgreSQL reads ahead of it: %d segment(s), up to %s", ra.SegmentsRead, human.Bytes(ra.BytesRead), ra.Segments, ra.Why))
+	}
 	fmt.Fprintf(&b, "\nChecks\n")
 	for _, c := range p.Checks {
 		mark := "ok  "

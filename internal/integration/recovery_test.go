@@ -102,6 +102,10 @@ type planJSON struct {
 		From     string `json:"from"`
 		To       string `json:"to"`
 	} `json:"wal"`
+	ReadAhead *struct {
+		Segments int    `json:"segments"`
+		Why      string `json:"why"`
+	} `json:"readAhead"`
 	Estimate struct {
 		Seconds  int `json:"seconds"`
 		Parallel int `json:"parallel"`
@@ -338,13 +342,31 @@ func TestIntegrationRecoveryProof(t *testing.T) {
 				t.Errorf("recovered markers = %v\nwant exactly    %v", got, want)
 			}
 			p := planFor(t, endpoint, append([]string{"--repo", repo}, flags...)...) // only for the WAL range and the estimate
-			t.Logf("WAL range %s..%s; PostgreSQL asked restore_command for %s", p.WAL.From, p.WAL.To, strings.Join(pg.calls, " "))
+			tg := p.Target
+			latest := tg.TargetTime == "" && tg.TargetLSN == "" && tg.TargetXID == "" && tg.TargetName == "" && tg.TargetImmediate == nil
+			var readAhead *int
+			ahead := "unknown"
+			if p.ReadAhead != nil && !latest {
+				readAhead, ahead = &p.ReadAhead.Segments, fmt.Sprintf("%d segment(s), up to %s", p.ReadAhead.Segments, p.ReadAhead.Why)
+			}
+			t.Logf("WAL range %s..%s, read-ahead from the records %s; PostgreSQL asked restore_command for %s", p.WAL.From, p.WAL.To, ahead, strings.Join(pg.calls, " "))
+			if readAhead != nil {
+				// The plan knows what PostgreSQL fetches: the range, what its prefetcher reads
+				// ahead past the stop, and then the stop's segment again.
+				want := p.WAL.Segments + *readAhead
+				if *readAhead > 0 {
+					want++
+				}
+				if pg.segmentCalls != want {
+					t.Errorf("PostgreSQL asked for %d segments; the plan's range (%d) and read-ahead (%s) say %d", pg.segmentCalls, p.WAL.Segments, ahead, want)
+				}
+			}
 			if p.Estimate.Parallel != max(job.maxParallel, 1) {
 				t.Errorf("the plan estimates %d segments at once, the Cluster fetches %d", p.Estimate.Parallel, max(job.maxParallel, 1))
 			}
 			runs = append(runs, plan.CalibrationRun{Case: tc.name, BackupBytes: p.Backup.Size, Compression: cmp.Or(p.Backup.Compression, "none"), Segments: uint64(p.WAL.Segments),
 				Parallel: max(job.maxParallel, 1), RestoreSeconds: round2(pg.restoreTime.Seconds()), RecoverySeconds: round2(pg.recoveryTime.Seconds()),
-				HistoryLookups: pg.historyCalls, SegmentFetches: pg.segmentCalls})
+				HistoryLookups: pg.historyCalls, SegmentFetches: pg.segmentCalls, Latest: latest, ReadAhead: readAhead})
 		})
 	}
 	if !t.Failed() {
@@ -385,8 +407,8 @@ func calibrate(t *testing.T, runs []plan.CalibrationRun) {
 		sumErr += math.Abs(fr-got) / got
 	}
 	mean, meanAsked := sumErr/float64(len(runs)), askedErr/float64(len(runs))
-	fmt.Fprintf(&b, "fit: restore %v bytes/s by compression, then %.2fs + %.3fs per segment asked for one at a time, %.3fs four at once; %.1f asked beyond the range, model given what was asked %.0f%% off on average; estimates from the range %.0f%% off on average",
-		fit.RestoreBytesPerSecond, fit.StartSeconds, fit.SegmentSeconds["1"], fit.SegmentSeconds["4"], fit.ExtraFetches, 100*meanAsked, 100*mean)
+	fmt.Fprintf(&b, "fit: restore %v bytes/s by compression, then %.2fs + %.3fs per segment asked for one at a time, %.3fs four at once; %.1f asked beyond the range past a target, %.1f at the latest point, model given what was asked %.0f%% off on average; estimates from the range %.0f%% off on average",
+		fit.RestoreBytesPerSecond, fit.StartSeconds, fit.SegmentSeconds["1"], fit.SegmentSeconds["4"], fit.ExtraFetches, fit.ExtraFetchesLatest, 100*meanAsked, 100*mean)
 	t.Logf("recovery times, measured and estimated:\n%s", b.String())
 	if err == nil && meanAsked > 0.3 {
 		t.Errorf("given the segments PostgreSQL asked for, the model is %.0f%% off on average, more than 30%%: it does not describe these recoveries", 100*meanAsked)
@@ -411,11 +433,17 @@ func calibrate(t *testing.T, runs []plan.CalibrationRun) {
 // the segments asked for beyond the range, on average.
 func fitModel(runs []plan.CalibrationRun) (plan.Calibration, error) {
 	bytes, secs := map[string]float64{}, map[string]float64{}
-	extra := 0.0
+	var extra, extraLatest, targets, latest float64
 	for _, r := range runs {
 		bytes[r.Compression] += float64(r.BackupBytes)
 		secs[r.Compression] += r.RestoreSeconds
-		extra += float64(r.SegmentFetches) - float64(r.Segments)
+		if r.Latest {
+			extraLatest += float64(r.SegmentFetches) - float64(r.Segments)
+			latest++
+		} else {
+			extra += float64(r.SegmentFetches) - float64(r.Segments)
+			targets++
+		}
 	}
 	rates := map[string]float64{}
 	for c := range bytes {
@@ -432,7 +460,8 @@ func fitModel(runs []plan.CalibrationRun) (plan.Calibration, error) {
 	}
 	replay, err := leastSquares(x, y)
 	r3 := func(v float64) float64 { return math.Round(v*1000) / 1000 }
-	fit := plan.Calibration{RestoreBytesPerSecond: rates, Runs: runs, SegmentSeconds: map[string]float64{}, ExtraFetches: r3(extra / float64(len(runs)))}
+	fit := plan.Calibration{RestoreBytesPerSecond: rates, Runs: runs, SegmentSeconds: map[string]float64{},
+		ExtraFetches: r3(extra / max(targets, 1)), ExtraFetchesLatest: r3(extraLatest / max(latest, 1))}
 	if err != nil {
 		return fit, fmt.Errorf("fitting the replay times: %w", err)
 	}
